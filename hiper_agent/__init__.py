@@ -1,0 +1,1 @@
+"""HiPER agent: LLM planner/executor policies, HAE credit assignment and PPO training."""

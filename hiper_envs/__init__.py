@@ -1,0 +1,1 @@
+"""Option-aware Gymnasium environments for hierarchical LLM agents."""

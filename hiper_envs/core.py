@@ -1,0 +1,182 @@
+"""``OptionEnv``: the option protocol on top of any text environment, written once for every ``hiper_envs`` env.
+
+A concrete env (ALFWorld, WebShop) implements a handful of hooks on the *primitive* game: load a task, execute one
+admissible command, list the admissible commands, judge a subgoal. This base class does everything the protocol
+asks around them: it accepts every action form, turns bad input into an invalid step with an explanation (never an
+exception), tracks the options, fills the ``info`` keys, truncates at the step limit and adds the expert's labels.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+from gymnasium import spaces
+
+from hiper_envs.options import (
+    MAX_TEXT_CHARS,
+    SegmentTracker,
+    SubgoalStatus,
+    coerce_action,
+    normalize_command,
+)
+
+__all__ = ["OptionEnv", "TaskInfo"]
+
+#: Characters allowed in observations and actions (``spaces.Text`` needs a charset; ours is printable ASCII).
+_CHARSET = "".join(chr(c) for c in range(32, 127)) + "\n\t"
+
+
+class TaskInfo(dict):
+    """The task keys of ``info``: ``task``, ``task_type``, ``task_id`` (a plain dict, named for readability)."""
+
+
+class OptionEnv(gym.Env[str, Any]):
+    """Base class of the option-aware text environments.
+
+    Subclasses implement :meth:`_load_task`, :meth:`_execute`, :meth:`_admissible_commands`,
+    :meth:`_subgoal_status`, :meth:`_subgoal_candidates` and, for ``expert=True``, :meth:`_expert`.
+    The base class owns :meth:`reset` and :meth:`step`.
+
+    Why the env truncates by itself instead of leaving it to Gymnasium's ``TimeLimit``: the step budget depends on
+    the task (composite tasks get ``K`` times the budget), which ``register(max_episode_steps=...)`` cannot know.
+    The env reports ``truncated=True`` exactly as ``TimeLimit`` would.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"]}
+
+    def __init__(self, *, max_episode_steps: int, expert: bool = False, render_mode: str | None = None) -> None:
+        if not isinstance(max_episode_steps, int) or max_episode_steps <= 0:
+            raise ValueError(f"max_episode_steps must be a positive int, got {max_episode_steps!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.max_episode_steps = max_episode_steps
+        self.expert = expert
+        self.render_mode = render_mode
+        self.observation_space = spaces.Text(max_length=100_000, min_length=0, charset=_CHARSET)
+        self.action_space = spaces.Text(max_length=MAX_TEXT_CHARS, min_length=1, charset=_CHARSET)
+        self._tracker = SegmentTracker()
+        self._task: TaskInfo | None = None
+        self._elapsed_steps = 0
+        self._done = False
+        self._won = False
+        self._score = 0.0
+        self._last_obs = ""
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    @abstractmethod
+    def _load_task(self, options: dict[str, Any] | None) -> tuple[str, TaskInfo]:
+        """Start a task drawn with ``self.np_random``; return the first observation and the task keys."""
+
+    @abstractmethod
+    def _execute(self, command: str) -> tuple[str, float, bool, bool]:
+        """Execute one admissible command; return ``(observation, reward, won, terminated)``."""
+
+    @abstractmethod
+    def _admissible_commands(self) -> list[str]:
+        """The commands valid in the current state."""
+
+    @abstractmethod
+    def _subgoal_status(self, subgoal: str) -> SubgoalStatus:
+        """Judge a free-text subgoal against the current engine state."""
+
+    @abstractmethod
+    def _subgoal_candidates(self) -> list[str]:
+        """Canonical subgoals the env can verify from the current state."""
+
+    def _expert(self) -> tuple[str, str]:
+        """The optimal next ``(action, subgoal)``; only called when the env was made with ``expert=True``."""
+        raise NotImplementedError(f"{type(self).__name__} has no expert")
+
+    def _score_now(self) -> float:
+        """Task score in [0, 1]; by default 1.0 when won."""
+        return 1.0 if self._won else 0.0
+
+    def _match_command(self, action: str, admissible: list[str]) -> str | None:
+        """The admissible command an action means (exact, then case/space-insensitive), or ``None``."""
+        if action in admissible:
+            return action
+        wanted = normalize_command(action)
+        for command in admissible:
+            if normalize_command(command) == wanted:
+                return command
+        return None
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an episode; the same ``seed`` gives the same task and, for the same actions, the same transcript."""
+        super().reset(seed=seed)
+        obs, self._task = self._load_task(options)
+        self._tracker.reset()
+        self._elapsed_steps = 0
+        self._done = False
+        self._won = False
+        self._score = 0.0
+        self._last_obs = obs
+        return obs, self._info(invalid=False, admissible=self._admissible_commands())
+
+    def step(self, action: Any) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Take one step. Any ``action`` is accepted; bad input is an invalid step whose observation says why."""
+        if self._task is None:
+            raise RuntimeError("Call reset() before step().")
+        if self._done:
+            raise RuntimeError("The episode has ended: call reset() before step().")
+        first_step = self._elapsed_steps == 0
+        option_action, parsed, error = coerce_action(action, first_step=first_step)
+        self._elapsed_steps += 1
+        if parsed is not None:
+            self._tracker.step(bool(parsed.switch) or first_step, parsed.subgoal)
+        elif option_action is not None:
+            self._tracker.step(option_action.switch, option_action.subgoal)
+        else:
+            self._tracker.step(False, None)
+
+        reward, terminated, command = 0.0, False, None
+        admissible = self._admissible_commands()
+        if option_action is not None:
+            command = self._match_command(option_action.action, admissible)
+            if command is None:
+                shown = option_action.action if len(option_action.action) <= 80 else option_action.action[:77] + "..."
+                error = f'"{shown}" is not an admissible action here.'
+        if command is None:
+            obs = f"Nothing happens. Invalid action: {error}"
+        else:
+            obs, reward, self._won, terminated = self._execute(command)
+            admissible = self._admissible_commands()
+        truncated = not terminated and self._elapsed_steps >= self.max_episode_steps
+        self._done = terminated or truncated
+        self._score = self._score_now()
+        self._last_obs = obs
+        info = self._info(invalid=command is None, admissible=admissible)
+        info["action"] = command
+        info["format_errors"] = list(parsed.format_errors) if parsed is not None else []
+        if self.render_mode == "human":
+            print(self.render())
+        return obs, float(reward), terminated, truncated, info
+
+    def render(self) -> str | None:
+        """Return (``"ansi"``) or print (``"human"``) the last observation."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' to gym.make.")
+            return None
+        return self._last_obs
+
+    # ------------------------------------------------------------------ info
+    def _info(self, *, invalid: bool, admissible: list[str]) -> dict[str, Any]:
+        assert self._task is not None
+        info: dict[str, Any] = dict(self._task)
+        info["admissible_commands"] = list(admissible)
+        info.update(self._tracker.info())
+        subgoal = self._tracker.subgoal
+        verified: SubgoalStatus = "unknown" if subgoal is None else self._subgoal_status(subgoal)
+        info["subgoal_status"] = self._tracker.status(verified) if subgoal is not None else "unknown"
+        info["subgoal_candidates"] = self._subgoal_candidates()
+        info["invalid_action"] = invalid
+        info["won"] = self._won
+        info["score"] = self._score
+        info["elapsed_steps"] = self._elapsed_steps
+        info["max_episode_steps"] = self.max_episode_steps
+        if self.expert and not self._done:
+            info["expert_action"], info["expert_subgoal"] = self._expert()
+        return info

@@ -1,0 +1,103 @@
+"""The protocol machinery of OptionEnv, on a tiny scripted env."""
+
+import random
+
+import pytest
+from gymnasium.utils.env_checker import check_env
+from keydoor_env import KeyDoorEnv
+
+PROTOCOL_KEYS = {
+    "task": str,
+    "task_type": str,
+    "task_id": str,
+    "admissible_commands": list,
+    "option_id": int,
+    "option_step": int,
+    "option_started": bool,
+    "subgoal_status": str,
+    "subgoal_candidates": list,
+    "invalid_action": bool,
+    "won": bool,
+    "score": float,
+}
+
+
+def check_info(info):
+    for key, kind in PROTOCOL_KEYS.items():
+        assert isinstance(info[key], kind), key
+    assert "subgoal" in info and info["subgoal_status"] in ("achieved", "pending", "unknown")
+
+
+def test_env_checker(key_door_env):
+    check_env(key_door_env, skip_render_check=True)
+
+
+def test_episode_with_options(key_door_env):
+    env = key_door_env
+    _, info = env.reset(seed=0)
+    check_info(info)
+    assert info["option_started"] is False and info["subgoal"] is None
+    _, r, term, trunc, info = env.step("<switch>KEEP</switch><subgoal>take key</subgoal><action>take key</action>")
+    check_info(info)
+    assert (info["option_id"], info["option_started"], info["subgoal_status"]) == (0, True, "achieved")
+    _, r, term, trunc, info = env.step({"action": "go to door", "switch": True, "subgoal": "go to door"})
+    assert (info["option_id"], info["option_step"], info["subgoal_status"]) == (1, 0, "achieved")
+    _, r, term, trunc, info = env.step("open door")  # bare string: KEEP
+    assert (r, term, trunc, info["won"], info["score"]) == (1.0, True, False, True, 1.0)
+    assert (info["option_id"], info["option_step"]) == (1, 1)
+    with pytest.raises(RuntimeError):
+        env.step("look")
+
+
+def test_invalid_actions_are_steps_with_feedback(key_door_env):
+    env = key_door_env
+    env.reset(seed=1)
+    obs, r, term, trunc, info = env.step("open door")
+    assert info["invalid_action"] and "not an admissible" in obs and r == 0.0
+    obs, *_, info = env.step(None)
+    assert info["invalid_action"] and "string" in obs
+    obs, *_, info = env.step("<switch>SWITCH</switch><subgoal>x</subgoal>")
+    assert info["invalid_action"] and "<action>" in obs and info["option_id"] == 1
+    assert "missing_action" in info["format_errors"]
+    obs, *_, info = env.step("  TAKE   key. ")  # lenient match to the admissible spelling
+    assert not info["invalid_action"] and info["action"] == "take key"
+
+
+def test_truncation_and_expert():
+    env = KeyDoorEnv(max_episode_steps=3, expert=True)
+    _, info = env.reset(seed=0)
+    assert info["expert_action"] == "take key"
+    for _ in range(2):
+        _, _, term, trunc, info = env.step("look")
+        assert not trunc
+    _, _, term, trunc, info = env.step("look")
+    assert trunc and not term and "expert_action" not in info
+
+
+def test_seed_determinism_and_fuzz():
+    rng = random.Random(0)
+    junk = [
+        None,
+        1,
+        2.5,
+        b"x",
+        [],
+        {},
+        {"action": None},
+        "",
+        "x" * 100_000,
+        "é漢字\x00",
+        "<switch>",
+        "<action>",
+    ]
+    env = KeyDoorEnv(max_episode_steps=20)
+    for episode in range(50):
+        env.reset(seed=episode)
+        done = False
+        while not done:
+            action = rng.choice(junk + ["take key", "go to door", "open door", "look"])
+            _, _, term, trunc, info = env.step(action)
+            check_info(info)
+            done = term or trunc
+    a, b = KeyDoorEnv(), KeyDoorEnv()
+    assert a.reset(seed=7) == b.reset(seed=7)

@@ -1,0 +1,1 @@
+"""A bundled Flask WebShop."""
