@@ -1,0 +1,137 @@
+"""Reward shaping used by HiPER, applied per trajectory before the advantages; every penalty is off by default.
+
+The environment's reward stays sparse (PROTOCOL.md); shaping is the agent's choice. Penalties are given as
+non-negative magnitudes and subtracted. The reference configs write some of them with a sign (HiPER's
+`keep_penalty=-0.3` is `keep_penalty=0.3` here).
+
+- invalid action: `r[t] -= invalid_action_penalty` on each turn whose action was invalid (reference: 0.1);
+- KEEP penalty, `"fixed"`: `r[t] -= keep_penalty` on every KEEP turn (ALFWorld: 0.3);
+- KEEP penalty, `"normalized"`: the trajectory pays `keep_penalty * keep_ratio` in total, where
+  `keep_ratio = n_keep / T` is the share of its T turns that said KEEP, spread evenly over the KEEP turns,
+  i.e. `keep_penalty / T` per KEEP turn. The total stays within `[0, keep_penalty]` whatever the length
+  (WebShop: 3.5 against a success reward of 10);
+- KEEP consistency: `r[t] -= keep_consistency_penalty` on a turn that said KEEP but wrote a subgoal text
+  different from the current one (0.3 in both reference configs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from hiper_agent.credit.types import ArrayLike, like, to_numpy
+
+__all__ = ["ShapingConfig", "keep_consistency_violations", "shape_rewards"]
+
+
+@dataclass
+class ShapingConfig:
+    """Penalty magnitudes (>= 0, subtracted from the reward); all 0 means no shaping."""
+
+    invalid_action_penalty: float = 0.0
+    """Subtracted on every turn whose action was invalid (reference: 0.1)."""
+    keep_penalty: float = 0.0
+    """KEEP penalty: per KEEP turn (`"fixed"`) or per trajectory times its keep ratio (`"normalized"`)."""
+    keep_penalty_mode: Literal["fixed", "normalized"] = "fixed"
+    """How `keep_penalty` is applied; see the module docstring."""
+    keep_consistency_penalty: float = 0.0
+    """Subtracted on a turn that said KEEP but changed the subgoal text (reference: 0.3)."""
+
+    def __post_init__(self) -> None:
+        for name in ("invalid_action_penalty", "keep_penalty", "keep_consistency_penalty"):
+            value = getattr(self, name)
+            if value < 0:
+                raise ValueError(
+                    f"{name}={value} must be a non-negative magnitude (it is subtracted); pass {-value} instead"
+                )
+        if self.keep_penalty_mode not in ("fixed", "normalized"):
+            raise ValueError(f"keep_penalty_mode must be 'fixed' or 'normalized', got {self.keep_penalty_mode!r}")
+
+    @property
+    def active(self) -> bool:
+        """Whether any penalty is non-zero."""
+        return bool(self.invalid_action_penalty or self.keep_penalty or self.keep_consistency_penalty)
+
+
+def shape_rewards(
+    rewards: ArrayLike,
+    config: ShapingConfig,
+    *,
+    switches: ArrayLike | None = None,
+    invalid: ArrayLike | None = None,
+    keep_inconsistent: ArrayLike | None = None,
+) -> ArrayLike:
+    """Subtracts the configured penalties from one trajectory's rewards.
+
+    Args:
+        rewards: `(T,)` environment rewards.
+        config: The penalty magnitudes.
+        switches: `(T,)` SWITCH flags (step 0 counts as SWITCH); needed when `keep_penalty > 0`.
+        invalid: `(T,)` invalid-action flags (`info["invalid_action"]`); needed when
+            `invalid_action_penalty > 0`.
+        keep_inconsistent: `(T,)` flags from `keep_consistency_violations`; needed when
+            `keep_consistency_penalty > 0`.
+
+    Returns:
+        `(T,)` shaped rewards, the kind of `rewards`.
+
+    Raises:
+        ValueError: A penalty is on but the flags it needs are missing or have the wrong length.
+    """
+    r = to_numpy(rewards).copy()
+    T = len(r)
+    if config.invalid_action_penalty:
+        r -= config.invalid_action_penalty * _flags(invalid, T, "invalid", "invalid_action_penalty")
+    if config.keep_penalty:
+        keep = ~_flags(switches, T, "switches", "keep_penalty")
+        if T:
+            keep[0] = False  # the first step always opens an option
+        if config.keep_penalty_mode == "fixed":
+            r -= config.keep_penalty * keep
+        elif keep.any():  # normalized: total keep_penalty * n_keep / T, spread over the KEEP turns
+            r -= config.keep_penalty / T * keep
+    if config.keep_consistency_penalty:
+        flags = _flags(keep_inconsistent, T, "keep_inconsistent", "keep_consistency_penalty")
+        r -= config.keep_consistency_penalty * flags
+    return like(r, rewards)
+
+
+def keep_consistency_violations(switches: ArrayLike, subgoals: Sequence[str | None]) -> np.ndarray:
+    """Flags KEEP turns whose written subgoal differs from the current one.
+
+    The current subgoal is the last one written (PROTOCOL.md: a missing `<subgoal>` keeps the current one).
+    Texts are compared after lower-casing and collapsing whitespace. A turn counts only when both texts
+    exist (the reference's `keep_consistency_requires_both=True`): writing no subgoal is not a violation.
+
+    Args:
+        switches: `(T,)` SWITCH flags.
+        subgoals: T subgoal texts as written in each turn's `<subgoal>` block, `None` when missing.
+
+    Returns:
+        `(T,)` boolean numpy array.
+    """
+    sw = to_numpy(switches, bool)
+    if len(subgoals) != len(sw):
+        raise ValueError(f"got {len(subgoals)} subgoals for {len(sw)} switch flags")
+    out = np.zeros(len(sw), dtype=bool)
+    current: str | None = None
+    for t, text in enumerate(subgoals):
+        norm = None if text is None else re.sub(r"\s+", " ", text).strip().lower() or None
+        if t > 0 and not sw[t] and norm is not None and current is not None and norm != current:
+            out[t] = True
+        if norm is not None:
+            current = norm
+    return out
+
+
+def _flags(x: ArrayLike | None, T: int, name: str, penalty: str) -> np.ndarray:
+    if x is None:
+        raise ValueError(f"{penalty} > 0 needs the per-turn `{name}` flags")
+    flags = to_numpy(x, bool).copy()
+    if flags.shape != (T,):
+        raise ValueError(f"`{name}` has shape {flags.shape}, expected ({T},) like rewards")
+    return flags
