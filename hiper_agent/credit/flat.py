@@ -99,6 +99,8 @@ def gae_batch(
     if (valid[:, 1:] & ~valid[:, :-1]).any():
         raise ValueError("mask must be a prefix in every row: real steps first, then padding")
     B, T = r.shape
+    if T == 0:
+        return GAEResult(like(np.zeros((B, 0)), rewards), like(np.zeros((B, 0)), rewards))
     r = np.where(valid, r, 0.0)
     next_valid = np.zeros_like(valid)
     next_valid[:, :-1] = valid[:, 1:]

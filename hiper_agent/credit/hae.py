@@ -211,6 +211,10 @@ def hae_batch(
     if (valid[:, 1:] & ~valid[:, :-1]).any():
         raise ValueError("mask must be a prefix in every row: real steps first, then padding")
     B, T = r.shape
+    if T == 0:  # nothing to credit; keeps the indexing below simple
+        empty = np.zeros((B, 0))
+        sw = None if values_switch is None else empty
+        return HAEResult(empty, empty, empty, empty, empty.astype(bool), empty.astype(int), sw, sw).as_kind(rewards)
     start = segment_starts(switches, done, valid)
     r = np.where(valid, r, 0.0)
     v_low = np.where(valid, to_numpy(values_low), 0.0)

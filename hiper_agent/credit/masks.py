@@ -55,16 +55,20 @@ class TokenMasks:
 
 
 def get_span(spans: Any, block: str) -> Span:
-    """Reads one block's `(start, end)` span from a mapping or an object (`switch` or `switch_span`)."""
+    """Reads one block's `(start, end)` span.
+
+    Accepts a mapping (`{"switch": (0, 20), ...}`), an object holding such a mapping in `.spans` (the
+    protocol parser's `ParsedResponse`, whose spans cover whole blocks, tags included), or an object with
+    `switch_span`-style attributes.
+    """
     if spans is None:
         return None
-    for key in (block, f"{block}_span"):
-        if isinstance(spans, Mapping):
-            if key in spans:
-                return spans[key]
-        elif hasattr(spans, key):
-            return getattr(spans, key)
-    return None
+    inner = getattr(spans, "spans", None)
+    if isinstance(inner, Mapping):
+        spans = inner
+    if isinstance(spans, Mapping):
+        return spans.get(block)
+    return getattr(spans, f"{block}_span", None)
 
 
 def token_spans_to_masks(
