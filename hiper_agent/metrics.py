@@ -1,0 +1,478 @@
+"""Run metrics: the key list, a JSONL + TensorBoard logger, a progress bar and the one-line summary.
+
+Every metric has a namespaced key listed in `METRIC_KEYS` (and in docs/training.md); add new keys there
+rather than inventing them in the trainer. Records are `{"step": int, <key>: number, ...}`, one JSON line
+each in `run_dir/metrics.jsonl`. Steps: -1 is before and during the SFT warm start, 0 is before the first PPO
+iteration (the baseline evaluation), `k` is PPO iteration `k`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hiper_agent.ppo_config import HiPERConfig
+
+__all__ = ["METRIC_KEYS", "MetricsLogger", "ProgressBar", "format_summary", "plot_learning_curve", "read_metrics"]
+
+METRICS_FILE = "metrics.jsonl"
+TENSORBOARD_DIR = "tb"
+
+# Episode statistics, logged for training rollouts (`rollout/`) and held-out evaluation (`eval/`).
+_EPISODE_STATS: dict[str, str] = {
+    "success_rate": "Fraction of episodes won.",
+    "success/<task_type>": "Success rate of one task type (e.g. pick_and_place_simple).",
+    "score": "Mean env score in [0, 1] (ALFWorld: won; WebShop: purchase reward).",
+    "episode_return": "Mean shaped return: reward_scale·reward plus penalties, summed over an episode.",
+    "episode_length": "Mean steps per episode.",
+    "episodes": "Number of episodes played.",
+    "invalid_rate": "Fraction of steps whose action was invalid (info['invalid_action']).",
+    "format_error_rate": "Fraction of responses missing or mangling the <switch>/<subgoal>/<action> blocks.",
+    "segments_per_episode": "Mean number of options (subgoal segments) per episode.",
+    "subgoal_achieved_rate": "Fraction of steps whose subgoal the env verified as achieved.",
+    "tokens_per_s": "Generated tokens per second of rollout wall time.",
+}
+
+#: Every metric key and its meaning. `<task_type>` stands for one path component (a task type name).
+METRIC_KEYS: dict[str, str] = {
+    **{f"rollout/{k}": f"Training rollouts: {v[0].lower()}{v[1:]}" for k, v in _EPISODE_STATS.items()},
+    **{f"eval/{k}": f"Held-out evaluation: {v[0].lower()}{v[1:]}" for k, v in _EPISODE_STATS.items()},
+    # PPO update
+    "train/policy_loss": "Clipped PPO surrogate loss (mean over response tokens).",
+    "train/value_loss": "Value loss of a single-head critic (gae).",
+    "train/value_loss_low": "Value loss of the low-level (within-segment) head.",
+    "train/value_loss_high": "Value loss of the high-level (segment) head.",
+    "train/value_loss_switch": "Value loss of the switch (termination) head.",
+    "train/kl": "KL(policy || reference) by kl_estimator, mean over response tokens.",
+    "train/approx_kl": "KL between the rollout policy and the updated policy (size of the update).",
+    "train/clip_fraction": "Fraction of tokens whose probability ratio was clipped.",
+    "train/entropy": "Mean token entropy of the policy on the batch.",
+    "train/grad_norm": "Policy gradient norm before clipping.",
+    "train/critic_grad_norm": "Critic gradient norm before clipping.",
+    "train/explained_variance": "1 - Var(returns - values) / Var(returns) of the critic (low-level head for hae).",
+    "train/advantage_mean": "Mean advantage before normalization.",
+    "train/advantage_std": "Std of the advantages before normalization.",
+    "train/lr": "Policy learning rate in use.",
+    # Supervised warm start (logged at step -1)
+    "sft/loss": "Cross-entropy of the expert responses after the last epoch (mean over response tokens).",
+    "sft/loss_first": "The same after the first epoch.",
+    "sft/token_accuracy": "Fraction of response tokens predicted exactly.",
+    "sft/examples": "Expert steps (prompt, response pairs) in the warm-start set.",
+    # Wall-clock time
+    "time/iteration_s": "Seconds spent in the iteration (rollout, update and any evaluation).",
+    "time/rollout_s": "Seconds spent generating and stepping envs.",
+    "time/update_s": "Seconds spent in PPO updates.",
+    "time/eval_s": "Seconds spent in the evaluation.",
+    "time/elapsed_s": "Run wall time so far, without the time between a crash and its resume (added by the logger).",
+}
+
+# `<placeholder>` in a key matches one path component.
+_KEY_PATTERNS = [re.compile("^" + re.sub(r"<[a-z_]+>", "[^/]+", re.escape(k)) + "$") for k in METRIC_KEYS if "<" in k]
+
+
+def is_known_key(key: str) -> bool:
+    """Whether `key` is listed in `METRIC_KEYS` (directly or through a `<placeholder>`)."""
+    return key in METRIC_KEYS or any(p.match(key) for p in _KEY_PATTERNS)
+
+
+def _clean_value(key: str, value: Any) -> float | int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if hasattr(value, "item"):  # numpy / torch scalars
+        value = value.item()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # JSON has no NaN; None marks "not a number"
+    raise TypeError(f"metric {key!r} must be a number, got {type(value).__name__} {value!r}.")
+
+
+def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Reads `metrics.jsonl` (or a run directory holding one); a torn last line from a crash is skipped."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_FILE
+    records = []
+    if not path.is_file():
+        return records
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+class MetricsLogger:
+    """Appends metric records to `run_dir/metrics.jsonl` and TensorBoard, and prints a compact console line.
+
+    On resume (`resume_step=k`), records with step > k are dropped from `metrics.jsonl` and purged from
+    TensorBoard, so the files end up as if the run had never been interrupted. If `metrics.jsonl` is gone,
+    `history` (e.g. the checkpoint's `trainer_state["metrics_history"]`) rebuilds it. A fresh start
+    (`resume_step=None`) empties both. Log all of an iteration's metrics before saving its checkpoint.
+
+    Example:
+        >>> import tempfile
+        >>> with MetricsLogger(tempfile.mkdtemp(), tensorboard=False, console=False) as logger:
+        ...     record = logger.log(1, {"rollout/success_rate": 0.5})
+        >>> record["rollout/success_rate"]
+        0.5
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        *,
+        resume_step: int | None = None,
+        history: Iterable[Mapping[str, Any]] | None = None,
+        tensorboard: bool = True,
+        console: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / METRICS_FILE
+        self.console = console
+        self._clock = clock
+        self._warned: set[str] = set()
+        if resume_step is None:
+            self.history: list[dict[str, Any]] = []
+            shutil.rmtree(self.run_dir / TENSORBOARD_DIR, ignore_errors=True)  # a previous attempt's events
+        else:
+            source = read_metrics(self.path) if self.path.is_file() else [dict(r) for r in history or []]
+            self.history = [r for r in source if r["step"] <= resume_step]
+        tmp = self.path.with_name(METRICS_FILE + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history))
+        os.replace(tmp, self.path)
+        elapsed = [r["time/elapsed_s"] for r in self.history if r.get("time/elapsed_s") is not None]
+        self._elapsed_offset = float(elapsed[-1]) if elapsed else 0.0
+        self._start = clock()
+        self._file = open(self.path, "a")  # noqa: SIM115 - closed in close()
+        self._writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            purge = None if resume_step is None else resume_step + 1
+            self._writer = SummaryWriter(log_dir=str(self.run_dir / TENSORBOARD_DIR), purge_step=purge)
+
+    def log(self, step: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
+        """Writes one record and returns it (with `step` and `time/elapsed_s` added).
+
+        Args:
+            step: -1 for the SFT warm start, 0 before the first PPO iteration, else the iteration (1-based).
+            metrics: Key -> number; keys should be in `METRIC_KEYS` (others are logged, with one warning).
+                Non-finite floats are stored as null and skipped in TensorBoard.
+        """
+        if step < -1:
+            raise ValueError(f"step ({step}) must be >= -1 (-1 = SFT warm start, 0 = before PPO, k = iteration k).")
+        record: dict[str, Any] = {"step": int(step)}
+        for key, value in metrics.items():
+            if not is_known_key(key) and key not in self._warned:
+                self._warned.add(key)
+                warnings.warn(
+                    f"metric key {key!r} is not in hiper_agent.metrics.METRIC_KEYS; add it there and to "
+                    "docs/training.md (or use an existing key).",
+                    stacklevel=2,
+                )
+            record[key] = _clean_value(key, value)
+        record.setdefault("time/elapsed_s", round(self._elapsed_offset + self._clock() - self._start, 3))
+        self.history.append(record)
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+        if self._writer is not None:
+            for key, value in record.items():
+                if key != "step" and value is not None:
+                    self._writer.add_scalar(key, value, global_step=step)
+            self._writer.flush()
+        if self.console:
+            _print(_console_line(record))
+        return record
+
+    def close(self) -> None:
+        """Flushes and closes the files (idempotent)."""
+        if not self._file.closed:
+            self._file.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __enter__(self) -> MetricsLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _print(line: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(line)  # goes above an active progress bar instead of through it
+
+
+# (key, label, format) shown on the console and in the progress bar, when present.
+_CONSOLE = [
+    ("rollout/success_rate", "success", "{:.1%}"),
+    ("eval/success_rate", "eval", "{:.1%}"),
+    ("rollout/episode_return", "return", "{:.2f}"),
+    ("rollout/episode_length", "len", "{:.1f}"),
+    ("train/policy_loss", "pg", "{:.4f}"),
+    ("train/kl", "kl", "{:.4f}"),
+    ("sft/loss", "sft_loss", "{:.4f}"),
+    ("rollout/tokens_per_s", "tok/s", "{:.0f}"),
+    ("time/iteration_s", "iter_s", "{:.1f}"),
+]
+
+
+def _console_line(record: Mapping[str, Any]) -> str:
+    parts = [f"{label} {fmt.format(record[key])}" for key, label, fmt in _CONSOLE if record.get(key) is not None]
+    return f"[step {record['step']}] " + " | ".join(parts or [f"{len(record) - 1} metrics"])
+
+
+class ProgressBar:
+    """A tqdm bar over iterations showing success rate, eval success, mean return and tokens/s.
+
+    Example:
+        >>> bar = ProgressBar(total=3, enabled=False)
+        >>> bar.update({"rollout/success_rate": 0.25})
+        >>> bar.close()
+    """
+
+    def __init__(self, total: int, initial: int = 0, *, enabled: bool = True, desc: str = "HiPER") -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=total, initial=initial, desc=desc, unit="iter", disable=not enabled, dynamic_ncols=True)
+        self._shown: dict[str, str] = {}
+
+    def update(self, metrics: Mapping[str, Any], n: int = 1) -> None:
+        """Advances by `n` iterations and refreshes the shown values (the last eval value stays shown)."""
+        for key, label, fmt in _CONSOLE[:4] + _CONSOLE[7:8]:
+            if metrics.get(key) is not None:
+                self._shown[label] = fmt.format(metrics[key])
+        self._bar.set_postfix(self._shown, refresh=False)
+        self._bar.update(n)
+
+    def close(self) -> None:
+        """Closes the bar."""
+        self._bar.close()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _count(value: Any) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def format_summary(
+    history: Iterable[Mapping[str, Any]],
+    *,
+    config: HiPERConfig | None = None,
+    plot_path: str | os.PathLike[str] | None = None,
+    seconds: float | None = None,
+) -> str:
+    """One line for the end of a run, e.g.
+
+    `HiPER(hae) on HiPER/ALFWorld-v0: eval success 12.0% -> 41.0% (+29.0 pts, 100 episodes each), 30 iters,
+    24m13s, plot: runs/x/learning_curve.png`. The change is measured from the first evaluation at step >= 0
+    (after any SFT warm start); an evaluation at step -1 is quoted as "before SFT". Without evaluations it
+    reports the training rollouts' success rate instead.
+
+    Args:
+        history: The records (`MetricsLogger.history` or `read_metrics(...)`).
+        config: Names the estimator and env in the line.
+        plot_path: The learning-curve file, when one was written.
+        seconds: Run wall time; by default the last `time/elapsed_s` logged.
+    """
+    records = list(history)
+    head = "HiPER" if config is None else f"HiPER({config.advantage_estimator}) on {config.env_id}"
+    parts = []
+    for prefix, label in (("eval", "eval success"), ("rollout", "train success")):
+        key = f"{prefix}/success_rate"
+        points = [r for r in records if r.get(key) is not None and r["step"] >= 0]
+        if not points:
+            continue
+        first, last = points[0], points[-1]
+        episodes = [r.get(f"{prefix}/episodes") for r in (first, last)]
+        if first is last:
+            text = f"{label} {first[key]:.1%}"
+            details = [f"{_count(episodes[0])} episodes"] if episodes[0] else []
+        else:
+            text = f"{label} {first[key]:.1%} -> {last[key]:.1%}"
+            details = [f"{100 * (last[key] - first[key]):+.1f} pts"]
+            if episodes[0] and episodes[0] == episodes[1]:
+                details.append(f"{_count(episodes[0])} episodes each")
+            elif episodes[0] and episodes[1]:
+                details.append(f"{_count(episodes[0])} and {_count(episodes[1])} episodes")
+        before_sft = [r[key] for r in records if r.get(key) is not None and r["step"] < 0]
+        if before_sft:
+            details.append(f"{before_sft[0]:.1%} before SFT")
+        parts.append(text + (f" ({', '.join(details)})" if details else ""))
+        break  # eval when there is any, else rollout
+    if not parts:
+        parts.append("no success metrics logged")
+    iterations = [r["step"] for r in records if r["step"] > 0 and any(k.startswith(("rollout/", "train/")) for k in r)]
+    parts.append(f"{max(iterations, default=0)} iters")
+    if seconds is None:
+        elapsed = [r["time/elapsed_s"] for r in records if r.get("time/elapsed_s") is not None]
+        seconds = elapsed[-1] if elapsed else None
+    if seconds is not None:
+        parts.append(_duration(seconds))
+    if plot_path is not None:
+        parts.append(f"plot: {plot_path}")
+    return f"{head}: " + ", ".join(parts)
+
+
+def _series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+    return [s for s, _ in points], [v for _, v in points]
+
+
+def plot_learning_curve(
+    metrics: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+    out_png: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+) -> Path:
+    """Draws success rate (train rollouts and held-out eval), episode length and PPO losses vs iteration.
+
+    Panels without data are left out. Uses matplotlib's Agg canvas directly, so it works headless and
+    leaves the caller's pyplot backend alone.
+
+    Args:
+        metrics: A `metrics.jsonl` path, a run directory, or the records themselves.
+        out_png: Where to write the PNG.
+        title: Figure title; by default built from the run's `config.json` next to the metrics file.
+
+    Returns:
+        The PNG path.
+
+    Raises:
+        ValueError: no success, length or loss metric to plot.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    records = read_metrics(metrics) if isinstance(metrics, (str, os.PathLike)) else [dict(r) for r in metrics]
+    config: dict[str, Any] = {}
+    if isinstance(metrics, (str, os.PathLike)):
+        folder = Path(metrics) if Path(metrics).is_dir() else Path(metrics).parent
+        if (folder / "config.json").is_file():
+            config = json.loads((folder / "config.json").read_text())
+    if title is None:
+        title = "HiPER learning curve"
+        if config:
+            title = f"HiPER({config.get('advantage_estimator')}) on {config.get('env_id')}, model {config.get('model')}"
+
+    panels = []
+    if _series(records, "rollout/success_rate")[0] or _series(records, "eval/success_rate")[0]:
+        panels.append("success")
+    if _series(records, "rollout/episode_length")[0] or _series(records, "eval/episode_length")[0]:
+        panels.append("length")
+    if _series(records, "train/policy_loss")[0] or _series(records, "train/kl")[0]:
+        panels.append("update")
+    if not panels:
+        raise ValueError("no success rate, episode length or loss metrics to plot; did the run log any iteration?")
+
+    fig = Figure(figsize=(9, 2.7 * len(panels) + 0.7))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, panel in zip(axes, panels, strict=True):
+        ax.grid(alpha=0.3)
+        if panel == "success":
+            x, y = _series(records, "rollout/success_rate")
+            n_envs = f" ({config['num_envs']} episodes/iter)" if "num_envs" in config else ""
+            ax.plot(
+                x,
+                [100 * v for v in y],
+                "o-",
+                color="tab:blue",
+                ms=3,
+                lw=1.2,
+                alpha=0.8,
+                label=f"train rollouts{n_envs}",
+            )
+            x, y = _series(records, "eval/success_rate")
+            if x:
+                n_eval = [r.get("eval/episodes") for r in records if r.get("eval/success_rate") is not None][-1]
+                label = "held-out eval" + (f" ({n_eval} episodes)" if n_eval else "")
+                ax.plot(x, [100 * v for v in y], "s-", color="tab:red", ms=5, lw=2, label=label)
+                ax.annotate(
+                    f"{100 * y[-1]:.1f}%",
+                    (x[-1], 100 * y[-1]),
+                    textcoords="offset points",
+                    xytext=(6, 4),
+                    color="tab:red",
+                    fontsize=9,
+                )
+            ax.set_ylim(-3, 103)
+            ax.yaxis.set_major_formatter(PercentFormatter())
+            ax.set_ylabel("success rate")
+            ax.set_title("Task success", fontsize=10, loc="left")
+        elif panel == "length":
+            for key, color, label in (
+                ("rollout/episode_length", "tab:blue", "train rollouts"),
+                ("eval/episode_length", "tab:red", "held-out eval"),
+            ):
+                x, y = _series(records, key)
+                if x:
+                    ax.plot(x, y, "o-", color=color, ms=3, lw=1.2, label=label)
+            if config.get("max_episode_steps"):
+                ax.axhline(config["max_episode_steps"], color="gray", ls="--", lw=1, label="time limit")
+            ax.set_ylabel("steps per episode")
+            ax.set_title("Episode length (lower is faster)", fontsize=10, loc="left")
+        else:
+            lines = []
+            x, y = _series(records, "train/policy_loss")
+            if x:
+                lines += ax.plot(x, y, "o-", color="tab:purple", ms=3, lw=1.2, label="policy loss")
+                ax.set_ylabel("policy loss")
+            x, y = _series(records, "train/kl")
+            if x:
+                kl_ax = ax.twinx() if lines else ax
+                lines += kl_ax.plot(x, y, "o-", color="tab:orange", ms=3, lw=1.2, label="KL to reference")
+                kl_ax.set_ylabel("KL")
+            ax.legend(lines, [line.get_label() for line in lines], loc="best", fontsize=8)
+            ax.set_title("PPO update", fontsize=10, loc="left")
+        if panel != "update":
+            ax.legend(loc="best", fontsize=8)
+    if any(r["step"] < 0 for r in records):  # mark where the SFT warm start ends and PPO begins
+        for ax in axes:
+            ax.axvline(0, color="gray", ls=":", lw=1)
+        axes[0].text(
+            0,
+            0.97,
+            " PPO starts",
+            transform=axes[0].get_xaxis_transform(),
+            ha="left",
+            va="top",
+            fontsize=8,
+            color="gray",
+        )
+    axes[-1].set_xlabel("PPO iteration (-1 = before SFT warm start, 0 = before PPO)")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    return out

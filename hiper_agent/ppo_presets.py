@@ -1,0 +1,112 @@
+"""Named settings for `HiPERConfig.from_preset` and `hiper-train --preset` (docs: docs/training.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PRESETS"]
+
+_PAPER: dict[str, Any] = {
+    # HiPER's ALFWorld script (hiper-reference.md §1e): 16 groups × 8 envs, 50 steps, 150 epochs.
+    "num_envs": 128,
+    "group_size": 8,
+    "max_episode_steps": 50,
+    "history_length": 2,
+    "critic_model": "Qwen/Qwen2.5-1.5B-Instruct",
+    "dtype": "bfloat16",
+    "device": "auto",
+    "max_prompt_tokens": 2048,
+    "max_new_tokens": 512,  # paper cap; responses are ~30-60 tokens, the cap only binds on runaway text
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "constrained_decoding": False,
+    "advantage_estimator": "hae",
+    "gamma": 1.0,
+    "lam_low": 1.0,
+    "lam_high": 0.95,
+    "norm_adv": True,
+    "bootstrap_truncated": True,
+    "reward_scale": 10.0,
+    "invalid_action_penalty": 0.1,
+    "keep_penalty": 0.3,
+    "keep_penalty_mode": "normalized",
+    "keep_consistency_penalty": 0.3,
+    "num_iterations": 150,
+    "ppo_epochs": 1,
+    "minibatch_size": 256,
+    "grad_accum_steps": 16,
+    "lr": 1e-6,
+    "critic_lr": 1e-5,
+    "clip_range": 0.2,
+    "value_clip_range": 0.5,
+    "kl_coef": 0.01,
+    "kl_estimator": "low_var_kl",
+    "entropy_coef": 0.0,
+    "max_grad_norm": 1.0,
+    "sft_epochs": 0,
+    "sft_episodes": 0,
+    "eval_every": 5,
+    "eval_episodes": 128,
+    "eval_temperature": 0.4,
+    "checkpoint_every": 10,
+}
+
+#: Named settings for `HiPERConfig.from_preset` and `hiper-train --preset`. `cpu` is the CLI default.
+PRESETS: dict[str, dict[str, Any]] = {
+    # CI-sized end-to-end run, ~1-2 min on 2 CPU cores: checks plumbing, learns nothing.
+    "smoke": {
+        "model": "tiny",
+        "num_envs": 4,
+        "group_size": 2,  # lets `--advantage-estimator grpo` run on this preset too
+        "max_episode_steps": 8,
+        "max_prompt_tokens": 384,
+        "max_new_tokens": 32,
+        "constrained_decoding": True,
+        "num_iterations": 2,
+        "ppo_epochs": 1,
+        "minibatch_size": 16,
+        "grad_accum_steps": 2,
+        "lr": 1e-4,
+        "critic_lr": 1e-3,
+        "sft_epochs": 1,
+        "sft_episodes": 4,
+        "sft_batch_size": 8,
+        "eval_every": 2,
+        "eval_episodes": 4,
+        "checkpoint_every": 1,
+    },
+    # Default: SFT warm start then PPO with HAE on the tiny model, meant to fit in <= 30 min on 2 cores.
+    # NOTE: the sizes are a first guess from measured tiny-model speeds (models-cpu.md); tune with the trainer.
+    "cpu": {
+        "model": "tiny",
+        "num_envs": 8,
+        "group_size": 4,  # 2 groups × 4, so grpo/rloo/gigpo can be compared on the same preset
+        "max_episode_steps": 20,
+        "max_prompt_tokens": 512,
+        "max_new_tokens": 48,
+        "constrained_decoding": True,
+        "advantage_estimator": "hae",
+        "invalid_action_penalty": 0.1,
+        "keep_penalty": 0.3,
+        "keep_penalty_mode": "normalized",
+        "keep_consistency_penalty": 0.3,
+        "bootstrap_truncated": True,
+        "num_iterations": 12,
+        "ppo_epochs": 2,
+        "minibatch_size": 32,
+        "grad_accum_steps": 4,
+        "lr": 5e-5,
+        "critic_lr": 1e-4,
+        "sft_epochs": 2,
+        "sft_episodes": 64,
+        "sft_lr": 5e-4,
+        "sft_batch_size": 16,
+        "eval_every": 4,
+        "eval_episodes": 20,
+        "checkpoint_every": 2,
+    },
+    # The paper's settings (Qwen2.5-1.5B-Instruct policy, separate 1.5B critic).
+    "gpu-1.5b": {**_PAPER, "model": "Qwen/Qwen2.5-1.5B-Instruct"},
+    # The paper ran 7B on 4 GPUs with full fine-tuning; on one GPU add e.g. `--lora-r 64`.
+    "gpu-7b": {**_PAPER, "model": "Qwen/Qwen2.5-7B-Instruct"},
+}

@@ -1,0 +1,101 @@
+"""HiPERConfig: validation messages, derived fields, presets and JSON round trip."""
+
+import dataclasses
+import json
+
+import pytest
+
+from hiper_agent.ppo_config import PRESETS, SECTIONS, HiPERConfig, advantage_estimator_names
+
+
+def test_defaults_are_valid_and_derive_fields():
+    config = HiPERConfig()
+    assert config.num_groups == config.num_envs // config.group_size
+    assert config.micro_batch_size == config.minibatch_size // config.grad_accum_steps
+    assert config.run_name == "alfworld-v0-hae-tiny-s1"
+    assert config.run_dir == f"runs/{config.run_name}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        ({"num_envs": 6, "group_size": 4}, ["num_envs (6)", "divisible by group_size (4)", "set num_envs to 4"]),
+        ({"advantage_estimator": "ppo"}, ["'ppo' is unknown", "hae, gae, grpo, rloo, gigpo"]),
+        ({"advantage_estimator": "grpo", "group_size": 1}, ["group_size (1) must be >= 2", "set group_size"]),
+        ({"keep_penalty_mode": "sometimes"}, ["keep_penalty_mode 'sometimes'", "['fixed', 'normalized']"]),
+        ({"kl_estimator": "k3"}, ["kl_estimator 'k3'", "low_var_kl"]),
+        ({"keep_penalty": -0.3}, ["keep_penalty (-0.3) must be >= 0", "pass 0.3"]),
+        ({"lr": 0.0}, ["lr (0.0) must be > 0"]),
+        ({"gamma": 1.5}, ["gamma (1.5) must be in [0, 1]"]),
+        ({"top_p": 0.0}, ["top_p (0.0)"]),
+        ({"minibatch_size": 10, "grad_accum_steps": 4}, ["minibatch_size (10)", "grad_accum_steps (4)"]),
+        ({"sft_epochs": 2, "sft_episodes": 0}, ["sft_epochs (2)", "set sft_episodes > 0"]),
+        ({"shared_critic_backbone": True, "critic_model": "x"}, ["critic_model ('x') must be None"]),
+        ({"max_episode_steps": 0}, ["max_episode_steps (0) must be >= 1"]),
+        ({"value_clip_range": -1.0}, ["value_clip_range (-1.0)"]),
+        ({"exp_name": "a/b"}, ["exp_name ('a/b')"]),
+        ({"resume": ""}, ["resume ('')"]),
+        ({"eval_every": 1, "eval_episodes": 0}, ["eval_episodes (0)"]),
+    ],
+)
+def test_validation_errors_name_value_rule_and_fix(overrides, fragments):
+    with pytest.raises(ValueError) as info:
+        HiPERConfig(**overrides)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_estimator_names_come_from_the_credit_registry():
+    from hiper_agent.credit import AdvantageEstimator
+
+    assert advantage_estimator_names() == tuple(e.value for e in AdvantageEstimator)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_build_and_record_their_name(name):
+    config = HiPERConfig.from_preset(name)
+    assert config.preset == name
+    assert config.run_name.startswith(name + "-")
+    for key, value in PRESETS[name].items():
+        assert getattr(config, key) == value
+
+
+def test_paper_presets_follow_hiper_settings():
+    for name, model in (("gpu-1.5b", "Qwen/Qwen2.5-1.5B-Instruct"), ("gpu-7b", "Qwen/Qwen2.5-7B-Instruct")):
+        c = HiPERConfig.from_preset(name)
+        assert c.model == model and c.critic_model == "Qwen/Qwen2.5-1.5B-Instruct"
+        assert (c.gamma, c.lam_low, c.lam_high, c.lr, c.critic_lr, c.kl_coef) == (1.0, 1.0, 0.95, 1e-6, 1e-5, 0.01)
+        assert (c.num_envs, c.group_size, c.num_groups, c.max_episode_steps) == (128, 8, 16, 50)
+        assert (c.invalid_action_penalty, c.keep_penalty, c.keep_consistency_penalty) == (0.1, 0.3, 0.3)
+        assert c.kl_estimator == "low_var_kl" and c.bootstrap_truncated and c.norm_adv and c.temperature == 1.0
+
+
+def test_from_preset_overrides_and_unknown_names():
+    config = HiPERConfig.from_preset("smoke", seed=7, num_envs=8)
+    assert (config.seed, config.num_envs, config.num_groups) == (7, 8, 4)
+    with pytest.raises(ValueError, match="unknown preset 'fast'; choose one of smoke, cpu"):
+        HiPERConfig.from_preset("fast")
+    with pytest.raises(ValueError, match=r"'num_env' \(did you mean 'num_envs'\?\)"):
+        HiPERConfig.from_preset("smoke", num_env=3)
+
+
+def test_json_round_trip(tmp_path):
+    config = HiPERConfig.from_preset("cpu", env_kwargs={"num_subtasks": 2}, max_episode_steps=None, resume=True)
+    path = config.save(tmp_path)
+    assert path == tmp_path / "config.json"
+    data = json.loads(path.read_text())
+    assert data["run_dir"] == config.run_dir and data["micro_batch_size"] == config.micro_batch_size
+    assert HiPERConfig.load(tmp_path) == config
+    assert HiPERConfig.from_dict(config.to_dict()) == config
+
+
+def test_replace_recomputes_derived_fields():
+    config = dataclasses.replace(HiPERConfig.from_preset("smoke"), seed=5, group_size=4)
+    assert config.run_name.endswith("-s5") and config.num_groups == 1
+
+
+def test_every_field_has_help_and_sections_exist():
+    names = [f.name for f in dataclasses.fields(HiPERConfig)]
+    assert set(SECTIONS) <= set(names)
+    for f in dataclasses.fields(HiPERConfig):
+        assert f.metadata.get("help"), f"{f.name} has no help"
