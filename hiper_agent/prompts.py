@@ -1,0 +1,139 @@
+"""Prompt templates: what the policy sees each step (task, step count, recent history, current subgoal, actions).
+
+One model plays planner and executor in one response per step (HiPER §3): the prompt shows the current subgoal and
+asks for the three blocks of the option protocol. Two styles share one builder:
+
+- ``"full"``: instructions in plain English, for pretrained instruct models (SmolLM2, Qwen2.5);
+- ``"compact"``: the same fields as terse labelled lines, for small models trained from scratch, whose speed
+  depends on short prompts.
+
+Templates are per environment family (ALFWorld, WebShop) only in their wording; the fields are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["HistoryEntry", "PromptBuilder", "PromptStyle", "template_for_env"]
+
+PromptStyle = Literal["full", "compact"]
+
+_FULL_INTRO = {
+    "alfworld": "You are an expert agent in a household simulator (ALFWorld).",
+    "webshop": "You are an expert online shopper in a web store (WebShop).",
+}
+
+_FULL_TEMPLATE = """{intro} Your task is: {task}
+You work with a short-term sub-goal: something achievable in a few actions, not the whole task and not a single
+action. At every step, KEEP the current sub-goal while it is still useful, or SWITCH to a new one.
+You have taken {step} step(s) so far.{history}
+Current observation: {observation}
+Current sub-goal: {subgoal}
+Admissible actions: [{actions}]
+Answer with exactly three blocks and nothing else:
+<switch>KEEP or SWITCH</switch>
+<subgoal>the sub-goal you follow next (copy it exactly if KEEP)</subgoal>
+<action>exactly one admissible action</action>"""
+
+_COMPACT_TEMPLATE = """task: {task}
+step: {step}{history}
+obs: {observation}
+subgoal: {subgoal}
+actions: {actions}
+"""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One past step as the prompt shows it."""
+
+    observation: str
+    action: str
+
+
+def template_for_env(env_id: str) -> str:
+    """The template family of an env id (``"alfworld"`` or ``"webshop"``)."""
+    lowered = env_id.lower()
+    if "webshop" in lowered:
+        return "webshop"
+    return "alfworld"
+
+
+@dataclass
+class PromptBuilder:
+    """Builds the per-step prompt from the env's observation and ``info``.
+
+    Args:
+        family: ``"alfworld"`` or ``"webshop"`` (see :func:`template_for_env`).
+        style: ``"full"`` or ``"compact"`` (see the module docstring).
+        history_length: how many past (observation, action) pairs to show (HiPER uses 2).
+        max_observation_chars: observations are cut to this length (WebShop pages are long).
+        show_admissible: list the admissible actions (needed unless decoding is constrained to them).
+        chat_template: wrap the prompt with the tokenizer's chat template when it has one.
+    """
+
+    family: str = "alfworld"
+    style: PromptStyle = "full"
+    history_length: int = 2
+    max_observation_chars: int = 600
+    show_admissible: bool = True
+    chat_template: bool = True
+    _tokenizer: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.style not in ("full", "compact"):
+            raise ValueError(f"style must be 'full' or 'compact', got {self.style!r}")
+        if self.history_length < 0:
+            raise ValueError(f"history_length must be >= 0, got {self.history_length}")
+
+    def bind(self, tokenizer: Any) -> PromptBuilder:
+        """Use ``tokenizer``'s chat template (if any and if ``chat_template``) to wrap prompts."""
+        self._tokenizer = tokenizer
+        return self
+
+    def build(
+        self, observation: str, info: dict[str, Any], history: Sequence[HistoryEntry], subgoal: str | None
+    ) -> str:
+        """The prompt text for one step."""
+        actions = [a for a in info.get("admissible_commands", []) if a != "help"]
+        if self.style == "full":
+            text = _FULL_TEMPLATE.format(
+                intro=_FULL_INTRO.get(self.family, _FULL_INTRO["alfworld"]),
+                task=info.get("task", ""),
+                step=int(info.get("elapsed_steps", len(history))),
+                history=self._history(history, "\nRecent steps:\n", "[Observation: '{o}', Action: '{a}']"),
+                observation=self._cut(observation),
+                subgoal=subgoal or "None",
+                actions=", ".join(f"'{a}'" for a in actions) if self.show_admissible else "(any valid command)",
+            )
+        else:
+            text = _COMPACT_TEMPLATE.format(
+                task=info.get("task", ""),
+                step=int(info.get("elapsed_steps", len(history))),
+                history=self._history(history, "\n", "> {a}\n{o}"),
+                observation=self._cut(observation),
+                subgoal=subgoal or "none",
+                actions=" | ".join(actions) if self.show_admissible else "-",
+            )
+        return self._wrap(text)
+
+    def _cut(self, text: str) -> str:
+        text = " ".join(text.split())
+        if len(text) <= self.max_observation_chars:
+            return text
+        return text[: self.max_observation_chars - 3] + "..."
+
+    def _history(self, history: Sequence[HistoryEntry], header: str, line: str) -> str:
+        if self.history_length == 0 or not history:
+            return ""
+        recent = history[-self.history_length :]
+        return header + "\n".join(line.format(o=self._cut(h.observation), a=h.action) for h in recent)
+
+    def _wrap(self, text: str) -> str:
+        tokenizer = self._tokenizer
+        if not self.chat_template or tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            return text
+        messages = [{"role": "user", "content": text}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -1,0 +1,109 @@
+"""SFT warm start: imitate the env's expert, three blocks per step, with the expert's subgoal segments.
+
+The demonstrations come through the option protocol alone: an env made with ``expert=True`` reports
+``expert_action`` and ``expert_subgoal`` in ``info``; the expert SWITCHes whenever its subgoal changes. So the
+same code serves every env that has an expert. Each demonstration step becomes one (prompt, response) pair built
+with the very :class:`~hiper_agent.prompts.PromptBuilder` the policy uses during RL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from hiper_agent.batch import collate, response_logits
+from hiper_agent.prompts import HistoryEntry, PromptBuilder
+from hiper_envs.options import format_response
+
+__all__ = ["SFTExample", "build_sft_examples", "expert_episodes", "sft_train"]
+
+
+@dataclass(frozen=True)
+class SFTExample:
+    """One supervised step: the prompt and the expert's three-block response."""
+
+    prompt: str
+    response: str
+
+
+def expert_episodes(env: gym.Env, num_episodes: int, seed: int) -> Iterator[list[dict[str, Any]]]:
+    """Play the env's expert (``info["expert_action"]``) for ``num_episodes`` episodes.
+
+    Yields, per won episode, the steps as dicts ``{observation, info, switch, subgoal, action}``, where ``info``
+    is the ``info`` the agent saw *before* acting. Episodes the expert fails (should not happen) are skipped.
+    """
+    for episode in range(num_episodes):
+        obs, info = env.reset(seed=seed + episode)
+        if "expert_action" not in info:
+            raise ValueError("expert_episodes needs an env made with expert=True (info has no 'expert_action')")
+        steps, previous_subgoal, done = [], None, False
+        while not done:
+            subgoal, action = info["expert_subgoal"], info["expert_action"]
+            switch = previous_subgoal is None or subgoal != previous_subgoal
+            steps.append({"observation": obs, "info": info, "switch": switch, "subgoal": subgoal, "action": action})
+            obs, _, terminated, truncated, info = env.step({"action": action, "switch": switch, "subgoal": subgoal})
+            previous_subgoal, done = subgoal, terminated or truncated
+        if info.get("won"):
+            yield steps
+
+
+def build_sft_examples(episodes: Sequence[list[dict[str, Any]]], prompt_builder: PromptBuilder) -> list[SFTExample]:
+    """Turn expert episodes into (prompt, response) pairs, with the history the policy would have seen."""
+    examples = []
+    for steps in episodes:
+        history: list[HistoryEntry] = []
+        current: str | None = None
+        for step in steps:
+            prompt = prompt_builder.build(step["observation"], step["info"], history, current)
+            examples.append(SFTExample(prompt, format_response(step["switch"], step["subgoal"], step["action"])))
+            history.append(HistoryEntry(step["observation"], step["action"]))
+            current = step["subgoal"]
+    return examples
+
+
+def sft_train(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    examples: Sequence[SFTExample],
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int = 16,
+    seed: int = 0,
+    max_grad_norm: float = 1.0,
+    on_step: Any = None,
+) -> list[float]:
+    """Cross-entropy on the response tokens (prompt tokens are context only). Returns the loss per step.
+
+    ``on_step(step, loss)`` is called after every optimizer step (progress display).
+    """
+    if not examples:
+        raise ValueError("sft_train got no examples: did the expert win any episode?")
+    eos = tokenizer.eos_token_id
+    prompts = [tokenizer(e.prompt, add_special_tokens=False)["input_ids"] for e in examples]
+    responses = [tokenizer(e.response, add_special_tokens=False)["input_ids"] + [eos] for e in examples]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    losses: list[float] = []
+    model.train()
+    for _ in range(epochs):
+        order = rng.permutation(len(examples))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = collate([prompts[i] for i in idx], [responses[i] for i in idx], tokenizer.pad_token_id)
+            logits = response_logits(model, batch)
+            loss = torch.nn.functional.cross_entropy(logits[batch.response_mask], batch.targets[batch.response_mask])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            optimizer.step()
+            losses.append(float(loss))
+            if on_step is not None:
+                on_step(len(losses), losses[-1])
+    model.eval()
+    return losses
