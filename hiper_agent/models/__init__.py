@@ -11,7 +11,7 @@ from hiper_agent.models.critic import (
 )
 from hiper_agent.models.forward import causal_lm_logits, position_ids_from_mask
 from hiper_agent.models.loader import LoadedModel, apply_lora, default_cache_dir, load_model
-from hiper_agent.models.tiny import PROTOCOL_TAG_TOKENS, TinyConfig
+from hiper_agent.models.tiny import PROTOCOL_TAG_TOKENS, PROTOCOL_WORD_TOKENS, TinyConfig
 
 __all__ = [
     "HEAD_HIGH",
@@ -19,6 +19,7 @@ __all__ = [
     "HEAD_NAMES",
     "HEAD_SWITCH",
     "PROTOCOL_TAG_TOKENS",
+    "PROTOCOL_WORD_TOKENS",
     "LoadedModel",
     "TinyConfig",
     "ValueHeadCritic",

@@ -12,9 +12,11 @@ Names, from cheapest to most general:
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 from hiper_agent.models.smollm2 import SMOLLM2_NAMES, smollm2_folder
 from hiper_agent.models.tiny import TinyConfig, build_tiny_model, build_tiny_tokenizer
@@ -78,13 +80,21 @@ class LoadedModel:
         """The device of the model's parameters."""
         return next(self.model.parameters()).device
 
-    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
+    def save_pretrained(self, folder: str | os.PathLike[str], *, merge_lora: bool = True) -> Path:
         """Saves model and tokenizer to ``folder``; ``load_model(folder)`` reads them back.
 
-        A LoRA model saves its adapter only (``peft``'s format); merge it first to save full weights.
+        Args:
+            folder: where to write.
+            merge_lora: for a LoRA model, save full weights with the adapters merged in (loadable on its own);
+                ``False`` saves the adapters only, in ``peft``'s format. The live model is not modified.
         """
+        import copy
+
         folder = Path(folder)
-        self.model.save_pretrained(folder)
+        model = self.model
+        if merge_lora and hasattr(model, "merge_and_unload"):
+            model = copy.deepcopy(model).merge_and_unload()
+        model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         return folder
 
@@ -135,12 +145,25 @@ def _prepare_tokenizer(tokenizer: Any, model: Any, name: str) -> Any:
     return tokenizer
 
 
-def _load_folder(folder: str | os.PathLike[str], torch_dtype: Any) -> tuple[Any, Any]:
+def _load_folder(folder: str | os.PathLike[str], torch_dtype: Any, **kwargs: Any) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype, **kwargs)
     return model, tokenizer
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection (``HF_HUB_OFFLINE=1`` means no)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _is_gguf(name: str) -> bool:
@@ -221,13 +244,17 @@ def load_model(
     elif key.startswith((".", "/", "~")) or key.count("/") > 1:
         raise FileNotFoundError(f"model path not found: {key!r}. Offline choices: {_OFFLINE_CHOICES}.")
     else:
+        # Without a network the hub client retries for about a minute; check first and then read the cache only.
+        reachable = _hub_reachable()
         try:
-            model, tokenizer = _load_folder(key, torch_dtype)
+            model, tokenizer = _load_folder(key, torch_dtype, local_files_only=not reachable)
         except Exception as err:  # hub errors come as OSError, ValueError, HTTP or connection errors
+            why = (
+                "is not a model on the hub" if reachable else "is not in the local HF cache and the hub is unreachable"
+            )
             raise OSError(
-                f"could not load {name!r} from the Hugging Face hub or its local cache: the hub is unreachable "
-                f"offline ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
-                f"Offline choices: {_OFFLINE_CHOICES}."
+                f"could not load {name!r}: it {why} ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}). Offline choices: {_OFFLINE_CHOICES}."
             ) from err
         source = "hf"
     tokenizer = _prepare_tokenizer(tokenizer, model, key)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PROTOCOL_TAG_TOKENS", "TinyConfig", "build_tiny_model", "build_tiny_tokenizer"]
+__all__ = ["PROTOCOL_TAG_TOKENS", "PROTOCOL_WORD_TOKENS", "TinyConfig", "build_tiny_model", "build_tiny_tokenizer"]
 
 #: The option protocol's tags, added to the tiny vocabulary as whole (not special, so never skipped) tokens.
 PROTOCOL_TAG_TOKENS: tuple[str, ...] = (
@@ -24,9 +24,11 @@ PROTOCOL_TAG_TOKENS: tuple[str, ...] = (
     "<action>",
     "</action>",
 )
+#: The switch decision's two words, also whole tokens: the termination choice is then exactly one token.
+PROTOCOL_WORD_TOKENS: tuple[str, ...] = ("KEEP", "SWITCH")
 PAD_TOKEN, EOS_TOKEN, BOS_TOKEN = "<|pad|>", "<|endoftext|>", "<|startoftext|>"
 # Bump when the training recipe changes, so stale cached tokenizers are not reused.
-_TOKENIZER_RECIPE = "bytelevel-bpe-v1"
+_TOKENIZER_RECIPE = "bytelevel-bpe-v2"
 
 # Used when the caller gives no corpus: the protocol's own text, so the format still tokenizes compactly.
 _DEFAULT_CORPUS = (
@@ -98,8 +100,9 @@ def build_tiny_tokenizer(
 ) -> Any:
     """Trains (or loads from the cache) a byte-level BPE tokenizer on ``corpus``.
 
-    Byte-level means every string round-trips, whatever characters the corpus lacked. The protocol tags are whole
-    tokens that ``decode(..., skip_special_tokens=True)`` keeps; pad, eos and bos are special tokens.
+    Byte-level means every string round-trips, whatever characters the corpus lacked. The protocol tags and the
+    words ``KEEP``/``SWITCH`` are whole tokens that ``decode(..., skip_special_tokens=True)`` keeps; pad, eos and
+    bos are special tokens. The vocabulary is at most ``vocab_size``; a small corpus yields fewer merges.
 
     Args:
         corpus: the env's text (observations, commands, prompt templates). ``None`` uses a tiny built-in corpus.
@@ -122,7 +125,7 @@ def build_tiny_tokenizer(
         backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         backend.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size - len(PROTOCOL_TAG_TOKENS),
+            vocab_size=vocab_size - len(PROTOCOL_TAG_TOKENS) - len(PROTOCOL_WORD_TOKENS),
             special_tokens=[PAD_TOKEN, EOS_TOKEN, BOS_TOKEN],
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
@@ -141,7 +144,8 @@ def build_tiny_tokenizer(
         padding_side="left",
         clean_up_tokenization_spaces=False,
     )
-    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in PROTOCOL_TAG_TOKENS])
+    added = (*PROTOCOL_TAG_TOKENS, *PROTOCOL_WORD_TOKENS)
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in added])
     return tokenizer
 
 
