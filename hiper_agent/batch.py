@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from hiper_agent.credit.masks import TokenMasks
+from hiper_agent.generation import sequence_logprobs
+from hiper_agent.models.forward import causal_lm_logits, position_ids_from_mask
 
 __all__ = ["TokenBatch", "collate", "critic_values", "response_logprobs", "value_token_index"]
 
@@ -72,38 +74,25 @@ def collate(
         if rows_allowed is not None:
             row = allowed[b] if allowed is not None else None
             rows_allowed.append([None] * (resp_len - n) + list(row if row is not None else [None] * n))
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    return TokenBatch(input_ids, attention_mask, position_ids, targets, response_mask, rows_allowed, resp_len)
+    return TokenBatch(input_ids, attention_mask, position_ids_from_mask(attention_mask), targets, response_mask, rows_allowed, resp_len)
 
 
 def response_logits(model: torch.nn.Module, batch: TokenBatch) -> torch.Tensor:
     """``(B, R, V)`` logits predicting each response token (position ``t`` predicts token ``t + 1``)."""
-    out = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        position_ids=batch.position_ids,
-        logits_to_keep=batch.response_length + 1,
-        use_cache=False,
-    )
-    return out.logits[:, :-1, :].float()
+    logits = causal_lm_logits(model, batch.input_ids, batch.attention_mask, logits_to_keep=batch.response_length + 1)
+    return logits[:, :-1, :].float()
 
 
 def response_logprobs(
     model: torch.nn.Module, batch: TokenBatch, temperature: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Log-probs ``(B, R)`` of the response tokens under ``model`` (the sampler's distribution), and the entropy.
+    """Log-probs ``(B, R)`` of the response tokens under ``model`` and the entropy of that distribution.
 
-    The entropy ``(B, R)`` is that of the unconstrained, temperature-scaled distribution (for logging and the
-    optional entropy bonus).
+    The distribution is the sampler's: temperature-scaled and, for constrained rows, restricted to the allowed
+    tokens, so a freshly sampled turn has a PPO ratio of exactly 1.
     """
-    from hiper_agent.generation import sequence_logprobs
-
     logits = response_logits(model, batch)
-    logprobs = sequence_logprobs(logits, batch.targets, batch.allowed, temperature=temperature)
-    with torch.no_grad():
-        log_p = torch.log_softmax(logits / temperature, dim=-1)
-        entropy = -(log_p.exp() * log_p).sum(-1)
-    return logprobs, entropy
+    return sequence_logprobs(logits, batch.targets, batch.allowed, temperature=temperature, return_entropy=True)
 
 
 def value_token_index(masks: TokenMasks | None, head: str, response_length: int) -> int:

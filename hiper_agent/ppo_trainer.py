@@ -25,14 +25,14 @@ import torch
 import hiper_envs  # noqa: F401  (registers the HiPER/* ids)
 from hiper_agent import credit
 from hiper_agent.batch import collate, critic_values, response_logprobs, value_token_index
-from hiper_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from hiper_agent.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
 from hiper_agent.evaluation import evaluate
 from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary, plot_learning_curve
 from hiper_agent.ppo_config import HiPERConfig
 from hiper_agent.ppo_loss import kl_penalty, masked_mean, policy_loss, value_loss
 from hiper_agent.prompts import PromptBuilder, template_for_env
 from hiper_agent.rollout import Trajectory, Turn, collect_rollouts, rollout_metrics
-from hiper_agent.seeding import iteration_seed, seed_everything, torch_generator
+from hiper_agent.seeding import iteration_seed, seed_everything, seed_iteration, torch_generator
 from hiper_agent.sft import build_sft_examples, expert_episodes, sft_train
 
 __all__ = ["HiPERTrainer", "train"]
@@ -107,10 +107,10 @@ class HiPERTrainer:
         c.save(self.run_dir)
         if not resumed:
             if c.sft_epochs > 0:
-                logger.log(-1, self._evaluate(-1, "eval_init"))
+                logger.log(-1, self._evaluate(-1))
                 self._sft(logger)
             self.ref_policy = self._frozen_copy(self.policy)
-            start_metrics = self._evaluate(0, "eval") if c.eval_every > 0 else {}
+            start_metrics = self._evaluate(0) if c.eval_every > 0 else {}
             self._record(logger, 0, start_metrics)
         bar = ProgressBar(total=c.num_iterations, initial=self.iteration, enabled=c.progress)
         while self.iteration < c.num_iterations:
@@ -118,7 +118,9 @@ class HiPERTrainer:
             t0 = time.perf_counter()
             metrics = self._iteration(it)
             if c.eval_every > 0 and (it % c.eval_every == 0 or it == c.num_iterations):
-                metrics.update(self._evaluate(it, "eval"))
+                e0 = time.perf_counter()
+                metrics.update(self._evaluate(it))
+                metrics["time/eval_s"] = time.perf_counter() - e0
             metrics["time/iteration_s"] = time.perf_counter() - t0
             self.iteration = it
             self._record(logger, it, metrics)
@@ -142,6 +144,8 @@ class HiPERTrainer:
 
     def _iteration(self, it: int) -> dict[str, float]:
         c = self.config
+        seed_iteration(c.seed, it)  # global RNGs too (dropout, ...): a resumed run replays exactly
+        r0 = time.perf_counter()
         # 1. rollout: every group of `group_size` envs shares a task
         trajs, stats = collect_rollouts(
             self.envs, self.generator, self.prompts, group_size=c.group_size,
@@ -158,8 +162,12 @@ class HiPERTrainer:
             c.advantage_estimator, [self._credit_traj(t) for t in trajs], self._adv_config()
         )
         samples = self._samples(trajs, advs)
+        metrics["train/advantage_mean"] = float(np.mean([a.adv_low.mean() for a in advs]))
+        metrics["time/rollout_s"] = time.perf_counter() - r0
         # 4. PPO update
+        u0 = time.perf_counter()
         metrics.update(self._update(samples, it))
+        metrics["time/update_s"] = time.perf_counter() - u0
         return metrics
 
     # ------------------------------------------------------------------ advantages
@@ -319,21 +327,18 @@ class HiPERTrainer:
                            batch_size=c.sft_batch_size, seed=iteration_seed(c.seed, 0, "sft-train"))  # fmt: skip
         logger.log(-1, {"sft/loss_first": losses[0], "sft/loss": losses[-1], "sft/examples": float(len(examples))})
 
-    def _evaluate(self, it: int, prefix: str) -> dict[str, float]:
+    def _evaluate(self, it: int) -> dict[str, float]:
         c = self.config
         result = evaluate(self.eval_envs, self.generator, self.prompts, num_episodes=c.eval_episodes,
                           constrained=c.constrained_decoding, greedy=c.eval_temperature == 0,
-                          torch_generator=torch_generator(iteration_seed(c.seed, it, "eval")))  # fmt: skip
-        return result.metrics(prefix)
+                          torch_generator=torch_generator(iteration_seed(c.seed, it + 1, "eval")))  # fmt: skip
+        return result.metrics("eval")
 
     def _record(self, logger: MetricsLogger, it: int, metrics: dict[str, float]) -> None:
-        metrics = {"iteration": float(it), **metrics}
-        self.history.append(metrics)
-        logger.log(it, metrics)
+        self.history.append(logger.log(it, metrics))
 
     def _state(self) -> dict[str, Any]:
-        state = {"policy": self.policy.state_dict(), "policy_opt": self.policy_opt.state_dict(),
-                 "iteration": self.iteration, "history": self.history}  # fmt: skip
+        state = {"policy": self.policy.state_dict(), "policy_opt": self.policy_opt.state_dict()}
         if self.ref_policy is not None:
             state["ref_policy"] = self.ref_policy.state_dict()
         if self.critic is not None:
@@ -344,13 +349,10 @@ class HiPERTrainer:
 
     def _save(self) -> None:
         save_checkpoint(self.run_dir, self.iteration, self._state(), config=self.config,
-                        keep=self.config.keep_checkpoints)  # fmt: skip
+                        trainer_state={"metrics_history": self.history}, keep=self.config.keep_checkpoints)  # fmt: skip
 
     def _maybe_resume(self) -> bool:
-        resume = self.config.resume
-        if not resume:
-            return False
-        path = latest_checkpoint(self.run_dir) if resume is True else Path(resume)
+        path = resolve_resume(self.config)
         if path is None:
             return False
         state = load_checkpoint(path)
@@ -364,7 +366,7 @@ class HiPERTrainer:
         if self.critic_opt is not None:
             self.critic_opt.load_state_dict(state["critic_opt"])
         self.iteration = int(state["iteration"])
-        self.history = list(state["history"])
+        self.history = list(state["trainer_state"]["metrics_history"])
         return True
 
     # ------------------------------------------------------------------ helpers
