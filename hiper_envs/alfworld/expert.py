@@ -1,0 +1,228 @@
+"""The planner expert: optimal actions from Fast Downward, labelled with canonical subgoals, and SFT demonstrations.
+
+The expert plans from the *current* engine state with the planner TextWorld ships (what alfworld's
+``AlfredExpert(expert_type="planner")`` does) and follows that plan while the episode follows it; it replans
+only when the agent deviates, so the suffix it follows is still optimal. A composite game is planned one stage at a
+time: the plan for stage ``k`` targets subtask ``k``'s goal alone (the game's problem with that goal), so the
+expert does the subtasks in the required order.
+
+Segmentation (what ``expert_subgoal`` says): a plan is cut after each *milestone* action (take, put, clean,
+heat, cool, use); the moves that prepare it (go to, open) belong to its segment, and the segment is labelled
+with the milestone's canonical subgoal. So ``go to countertop 1, take apple 1 from countertop 1`` is one option
+``take apple 1``; ``go to fridge 1, open fridge 1, move apple 1 to fridge 1`` is ``put apple 1 in/on fridge 1``.
+Trailing moves with no milestone after them are labelled with the last one (``go to desk 1``). Every label is a
+canonical subgoal that the env verifies as achieved exactly when its segment ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hiper_envs.alfworld.engine import AlfredEngine, translate
+from hiper_envs.alfworld.spec import GameSpec
+from hiper_envs.alfworld.subgoals import canonical_subgoal
+from hiper_envs.options import OptionAction, format_response
+
+if TYPE_CHECKING:
+    from hiper_envs.alfworld.env import ALFWorldEnv
+
+__all__ = ["ExpertEpisode", "ExpertStep", "PlannerExpert", "expert_demonstrations", "segment_plan"]
+
+_PREPARATORY = ("go to ", "open ", "close ")
+
+
+def segment_plan(plan: list[str]) -> list[tuple[str, bool]]:
+    """Label each command of a plan with its segment's canonical subgoal and whether it opens the segment."""
+    labels: list[tuple[str, bool]] = []
+    start = 0
+    for i, command in enumerate(plan):
+        subgoal = canonical_subgoal(command)
+        last = i == len(plan) - 1
+        if (subgoal is not None and not command.startswith(_PREPARATORY)) or last:
+            label = subgoal or next((s for s in map(canonical_subgoal, reversed(plan[start : i + 1])) if s), command)
+            labels += [(label, j == start) for j in range(start, i + 1)]
+            start = i + 1
+    return labels
+
+
+def stage_problem(problem: str, subtask_goal: str) -> str:
+    """A game's PDDL problem with its goal replaced by one subtask's goal conjuncts."""
+    head = problem[: problem.index("(:goal")]
+    return f"{head}(:goal\n        (and\n            {subtask_goal}\n        )\n    )\n)\n"
+
+
+class PlannerExpert:
+    """The optimal next action and its canonical subgoal, for the game an :class:`AlfredEngine` is playing."""
+
+    def __init__(self, engine: AlfredEngine) -> None:
+        self._engine = engine
+        self._spec: GameSpec | None = None
+        self._plan: list[str] | None = None
+        self._labels: list[tuple[str, bool]] = []
+        self._pos = 0
+        self._stage = -1
+        self._last_label: str | None = None
+        self._last_ended = False
+
+    def reset(self, spec: GameSpec) -> None:
+        """Start a new episode of ``spec`` (after the engine was reset)."""
+        self._spec = spec
+        self._plan, self._labels, self._pos, self._stage = None, [], 0, -1
+        self._last_label, self._last_ended = None, False
+
+    def observe(self, command: str) -> None:
+        """Record a command the engine executed; a deviation from the plan triggers a replan at the next advice."""
+        if self._plan is not None and self._pos < len(self._plan) and command == self._plan[self._pos]:
+            self._pos += 1
+        else:
+            self._plan = None
+
+    def advise(self, stage: int) -> tuple[str, str, bool]:
+        """The expert's ``(action, subgoal, switch)`` for the current state, where ``stage`` is the current subtask.
+
+        ``switch`` is ``True`` when the action opens a new segment (a new option).
+        """
+        assert self._spec is not None, "call reset() first"
+        replanned = False
+        if self._plan is None or stage != self._stage or self._pos >= len(self._plan):
+            self._plan = self._make_plan(stage) or []
+            self._labels, self._pos, self._stage = segment_plan(self._plan), 0, stage
+            replanned = True
+        if not self._plan:  # no plan: the planner found none (or the goal holds); look around, harmlessly
+            subtasks = self._spec.subtasks
+            label = subtasks[min(stage, len(subtasks) - 1)].goal if subtasks else self._spec.task
+            switch, self._last_label, self._last_ended = label != self._last_label, label, False
+            return "look", label, switch
+        label, starts = self._labels[self._pos]
+        if replanned:
+            # A new plan continues the option in progress when it pursues the same subgoal (after a deviation).
+            switch = self._last_label is None or self._last_ended or label != self._last_label
+        else:
+            switch = starts
+        self._last_label = label
+        self._last_ended = self._pos + 1 >= len(self._labels) or self._labels[self._pos + 1][1]
+        return self._plan[self._pos], label, switch
+
+    def _make_plan(self, stage: int) -> list[str] | None:
+        assert self._spec is not None
+        subtasks = self._spec.subtasks
+        if len(subtasks) <= 1:
+            return self._engine.plan()
+        from hiper_envs.alfworld.problem import goal_conjuncts
+
+        subtask = subtasks[min(stage, len(subtasks) - 1)]
+        game = self._spec.game
+        problem = stage_problem(game["pddl_problem"], goal_conjuncts(subtask.task_type, subtask.pddl_params))
+        sas = translate(game["pddl_domain"], problem, optimized_only=True).sas_replan
+        return self._engine.plan(sas)
+
+
+# ---------------------------------------------------------------------------------------------- demonstrations
+@dataclass
+class ExpertStep:
+    """One expert decision, with what the agent saw when it was taken.
+
+    Attributes:
+        observation: the observation before the action (the reset text, or the previous step's feedback).
+        info: the ``info`` dict that came with ``observation``.
+        switch: whether the action opens a new option (``<switch>SWITCH</switch>``).
+        subgoal: the option's canonical subgoal.
+        action: the admissible command taken.
+        reward: the reward the step returned.
+    """
+
+    observation: str
+    info: dict[str, Any]
+    switch: bool
+    subgoal: str
+    action: str
+    reward: float = 0.0
+
+    @property
+    def response(self) -> str:
+        """The three-block text an LLM agent should write for this step (the SFT target)."""
+        return format_response(self.switch, self.subgoal, self.action)
+
+
+@dataclass
+class ExpertEpisode:
+    """One complete expert episode.
+
+    Attributes:
+        seed: the ``reset`` seed (the same seed replays the same episode).
+        game_id: the game's id.
+        task: the instruction.
+        task_type: the task type (``composite`` for several subtasks).
+        steps: the decisions, in order; segments start where ``switch`` is ``True``.
+        won: whether the episode was won (always, for solvable games, within the step limit).
+        final_observation: the observation after the last action.
+    """
+
+    seed: int
+    game_id: str
+    task: str
+    task_type: str
+    steps: list[ExpertStep] = field(default_factory=list)
+    won: bool = False
+    final_observation: str = ""
+
+    @property
+    def segments(self) -> list[tuple[str, list[ExpertStep]]]:
+        """The options: ``(subgoal, steps)`` in order."""
+        out: list[tuple[str, list[ExpertStep]]] = []
+        for step in self.steps:
+            if step.switch or not out:
+                out.append((step.subgoal, []))
+            out[-1][1].append(step)
+        return out
+
+
+def expert_demonstrations(
+    env: ALFWorldEnv | Mapping[str, Any] | None = None, n: int = 1, *, seed: int = 0
+) -> Iterator[ExpertEpisode]:
+    """Yield ``n`` complete expert episodes (for SFT), episode ``i`` played from ``reset(seed=seed + i)``.
+
+    The env is stepped with :class:`~hiper_envs.options.OptionAction` (switch, subgoal, action), so its option
+    tracking (``option_id``, ``subgoal_status``...) follows the expert's segments.
+
+    Args:
+        env: an ``ALFWorldEnv`` made with ``expert=True`` (or a ``gym.make`` of it), or the keyword arguments to
+            make one (``expert=True`` is added; the env is closed at the end); ``None`` means the defaults.
+        n: number of episodes.
+        seed: the first episode's reset seed.
+
+    Example:
+        >>> for episode in expert_demonstrations({"split": "train"}, n=2, seed=0):  # doctest: +SKIP
+        ...     for step in episode.steps:
+        ...         prompt, target = step.observation, step.response
+    """
+    from hiper_envs.alfworld.env import ALFWorldEnv
+
+    owned = env is None or isinstance(env, Mapping)
+    if owned:
+        game_env = ALFWorldEnv(**{**dict(env or {}), "expert": True})
+    else:
+        game_env = env  # type: ignore[assignment]
+    base = game_env.unwrapped
+    if not getattr(base, "expert", False):
+        raise ValueError("expert_demonstrations needs an env made with expert=True")
+    try:
+        for i in range(n):
+            obs, info = game_env.reset(seed=seed + i)
+            episode = ExpertEpisode(seed + i, info["game_id"], info["task"], info["task_type"])
+            done = False
+            while not done:
+                step = ExpertStep(obs, info, info["expert_switch"], info["expert_subgoal"], info["expert_action"])
+                obs, reward, terminated, truncated, info = game_env.step(
+                    OptionAction(action=step.action, switch=step.switch, subgoal=step.subgoal)
+                )
+                step.reward = float(reward)
+                episode.steps.append(step)
+                done = terminated or truncated
+            episode.won, episode.final_observation = bool(info["won"]), obs
+            yield episode
+    finally:
+        if owned:
+            game_env.close()
