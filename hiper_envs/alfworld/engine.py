@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,26 @@ from hiper_envs.alfworld.speedup import parse_game_logic
 __all__ = ["AlfredEngine", "translate"]
 
 _TRANSLATION_CACHE_SIZE = 512
+
+# Planner libraries released by closed engines, for reuse. libdownward keeps the game state in globals, so each
+# engine needs its own copy (``fast_downward.load_lib`` loads a fresh copy of the .so); and a copy must never be
+# unloaded: dlclose-ing one makes the next dlopen of a copy crash (its C++ unique symbols still point into the
+# unloaded one; seen in forked Gymnasium vector workers). So closed engines hand their copy back here.
+_LIB_POOL: list[Any] = []
+_LIB_POOL_LOCK = threading.Lock()
+
+
+def _acquire_lib() -> Any:
+    with _LIB_POOL_LOCK:
+        if _LIB_POOL:
+            return _LIB_POOL.pop()
+    return fast_downward.load_lib()
+
+
+def _release_lib(lib: Any) -> None:
+    lib.cleanup()  # frees the game state; the library stays loaded
+    with _LIB_POOL_LOCK:
+        _LIB_POOL.append(lib)
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: it is a cache key
@@ -160,8 +181,7 @@ class AlfredEngine:
     def load(self, game: Mapping[str, Any]) -> None:
         """Load a game (the ``game.tw-pddl`` dict); call :meth:`reset` next."""
         if self._lib is None:
-            # One private copy of the planner library per engine: it keeps its state in globals.
-            self._lib = fast_downward.load_lib()
+            self._lib = _acquire_lib()
         self._game = game
         self._translation = translate(game["pddl_domain"], game["pddl_problem"])
         actions, grammar = parse_game_logic(game["grammar"])
@@ -273,10 +293,10 @@ class AlfredEngine:
                 self._lib.load_sas_replan(self._translation.sas_replan.encode("utf-8"))
 
     def close(self) -> None:
-        """Release the planner library; the engine cannot be used afterwards."""
+        """Release the planner library (for reuse by the next engine); :meth:`load` may be called again."""
         if self._lib is not None:
-            fast_downward.interface.close_lib(self._lib)
-            self._lib = None
+            lib, self._lib = self._lib, None
+            _release_lib(lib)
         self._state = None
         self._game = None
 

@@ -254,3 +254,10 @@ class ALFWorldEnv(OptionEnv):
     def game(self) -> GameSpec | None:
         """The game being played (``None`` before the first reset)."""
         return self._spec
+
+    @property
+    def world(self) -> World:
+        """The current game state as :class:`~hiper_envs.alfworld.subgoals.World` (what subgoals are checked on)."""
+        if self._spec is None:
+            raise RuntimeError("Call reset() first.")
+        return self._world_now()

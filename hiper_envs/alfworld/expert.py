@@ -16,7 +16,7 @@ canonical subgoal that the env verifies as achieved exactly when its segment end
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +158,7 @@ class ExpertEpisode:
         steps: the decisions, in order; segments start where ``switch`` is ``True``.
         won: whether the episode was won (always, for solvable games, within the step limit).
         final_observation: the observation after the last action.
+        final_info: the ``info`` after the last action.
     """
 
     seed: int
@@ -167,6 +168,7 @@ class ExpertEpisode:
     steps: list[ExpertStep] = field(default_factory=list)
     won: bool = False
     final_observation: str = ""
+    final_info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def segments(self) -> list[tuple[str, list[ExpertStep]]]:
@@ -180,9 +182,13 @@ class ExpertEpisode:
 
 
 def expert_demonstrations(
-    env: ALFWorldEnv | Mapping[str, Any] | None = None, n: int = 1, *, seed: int = 0
+    env: ALFWorldEnv | Mapping[str, Any] | None = None,
+    n: int | None = None,
+    *,
+    seed: int = 0,
+    game_indices: Sequence[int] | None = None,
 ) -> Iterator[ExpertEpisode]:
-    """Yield ``n`` complete expert episodes (for SFT), episode ``i`` played from ``reset(seed=seed + i)``.
+    """Yield complete expert episodes (for SFT), episode ``i`` played from ``reset(seed=seed + i)``.
 
     The env is stepped with :class:`~hiper_envs.options.OptionAction` (switch, subgoal, action), so its option
     tracking (``option_id``, ``subgoal_status``...) follows the expert's segments.
@@ -190,8 +196,10 @@ def expert_demonstrations(
     Args:
         env: an ``ALFWorldEnv`` made with ``expert=True`` (or a ``gym.make`` of it), or the keyword arguments to
             make one (``expert=True`` is added; the env is closed at the end); ``None`` means the defaults.
-        n: number of episodes.
+        n: number of episodes (default: ``len(game_indices)``, or 1).
         seed: the first episode's reset seed.
+        game_indices: play these games of the task source, in order (``options={"game_index": ...}``), instead
+            of the games the seeds draw; episode ``i`` plays ``game_indices[i % len(game_indices)]``.
 
     Example:
         >>> for episode in expert_demonstrations({"split": "train"}, n=2, seed=0):  # doctest: +SKIP
@@ -209,8 +217,10 @@ def expert_demonstrations(
     if not getattr(base, "expert", False):
         raise ValueError("expert_demonstrations needs an env made with expert=True")
     try:
-        for i in range(n):
-            obs, info = game_env.reset(seed=seed + i)
+        count = n if n is not None else len(game_indices) if game_indices else 1
+        for i in range(count):
+            options = {"game_index": int(game_indices[i % len(game_indices)])} if game_indices else None
+            obs, info = game_env.reset(seed=seed + i, options=options)
             episode = ExpertEpisode(seed + i, info["game_id"], info["task"], info["task_type"])
             done = False
             while not done:
@@ -221,7 +231,7 @@ def expert_demonstrations(
                 step.reward = float(reward)
                 episode.steps.append(step)
                 done = terminated or truncated
-            episode.won, episode.final_observation = bool(info["won"]), obs
+            episode.won, episode.final_observation, episode.final_info = bool(info["won"]), obs, info
             yield episode
     finally:
         if owned:
