@@ -133,6 +133,9 @@ class HFGenerator(GenerationBackend):
         prompt_ids = self.tokenizer(prompts, add_special_tokens=True)["input_ids"]
         if self.max_prompt_tokens is not None:
             prompt_ids = [ids[-self.max_prompt_tokens :] for ids in prompt_ids]
+        # an empty prompt would leave its row nothing to attend to: start it with BOS (EOS if there is none)
+        start = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.vocab.eos_id
+        prompt_ids = [ids or [start] for ids in prompt_ids]
         # one row of uniforms per prompt, drawn before any batching: samples do not depend on batch_size
         uniforms = torch.rand((len(prompts), self.max_new_tokens), generator=generator, dtype=torch.float64)
         was_training = self.model.training

@@ -208,3 +208,5 @@ def test_bad_arguments(lm):
     with pytest.raises(ValueError):
         HFGenerator(lm, temperature=0)
     assert gen.generate([]) == []
+    [empty] = gen.generate([""])  # an empty prompt starts from BOS
+    assert empty.prompt_ids == [lm.tokenizer.bos_token_id] and all(lp <= 0 for lp in empty.logprobs)
