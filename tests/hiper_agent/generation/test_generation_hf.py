@@ -210,3 +210,17 @@ def test_bad_arguments(lm):
     assert gen.generate([]) == []
     [empty] = gen.generate([""])  # an empty prompt starts from BOS
     assert empty.prompt_ids == [lm.tokenizer.bos_token_id] and all(lp <= 0 for lp in empty.logprobs)
+
+
+def test_lora_policy_samples_and_matches_sequence_logprobs(tmp_path):
+    lm = load_model("tiny", tokenizer_corpus=CORPUS, cache_dir=tmp_path, lora={"r": 4}, **SMALL)
+    for p in lm.model.parameters():  # move the adapters off their zero start so they matter
+        if p.requires_grad:
+            p.data.add_(0.1)
+    samples = HFGenerator(lm, max_new_tokens=40).generate(
+        PROMPTS, constraints=_mixed(), generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad():
+        recomputed = _recompute(lm, samples)
+    for s, logp in zip(samples, recomputed, strict=True):
+        torch.testing.assert_close(logp, torch.tensor(s.logprobs), atol=1e-5, rtol=0)

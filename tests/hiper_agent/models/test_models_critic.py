@@ -118,3 +118,16 @@ def test_value_positions_fallbacks():
     assert value_positions(variant, spans(variant))[1] == len(variant) - 1  # clamped to the last token
     with pytest.raises(ValueError):
         value_positions("", [])
+
+
+def test_separate_critic_from_a_lora_policy_merges_the_adapters(tmp_path):
+    lm = load_model("tiny", tokenizer_corpus=CORPUS, cache_dir=tmp_path, lora={"r": 4}, **SMALL)
+    for p in lm.model.parameters():
+        if p.requires_grad:
+            p.data.add_(0.1)
+    critic = build_critic(lm)
+    assert not any("lora_" in n for n, _ in critic.named_parameters())
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        policy_hidden = lm.model.get_base_model().model(ids).last_hidden_state
+        torch.testing.assert_close(critic(ids), critic.heads(policy_hidden), atol=1e-5, rtol=0)
