@@ -137,11 +137,13 @@ class HFGenerator(GenerationBackend):
         start = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.vocab.eos_id
         prompt_ids = [ids or [start] for ids in prompt_ids]
         # one row of uniforms per prompt, drawn before any batching: samples do not depend on batch_size
-        uniforms = torch.rand(
-            (len(prompts), self.max_new_tokens),
-            generator=generator,
-            dtype=torch.float64,
-            device=generator.device if generator is not None else "cpu",
+        # (greedy decoding draws nothing, so it leaves the generator, or the global RNG, untouched)
+        shape = (len(prompts), self.max_new_tokens)
+        device = generator.device if generator is not None else "cpu"
+        uniforms = (
+            torch.zeros(shape, dtype=torch.float64)
+            if greedy
+            else torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
         )
         was_training = self.model.training
         self.model.eval()

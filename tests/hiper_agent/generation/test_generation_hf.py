@@ -146,9 +146,11 @@ def test_sequence_logprobs_is_differentiable_and_gives_entropy(lm):
 
 def test_greedy_is_deterministic_without_a_generator(lm):
     gen = HFGenerator(lm, max_new_tokens=20)
+    state = torch.random.get_rng_state()
     a = gen.generate(PROMPTS, greedy=True)
     b = gen.generate(PROMPTS, greedy=True)
     assert _ids(a) == _ids(b)
+    assert torch.equal(state, torch.random.get_rng_state())  # greedy draws no random numbers
     for s in a:  # each greedy token is the arg-max of its distribution
         logits = causal_lm_logits(lm.model, torch.tensor([s.prompt_ids + s.response_ids]))[0]
         first = logits[len(s.prompt_ids) - 1]
