@@ -104,8 +104,29 @@ class ParsedResponse:
         return OptionAction(action=self.action, switch=switch, subgoal=self.subgoal)
 
 
+_OPENERS = {"]": "[", ")": "(", "}": "{"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+_PLAIN_TRAILING = "".join(c for c in _TRAILING_JUNK if c not in _OPENERS)
+_PLAIN_LEADING = "".join(c for c in _LEADING_JUNK if c not in _CLOSERS)
+
+
 def _clean(text: str) -> str:
-    return " ".join(text.strip(_TRAILING_JUNK + _LEADING_JUNK).split())
+    """Drop stray quotes, punctuation and *unbalanced* brackets around a block's content; collapse spaces.
+
+    Balanced brackets are content (WebShop's ``click[buy now]``); a lone ``]`` before a closing tag is noise.
+    """
+    text = text.strip(_PLAIN_LEADING + _PLAIN_TRAILING)
+    while text:
+        last, first = text[-1], text[0]
+        if last in _OPENERS and text.count(last) > text.count(_OPENERS[last]):
+            text = text[:-1].rstrip(_PLAIN_TRAILING)
+        elif first in _CLOSERS and text.count(first) > text.count(_CLOSERS[first]):
+            text = text[1:].lstrip(_PLAIN_LEADING)
+        elif first in _CLOSERS and last == _CLOSERS[first] and not any(c in text[1:-1] for c in "[](){}"):
+            text = text[1:-1].strip(_PLAIN_LEADING + _PLAIN_TRAILING)  # "[go to desk 1]": a wrapper, not content
+        else:
+            break
+    return " ".join(text.split())
 
 
 def parse_response(text: Any, *, first_step: bool = False) -> ParsedResponse:
@@ -192,7 +213,7 @@ def looks_like_response(text: str) -> bool:
 
 def normalize_command(text: str) -> str:
     """Canonical form for comparing an action with the admissible commands: lower case, single spaces."""
-    return " ".join(text.strip().strip(_TRAILING_JUNK + _LEADING_JUNK).lower().split())
+    return _clean(text).lower()
 
 
 def coerce_action(action: Any, *, first_step: bool) -> tuple[OptionAction | None, ParsedResponse | None, str]:

@@ -96,6 +96,21 @@ def test_coerce_forms():
         assert opt is None and err
 
 
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("click[buy now]", "click[buy now]"),
+        ("click[buy now]]", "click[buy now]"),
+        ("[go to desk 1]", "go to desk 1"),
+        ("search[a (b)]", "search[a (b)]"),
+        ('"go to desk 1."', "go to desk 1"),
+        ("KEEP]", "KEEP"),
+    ],
+)
+def test_brackets_are_content_only_when_balanced(raw, clean):
+    assert parse_response(f"<action>{raw}</action>").action == clean
+
+
 def test_helpers():
     assert looks_like_response("<action>x</action>") and not looks_like_response("go to desk 1")
     assert normalize_command("  Go To   Desk 1. ") == "go to desk 1"
