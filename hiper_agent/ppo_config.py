@@ -26,7 +26,7 @@ _POSITIVE = (
     "clip_range reward_scale sft_lr sft_batch_size max_grad_norm temperature"
 ).split()
 _NON_NEGATIVE = (
-    "history_length lora_r num_iterations kl_coef entropy_coef vf_coef invalid_action_penalty keep_penalty "
+    "history_length lora_r num_threads num_iterations kl_coef entropy_coef vf_coef invalid_action_penalty keep_penalty "
     "keep_consistency_penalty sft_epochs sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature"
 ).split()
 
@@ -162,6 +162,10 @@ class HiPERConfig:
     dtype: str = field(
         default="float32",
         metadata={"help": "Parameter dtype: float32, bfloat16, float16 or auto (bfloat16 on GPU, else float32)."},
+    )
+    num_threads: int = field(
+        default=0,
+        metadata={"help": "torch intra-op CPU threads; 0 keeps torch's default. Small models run faster on 1."},
     )
     device: str = field(default="auto", metadata={"help": "`auto` (cuda if available), `cpu`, `cuda`, `cuda:N`."})
 

@@ -56,6 +56,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # CI-sized end-to-end run, ~1-2 min on 2 CPU cores: checks plumbing, learns nothing.
     "smoke": {
         "model": "tiny",
+        "num_threads": 1,  # the tiny model's matrices are too small to gain from a second thread
         "num_envs": 4,
         "group_size": 2,  # lets `--advantage-estimator grpo` run on this preset too
         "max_episode_steps": 8,
@@ -79,6 +80,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # NOTE: the sizes are a first guess from measured tiny-model speeds (models-cpu.md); tune with the trainer.
     "cpu": {
         "model": "tiny",
+        "num_threads": 1,
         "num_envs": 8,
         "group_size": 4,  # 2 groups × 4, so grpo/rloo/gigpo can be compared on the same preset
         "max_episode_steps": 20,

@@ -56,6 +56,8 @@ class HiPERTrainer:
         self.config = c = config
         self.run_dir = Path(c.run_dir)
         seed_everything(c.seed)
+        if c.num_threads > 0:
+            torch.set_num_threads(c.num_threads)
         self.device = torch.device("cuda" if c.device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if c.device == "auto" else c.device))  # fmt: skip
         env_kwargs = dict(c.env_kwargs)

@@ -151,7 +151,9 @@ def collect_rollouts(
         prompts = [prompt_builder.build(obs[i], infos[i], histories[i], infos[i].get("subgoal")) for i in active]
         constraints = None
         if constrained:
-            constraints = [FormatConstraint(admissible=list(infos[i]["admissible_commands"])) for i in active]
+            # an env with no admissible command left cannot be constrained: let the model write freely
+            constraints = [FormatConstraint(list(infos[i]["admissible_commands"])) if infos[i]["admissible_commands"]
+                           else None for i in active]  # fmt: skip
         g0 = time.perf_counter()
         samples = generator.generate(prompts, constraints=constraints, generator=torch_generator, greedy=greedy)
         stats.generate_seconds += time.perf_counter() - g0
