@@ -273,8 +273,34 @@ class AlfredEngine:
         """PDDL id -> display name (``"Apple_bar__plus_01_dot_10..."`` -> ``"apple 1"``)."""
         return self._names
 
+    @property
+    def name2type(self) -> dict[str, str]:
+        """PDDL name -> PDDL type (``object``, ``receptacle``, ``location``, ``agent``, ``otype``, ``rtype``)."""
+        return self._translation.name2type
+
+    @property
+    def domain(self) -> str:
+        """The loaded game's PDDL domain text."""
+        assert self._game is not None
+        return self._game["pddl_domain"]
+
+    def solve(self, sas: str) -> list[str] | None:
+        """Solve a SAS task from its own initial state (the game state is left alone); ``None`` if unsolvable.
+
+        The plan is returned as commands of this game ("go to fridge 1", ...): the task must use this game's ids.
+        """
+        assert self._state is not None
+        if not self._lib.solve_sas(sas.encode("utf-8"), False):
+            return None
+        operators = (fast_downward.Operator * self._lib.get_last_plan_length())()
+        self._lib.get_last_plan(operators)
+        return self._state.plan_to_templated_actions([op.name for op in operators], self._entity_infos)
+
     def plan(self, sas_replan: str | None = None) -> list[str] | None:
-        """An optimal plan (commands) from the current state; ``None`` when there is none.
+        """An optimal plan (commands) from the current state, by Fast Downward on the full game; ``None`` if none.
+
+        This is what alfworld's planner expert does; on big rooms the blind search can take minutes (see
+        :mod:`hiper_envs.alfworld.planning` for the reduced problems the expert plans on).
 
         Args:
             sas_replan: an optimized SAS task (see :func:`translate`) whose goal to plan for, e.g. one stage of a

@@ -123,6 +123,10 @@ class ALFWorldEnv(OptionEnv):
 
     # ------------------------------------------------------------------ OptionEnv hooks
     def _load_task(self, options: dict[str, Any] | None) -> tuple[str, TaskInfo]:
+        if self.spec is not None and self.spec.max_episode_steps is not None:
+            # gym.make(..., max_episode_steps=n) adds a TimeLimit(n) and records n in the spec: follow it, so that
+            # info["max_episode_steps"] tells the truth.
+            self.max_episode_steps = self.spec.max_episode_steps
         index = self._game_index(options or {})
         spec = self.task_source[index]
         self._spec = spec

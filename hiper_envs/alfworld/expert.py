@@ -1,10 +1,11 @@
 """The planner expert: optimal actions from Fast Downward, labelled with canonical subgoals, and SFT demonstrations.
 
-The expert plans from the *current* engine state with the planner TextWorld ships (what alfworld's
-``AlfredExpert(expert_type="planner")`` does) and follows that plan while the episode follows it; it replans
-only when the agent deviates, so the suffix it follows is still optimal. A composite game is planned one stage at a
-time: the plan for stage ``k`` targets subtask ``k``'s goal alone (the game's problem with that goal), so the
-expert does the subtasks in the required order.
+The expert plans from the *current* engine state with the planner TextWorld ships (Fast Downward, as alfworld's
+``AlfredExpert(expert_type="planner")``), on the part of the room relevant to the goal
+(:mod:`hiper_envs.alfworld.planning`: an exact reduction, so plans stay optimal, while planning on the whole room
+can run for minutes). It follows that plan while the episode follows it and replans only when the agent deviates,
+so the suffix it follows is still optimal. A composite game is planned one stage at a time: the plan for stage
+``k`` targets subtask ``k``'s goal alone, so the expert does the subtasks in the required order.
 
 Segmentation (what ``expert_subgoal`` says): a plan is cut after each *milestone* action (take, put, clean,
 heat, cool, use); the moves that prepare it (go to, open) belong to its segment, and the segment is labelled
@@ -20,7 +21,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hiper_envs.alfworld.engine import AlfredEngine, translate
+from hiper_envs.alfworld.engine import AlfredEngine
+from hiper_envs.alfworld.planning import goal_section, plan_from_state
 from hiper_envs.alfworld.spec import GameSpec
 from hiper_envs.alfworld.subgoals import canonical_subgoal
 from hiper_envs.options import OptionAction, format_response
@@ -45,12 +47,6 @@ def segment_plan(plan: list[str]) -> list[tuple[str, bool]]:
             labels += [(label, j == start) for j in range(start, i + 1)]
             start = i + 1
     return labels
-
-
-def stage_problem(problem: str, subtask_goal: str) -> str:
-    """A game's PDDL problem with its goal replaced by one subtask's goal conjuncts."""
-    head = problem[: problem.index("(:goal")]
-    return f"{head}(:goal\n        (and\n            {subtask_goal}\n        )\n    )\n)\n"
 
 
 class PlannerExpert:
@@ -109,14 +105,18 @@ class PlannerExpert:
         assert self._spec is not None
         subtasks = self._spec.subtasks
         if len(subtasks) <= 1:
-            return self._engine.plan()
-        from hiper_envs.alfworld.problem import goal_conjuncts
+            goal = goal_section(self._spec.game["pddl_problem"])
+            targets = subtasks[0:1]
+        else:
+            from hiper_envs.alfworld.problem import goal_conjuncts
 
-        subtask = subtasks[min(stage, len(subtasks) - 1)]
-        game = self._spec.game
-        problem = stage_problem(game["pddl_problem"], goal_conjuncts(subtask.task_type, subtask.pddl_params))
-        sas = translate(game["pddl_domain"], problem, optimized_only=True).sas_replan
-        return self._engine.plan(sas)
+            subtask = subtasks[min(stage, len(subtasks) - 1)]
+            goal = f"(:goal\n        (and\n            {goal_conjuncts(subtask.task_type, subtask.pddl_params)}\n        )\n    )"
+            targets = (subtask,)
+        object_types = None
+        if targets and not any(t.pddl_params.get("object_sliced") for t in targets):
+            object_types = [t.pddl_params.get(k) or "" for t in targets for k in ("object_target", "toggle_target")]
+        return plan_from_state(self._engine, goal, object_types)
 
 
 # ---------------------------------------------------------------------------------------------- demonstrations

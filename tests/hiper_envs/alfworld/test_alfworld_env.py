@@ -151,6 +151,15 @@ def test_truncation_and_default_step_limit():
     env.close()
 
 
+def test_make_max_episode_steps_is_followed():
+    env = gym.make(ENV_ID, **SMALL, max_episode_steps=4)
+    _, info = env.reset(seed=0)
+    assert info["max_episode_steps"] == 4
+    truncated = [env.step("look")[3] for _ in range(4)]
+    assert truncated == [False, False, False, True]
+    env.close()
+
+
 def test_invalid_actions_do_not_change_state():
     env = ALFWorldEnv(**SMALL)
     obs0, info0 = env.reset(seed=1)
