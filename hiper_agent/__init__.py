@@ -1,1 +1,32 @@
-"""HiPER agent: LLM planner/executor policies, HAE credit assignment and PPO training."""
+"""HiPER agent: LLM planner/executor policies, HAE credit assignment, PPO training and evaluation.
+
+The main entry points (imported lazily, so ``import hiper_agent`` does not load torch):
+
+- :class:`HiPERConfig` and :func:`train` / :class:`HiPERTrainer`: the PPO trainer (``python examples/train_hiper.py``);
+- :func:`load_model`, :class:`HFGenerator`: models and batched (optionally constrained) generation;
+- :func:`evaluate`: the benchmark harness;
+- :mod:`hiper_agent.credit`: HAE and the flat baselines.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["HFGenerator", "HiPERConfig", "HiPERTrainer", "PromptBuilder", "evaluate", "load_model", "train"]
+
+_LAZY = {
+    "HiPERConfig": "hiper_agent.ppo_config",
+    "HiPERTrainer": "hiper_agent.ppo_trainer",
+    "train": "hiper_agent.ppo_trainer",
+    "load_model": "hiper_agent.models",
+    "HFGenerator": "hiper_agent.generation",
+    "PromptBuilder": "hiper_agent.prompts",
+    "evaluate": "hiper_agent.evaluation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hiper_agent' has no attribute {name!r}")

@@ -74,14 +74,15 @@ class HiPERTrainer:
             n = max(c.sft_episodes, 8)
             self.demos = list(expert_episodes(expert_env, n, seed=iteration_seed(c.seed, 0, "sft")))
             expert_env.close()
+        # small models trained from scratch get terse prompts (their speed is their length); instruct models, prose
+        self.prompts = PromptBuilder(template_for_env(c.env_id), "compact" if c.model == "tiny" else "full",
+                                     c.history_length)  # fmt: skip
         self.lm = load_model(c.model, dtype=c.dtype, device=str(self.device), seed=c.seed,
                              lora={"r": c.lora_r} if c.lora_r else None,
-                             tokenizer_corpus=_corpus(self.demos) if c.model == "tiny" else None)  # fmt: skip
+                             tokenizer_corpus=_corpus(self.demos, self.prompts) if c.model == "tiny" else None)  # fmt: skip
         self.policy = self.lm.model
         self.tokenizer = self.lm.tokenizer
-        style = "compact" if self.lm.source == "tiny" else "full"
-        self.prompts = PromptBuilder(template_for_env(c.env_id), style, c.history_length,
-                                     show_admissible=True).bind(self.tokenizer)  # fmt: skip
+        self.prompts.bind(self.tokenizer)
         self.generator = HFGenerator(self.lm, max_new_tokens=c.max_new_tokens, temperature=c.temperature,
                                      top_p=c.top_p)  # fmt: skip
         self.uses_critic = c.advantage_estimator in ("hae", "gae")
@@ -389,15 +390,9 @@ class HiPERTrainer:
         return ref
 
 
-def _corpus(demos: Sequence[list[dict[str, Any]]]) -> list[str]:
-    """Env text for training the tiny model's tokenizer: observations, tasks, commands, subgoals."""
-    lines: list[str] = []
-    for steps in demos:
-        for step in steps:
-            info = step["info"]
-            lines += [step["observation"], str(info.get("task", "")), step["subgoal"] or "", step["action"]]
-            lines += list(info.get("admissible_commands", []))
-    return lines
+def _corpus(demos: Sequence[list[dict[str, Any]]], prompts: PromptBuilder) -> list[str]:
+    """Text for training the tiny model's tokenizer: the prompts and responses of the expert demonstrations."""
+    return [f"{e.prompt}{e.response}" for e in build_sft_examples(demos, prompts)]
 
 
 def train(config: HiPERConfig) -> dict[str, Any]:

@@ -112,7 +112,7 @@ class PromptBuilder:
             text = _COMPACT_TEMPLATE.format(
                 task=info.get("task", ""),
                 step=int(info.get("elapsed_steps", len(history))),
-                history=self._history(history, "\n", "> {a}\n{o}"),
+                history=self._history(history, "\n", "{o}\n> {a}"),
                 observation=self._cut(observation),
                 subgoal=subgoal or "none",
                 actions=" | ".join(actions) if self.show_admissible else "-",
