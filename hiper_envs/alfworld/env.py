@@ -59,7 +59,8 @@ class ALFWorldEnv(OptionEnv):
 
     ## Arguments
     ``gym.make("HiPER/ALFWorld-v0", split="train", num_subtasks=1, task_types=None, data_dir=None,
-    num_games=None, game_seed=0, expert=False, max_episode_steps=None, render_mode=None, task_source=None)``.
+    num_games=None, game_seed=0, expert=False, max_episode_steps=None, render_mode=None, source="auto",
+    task_source=None)``; ``source`` is ``"auto"``, ``"generated"`` or ``"official"`` (see ``make_task_source``).
 
     ## Info keys
     The protocol's keys (``docs/protocol.md``) plus ``game_id``, ``gamefile``, ``split``, ``num_subtasks``,
@@ -88,6 +89,7 @@ class ALFWorldEnv(OptionEnv):
         expert: bool = False,
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
+        source: str = "auto",
         task_source: TaskSource | None = None,
     ) -> None:
         if not isinstance(num_subtasks, int) or isinstance(num_subtasks, bool) or num_subtasks < 1:
@@ -107,6 +109,7 @@ class ALFWorldEnv(OptionEnv):
                 data_dir=data_dir,
                 num_games=num_games,
                 seed=game_seed,
+                source=source,  # type: ignore[arg-type]
             )
         if len(task_source) == 0:
             raise ValueError(f"the task source for split={split!r} has no games")
@@ -123,10 +126,6 @@ class ALFWorldEnv(OptionEnv):
 
     # ------------------------------------------------------------------ OptionEnv hooks
     def _load_task(self, options: dict[str, Any] | None) -> tuple[str, TaskInfo]:
-        if self.spec is not None and self.spec.max_episode_steps is not None:
-            # gym.make(..., max_episode_steps=n) adds a TimeLimit(n) and records n in the spec: follow it, so that
-            # info["max_episode_steps"] tells the truth.
-            self.max_episode_steps = self.spec.max_episode_steps
         index = self._game_index(options or {})
         spec = self.task_source[index]
         self._spec = spec
