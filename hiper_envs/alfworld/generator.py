@@ -2,7 +2,7 @@
 
 A game is a pure function of ``(split, seed, index, num_subtasks, task_types)``:
 
-1. draw the first task type uniformly from ``task_types``, then a floor plan of the split that supports it
+1. take the first task type from ``task_types`` in turn (``index % len``), then draw a floor plan of the split that supports it
    (a sink for cleaning, a microwave for heating, a fridge for cooling, a lamp for looking in the light), then the
    other ``K - 1`` task types among those the room supports (:mod:`hiper_envs.alfworld.composite`);
 2. pick each subtask's target object type (distinct), its destination receptacle type and lamp, from the ALFRED
@@ -108,9 +108,11 @@ def generate_game(
     mask = task_type_mask(allowed)
     game_id = f"gen-{split}-s{seed}-k{num_subtasks}-t{mask}-{int(index):06d}"
 
+    # Task types cycle with the index, so any run of indices is balanced across types (valid splits too).
+    first = allowed[int(index) % len(allowed)]
     for attempt in range(_MAX_ATTEMPTS):
         rng = np.random.default_rng([seed, GENERATED_SPLITS[split], num_subtasks, mask, int(index), attempt])
-        draft = _draft(rng, split, num_subtasks, allowed)
+        draft = _draft(rng, split, num_subtasks, first, allowed)
         if draft is None:
             continue
         room, subtasks = draft
@@ -180,9 +182,8 @@ def _pick(rng: np.random.Generator, items: Sequence[Any]) -> Any:
 
 
 def _draft(
-    rng: np.random.Generator, split: str, num_subtasks: int, allowed: tuple[str, ...]
+    rng: np.random.Generator, split: str, num_subtasks: int, first: str, allowed: tuple[str, ...]
 ) -> tuple[Room, list[Subtask]] | None:
-    first = _pick(rng, allowed)
     scenes = _supporting_scenes(split, first)
     if not scenes:
         raise ValueError(f"no floor plan of split {split!r} supports task type {first!r}")
@@ -247,7 +248,8 @@ def _start_location(rng: np.random.Generator, receptacles: tuple[Receptacle, ...
     """A standing spot inside the room's grid that no receptacle uses (ALFWorld starts away from receptacles)."""
     cells = [tuple(int(v) for v in r.location.split("|")[1:3]) for r in receptacles]
     used = {r.location for r in receptacles}
-    (x_lo, z_lo), (x_hi, z_hi) = np.min(cells, axis=0), np.max(cells, axis=0)
+    # One cell of margin: at least 9 cells x 4 headings are free-able, more than a room has receptacles.
+    (x_lo, z_lo), (x_hi, z_hi) = np.min(cells, axis=0) - 1, np.max(cells, axis=0) + 1
     while True:
         loc = f"loc|{rng.integers(x_lo, x_hi + 1)}|{rng.integers(z_lo, z_hi + 1)}|{rng.integers(4)}|30"
         if loc not in used:

@@ -22,6 +22,7 @@ import numpy as np
 __all__ = [
     "HELD_OUT_OBJECT_TYPES",
     "HELD_OUT_SCENES",
+    "MIN_ROOM_RECEPTACLES",
     "ROOM_TYPES",
     "Receptacle",
     "Scene",
@@ -51,6 +52,9 @@ HELD_OUT_OBJECT_TYPES: frozenset[str] = frozenset(
     {"Tomato", "Cup", "Ladle", "SoapBar", "SprayBottle", "CD", "Pencil", "Watch"}
 )
 
+#: Fewest receptacles in a room; the few smaller floor plans get extra drawers/shelves (see ``_STORAGE``).
+MIN_ROOM_RECEPTACLES = 8
+_STORAGE = ("Drawer", "Shelf", "Cabinet", "SideTable")
 #: How many copies of a receptacle type to add when a scene lists the type but its pose file has none.
 _EXTRA_RECEPTACLE_COUNTS = {"StoveBurner": 4, "Cabinet": 4, "Drawer": 3, "Shelf": 2}
 #: Receptacle types that the PDDL domain names after their basin (``Sink|...|SinkBasin`` -> ``sinkbasin 1``).
@@ -214,14 +218,19 @@ def _load_scene(num: int) -> Scene:
     xs = [r.xyz[0] for r in receptacles] or [0.0]
     zs = [r.xyz[2] for r in receptacles] or [0.0]
     rng = np.random.default_rng([num, 7919])
-    for rtype in sorted(listed & set(traits.can_contain) - present - set(_BASINS.values())):
-        for _ in range(_EXTRA_RECEPTACLE_COUNTS.get(rtype, 1)):
-            x = float(rng.uniform(min(xs), max(xs)))
-            z = float(rng.uniform(min(zs), max(zs)))
-            y = float(rng.uniform(0.0, 1.0))
-            rid = f"{rtype}|{_fmt(x)}|{_fmt(y)}|{_fmt(z)}"
-            rotation = float(rng.integers(4) * 90)
-            receptacles.append(Receptacle(rid, rtype, unique_location(x, z - 0.75, rotation, 30)))
+    missing = sorted(listed & set(traits.can_contain) - present - set(_BASINS.values()))
+    extra = [t for t in missing for _ in range(_EXTRA_RECEPTACLE_COUNTS.get(t, 1))]
+    # Tiny rooms get a few more pieces of the storage furniture they already have, up to MIN_ROOM_RECEPTACLES.
+    storage = [t for t in _STORAGE if t in present | set(missing)] or ["Drawer"]
+    while len(receptacles) + len(extra) < MIN_ROOM_RECEPTACLES:
+        extra.append(storage[len(extra) % len(storage)])
+    for rtype in extra:
+        x = float(rng.uniform(min(xs), max(xs)))
+        z = float(rng.uniform(min(zs), max(zs)))
+        y = float(rng.uniform(0.0, 1.0))
+        rid = f"{rtype}|{_fmt(x)}|{_fmt(y)}|{_fmt(z)}"
+        rotation = float(rng.integers(4) * 90)
+        receptacles.append(Receptacle(rid, rtype, unique_location(x, z - 0.75, rotation, 30)))
     receptacles.sort(key=lambda r: r.rid)
 
     scene = Scene(

@@ -1,7 +1,10 @@
 """The ALFWorld game generator: determinism, split partitions, all task types solvable in the stock engine,
 composite games, official naming and goals."""
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import textworld
@@ -49,6 +52,22 @@ def test_same_arguments_give_the_same_game():
     src = make_task_source("train", num_subtasks=2, seed=3, source="generated")
     assert src[5] == a and src[5] is src[5]  # cached
     assert GeneratedTaskSource("train", seed=3, num_subtasks=2)[5] == a  # a fresh source agrees
+
+
+def test_games_do_not_depend_on_the_process(tmp_path):
+    """Same games under different PYTHONHASHSEED values (no set/dict-order leaks into the draws)."""
+    code = (
+        "import hashlib; from hiper_envs.alfworld.generator import generate_game; "
+        "print(hashlib.sha256(repr([generate_game(s, i, num_subtasks=1 + i) for s in ('train', 'valid_unseen') "
+        "for i in range(3)]).encode()).hexdigest())"
+    )
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        digests.add(run.stdout.strip())
+    assert len(digests) == 1
 
 
 def test_seed_index_and_task_types_change_the_game():
@@ -166,14 +185,14 @@ def test_task_type_filter_and_mix():
     src = make_task_source("train", task_types=["pick_two_obj_and_place", "pick_cool_then_place_in_recep"])
     types = {src[i].task_type for i in range(12)}
     assert types == {"pick_two_obj_and_place", "pick_cool_then_place_in_recep"}
-    mixed = {generate_game("valid_seen", i).task_type for i in range(40)}
-    assert mixed == set(TASK_TYPES)
+    # Task types take turns with the index: any run of indices is balanced.
+    assert [generate_game("valid_seen", i).task_type for i in range(6, 12)] == list(TASK_TYPES)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize("num_subtasks", [1, 2, 3, 4, 5])
 def test_sweep_walkthroughs_win_in_the_stock_engine(stock_env, split, num_subtasks):
-    for i in range(20):
+    for i in range(10):
         spec = generate_game(split, i, seed=7, num_subtasks=num_subtasks)
         assert play_walkthrough(stock_env, spec)[1], spec.game_id
