@@ -68,10 +68,14 @@ def main() -> int:
                     mismatches += length != lengths[-1]
             p95 = sorted(ours)[int(0.95 * (len(ours) - 1))]
             mean_ours = statistics.mean(ours)
-            mean_stock = statistics.mean(stock) if stock else float("nan")
+            if stock:
+                mean_stock = statistics.mean(stock)
+                stock_cols = f"{1000 * mean_stock:>17.1f}{mean_stock / mean_ours:>9.1f}x"
+            else:
+                stock_cols = f"{'-':>17}{'-':>10}"
             print(
-                f"{split:<13}{k:>2}{1000 * mean_ours:>13.1f} / {1000 * p95:<6.1f}{1000 * mean_stock:>17.1f}"
-                f"{mean_stock / mean_ours:>9.1f}x{statistics.mean(lengths):>10.1f}"
+                f"{split:<13}{k:>2}{1000 * mean_ours:>13.1f} / {1000 * p95:<6.1f}{stock_cols}"
+                f"{statistics.mean(lengths):>10.1f}"
             )
     if mismatches:
         print(f"{mismatches} games where the stock plan length differs from ours", file=sys.stderr)

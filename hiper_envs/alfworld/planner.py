@@ -95,8 +95,8 @@ def solve(problem: str, entity_ids: Iterable[str] | None = None) -> Plan | None:
     from textworld.envs.pddl.logic import PddlState
     from textworld.generator.game import EntityInfo
 
-    task, sas = _translate(problem)
     with _LOCK:
+        task, sas = _translate(problem)  # the translator keeps its options in module globals too
         lib = _downward_lib()
         if not lib.solve_sas(sas.encode("utf-8"), False):
             return None

@@ -182,7 +182,9 @@ def test_task_source_length_indexing_and_errors():
 
 
 def test_task_type_filter_and_mix():
-    src = make_task_source("train", task_types=["pick_two_obj_and_place", "pick_cool_then_place_in_recep"])
+    src = make_task_source(
+        "train", task_types=["pick_two_obj_and_place", "pick_cool_then_place_in_recep"], source="generated"
+    )
     types = {src[i].task_type for i in range(12)}
     assert types == {"pick_two_obj_and_place", "pick_cool_then_place_in_recep"}
     # Task types take turns with the index: any run of indices is balanced.
