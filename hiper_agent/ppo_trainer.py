@@ -85,6 +85,9 @@ class HiPERTrainer:
         self.prompts.bind(self.tokenizer)
         self.generator = HFGenerator(self.lm, max_new_tokens=c.max_new_tokens, temperature=c.temperature,
                                      top_p=c.top_p)  # fmt: skip
+        # evaluation samples at eval_temperature (0: greedy); it shares the live model with the training sampler
+        self.eval_generator = HFGenerator(self.lm, max_new_tokens=c.max_new_tokens,
+                                          temperature=c.eval_temperature or 1.0)  # fmt: skip
         self.uses_critic = c.advantage_estimator in ("hae", "gae")
         self.critic = None
         if self.uses_critic:
@@ -104,9 +107,9 @@ class HiPERTrainer:
         c = self.config
         t_start = time.perf_counter()
         resumed = self._maybe_resume()
-        logger = MetricsLogger(
-            self.run_dir, tensorboard=c.log_tensorboard, resume_step=self.iteration if resumed else None
-        )
+        logger = MetricsLogger(self.run_dir, tensorboard=c.log_tensorboard,
+                               resume_step=self.iteration if resumed else None, history=self.history)  # fmt: skip
+        self.history = logger.history  # every record of the run, SFT and pre-SFT evaluation included
         c.save(self.run_dir)
         if not resumed:
             if c.sft_epochs > 0:
@@ -287,8 +290,9 @@ class HiPERTrainer:
         pg = policy_loss(logprobs, old, adv, batch.response_mask, c.clip_range)
         kl = masked_mean(kl_penalty(logprobs, ref, c.kl_estimator), batch.response_mask)
         loss = pg.loss + c.kl_coef * kl
-        logs = {"train/policy_loss": float(pg.loss), "train/kl": float(kl), "train/clip_fraction": float(pg.clip_fraction),
-                "train/approx_kl": float(pg.approx_kl), "train/entropy": float(masked_mean(entropy, batch.response_mask))}  # fmt: skip
+        logs = {"train/policy_loss": pg.loss.item(), "train/kl": kl.item(), "train/clip_fraction": pg.clip_fraction.item(),
+                "train/approx_kl": pg.approx_kl.item(),
+                "train/entropy": masked_mean(entropy.detach(), batch.response_mask).item()}  # fmt: skip
         # Value loss, one per head, at the heads' token positions
         if self.critic is not None:
             self.critic.train()
@@ -303,7 +307,7 @@ class HiPERTrainer:
                 v_loss = value_loss(pred, olds.float(), rets.float(), torch.ones_like(pred, dtype=torch.bool),
                                     c.value_clip_range)  # fmt: skip
                 loss = loss + c.vf_coef * v_loss
-                logs[f"train/value_loss_{name}"] = float(v_loss)
+                logs[f"train/value_loss_{name}"] = v_loss.item()
         logs["loss"] = loss
         return logs
 
@@ -332,13 +336,13 @@ class HiPERTrainer:
 
     def _evaluate(self, it: int) -> dict[str, float]:
         c = self.config
-        result = evaluate(self.eval_envs, self.generator, self.prompts, num_episodes=c.eval_episodes,
+        result = evaluate(self.eval_envs, self.eval_generator, self.prompts, num_episodes=c.eval_episodes,
                           constrained=c.constrained_decoding, greedy=c.eval_temperature == 0,
                           torch_generator=torch_generator(iteration_seed(c.seed, it + 1, "eval")))  # fmt: skip
         return result.metrics("eval")
 
     def _record(self, logger: MetricsLogger, it: int, metrics: dict[str, float]) -> None:
-        self.history.append(logger.log(it, metrics))
+        logger.log(it, metrics)
 
     def _state(self) -> dict[str, Any]:
         state = {"policy": self.policy.state_dict(), "policy_opt": self.policy_opt.state_dict()}

@@ -1,0 +1,63 @@
+"""Exact resume on the smoke preset: a run continued from a checkpoint ends with the same metrics.
+
+The default test resumes from the iteration-1 checkpoint of a finished run. The slow one kills a real training
+process with SIGKILL right after its first checkpoint and resumes it from the command line.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hiper_agent.checkpoint import list_checkpoints
+from hiper_agent.ppo_config import HiPERConfig
+from hiper_agent.ppo_trainer import train
+
+ROOT = Path(__file__).resolve().parents[2]
+# the smoke preset, shrunk further: 2 envs in 1 group, 4-step episodes, 2 held-out games
+SMALL = dict(num_envs=2, group_size=2, max_episode_steps=4, eval_episodes=2, sft_episodes=2, progress=False)
+COMPARED = ("rollout/success_rate", "rollout/episode_length", "train/policy_loss", "train/kl", "eval/success_rate")
+
+
+def trajectory_of(history):
+    return [(r["step"], *(None if r.get(k) is None else round(r[k], 6) for k in COMPARED)) for r in history]
+
+
+def test_resume_from_checkpoint_reproduces_the_run(tmp_path):
+    full = train(HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="full", **SMALL))
+    run_dir = Path(full["run_dir"])
+    assert (run_dir / "metrics.jsonl").is_file() and (run_dir / "learning_curve.png").is_file()
+    assert [p.name for p in list_checkpoints(run_dir)] == ["iter_000001", "iter_000002"]
+    # a copy of the run as it was after iteration 1
+    cut = tmp_path / "cut"
+    shutil.copytree(run_dir, cut)
+    shutil.rmtree(cut / "checkpoints" / "iter_000002")
+    resumed = train(HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="cut", resume=True, **SMALL))
+    assert trajectory_of(resumed["history"]) == trajectory_of(full["history"])
+    lines = [json.loads(x) for x in (cut / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [r["step"] for r in full["history"]]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
+    args = [sys.executable, str(ROOT / "examples" / "train_hiper.py"), "--preset", "smoke", "--output-dir",
+            str(tmp_path), "--no-progress", "--num-iterations", "3"]  # fmt: skip
+    subprocess.run([*args, "--exp-name", "ref"], check=True, capture_output=True, timeout=900)
+    proc = subprocess.Popen([*args, "--exp-name", "killed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = tmp_path / "killed" / "checkpoints" / "iter_000001"
+    deadline = time.time() + 600
+    while not first.is_dir() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert first.is_dir(), "no checkpoint before the kill"
+    subprocess.run([*args, "--exp-name", "killed", "--resume"], check=True, capture_output=True, timeout=900)
+    ref = [json.loads(x) for x in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
+    got = [json.loads(x) for x in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    assert trajectory_of(got) == trajectory_of(ref)
