@@ -34,7 +34,8 @@ from hiper_envs.alfworld.speedup import parse_game_logic
 
 __all__ = ["AlfredEngine", "translate"]
 
-_TRANSLATION_CACHE_SIZE = 512
+# ~1 MB a game (the translated task and two SAS texts); a miss costs one translation (~50-150 ms).
+_TRANSLATION_CACHE_SIZE = 128
 
 # Planner libraries released by closed engines, for reuse. libdownward keeps the game state in globals, so each
 # engine needs its own copy (``fast_downward.load_lib`` loads a fresh copy of the .so); and a copy must never be

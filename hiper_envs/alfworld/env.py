@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any, SupportsFloat
 
@@ -150,9 +151,13 @@ class ALFWorldEnv(OptionEnv):
     def _game_index(self, options: dict[str, Any]) -> int:
         if "game_index" in options:
             index = options["game_index"]
-            if not isinstance(index, int) or not 0 <= index < len(self.task_source):
+            if (
+                not isinstance(index, numbers.Integral)
+                or isinstance(index, bool)
+                or not 0 <= index < len(self.task_source)
+            ):
                 raise ValueError(f"options['game_index'] must be an int in [0, {len(self.task_source)}), got {index!r}")
-            return index
+            return int(index)
         if "game_id" in options:
             if self._ids is None:  # one pass over the source, then a lookup
                 self._ids = {self.task_source[i].game_id: i for i in range(len(self.task_source))}

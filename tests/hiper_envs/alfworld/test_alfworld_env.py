@@ -2,7 +2,10 @@
 
 import json
 import os
+import pathlib
 import random
+import subprocess
+import sys
 import tempfile
 import warnings
 
@@ -264,3 +267,12 @@ def test_transcript_matches_the_stock_stack(tmp_path):
             break
     stock.close()
     env.close()
+
+
+def test_benchmark_smoke():
+    script = pathlib.Path(__file__).parents[3] / "benchmarks" / "bench_alfworld.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--games", "1", "--steps", "5"], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "transcripts identical: yes" in out.stdout and "steps/s ratio env/stock" in out.stdout

@@ -113,6 +113,8 @@ def test_done_when_sweep():
         for episode in expert_demonstrations(env, seed=0, game_indices=indices):
             expert_wins += episode.won
             total += 1
+        env.close()
+        env = ALFWorldEnv(**kwargs)  # no expert: it would replan after every random step
         random_wins += sum(_random_agent_wins(env, seed, index) for seed, index in enumerate(indices))
         env.close()
     print(f"expert won {expert_wins}/{total}, random agent won {random_wins}/{total}")
