@@ -28,6 +28,12 @@ __all__ = ["OptionEnv", "TaskInfo"]
 _CHARSET = "".join(chr(c) for c in range(32, 127)) + "\n\t"
 
 
+def _quote(text: str, limit: int = 80) -> str:
+    """An action as the feedback quotes it: cut to ``limit`` and kept to the observation charset."""
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return "".join(ch if ch in _CHARSET else "?" for ch in text)
+
+
 class TaskInfo(dict):
     """The task keys of ``info``: ``task``, ``task_type``, ``task_id`` (a plain dict, named for readability)."""
 
@@ -137,8 +143,7 @@ class OptionEnv(gym.Env[str, Any]):
         if option_action is not None:
             command = self._match_command(option_action.action, admissible)
             if command is None:
-                shown = option_action.action if len(option_action.action) <= 80 else option_action.action[:77] + "..."
-                error = f'"{shown}" is not an admissible action here.'
+                error = f'"{_quote(option_action.action)}" is not an admissible action here.'
         if command is None:
             obs = f"Nothing happens. Invalid action: {error}"
         else:

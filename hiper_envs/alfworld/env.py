@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any, SupportsFloat
+from typing import Any
 
 from hiper_envs.alfworld.engine import AlfredEngine
 from hiper_envs.alfworld.expert import PlannerExpert
@@ -242,16 +242,6 @@ class ALFWorldEnv(OptionEnv):
         if "expert_action" in info:
             info["expert_switch"] = self._expert_switch
         return info
-
-    def step(self, action: Any) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
-        """Take one step (see :meth:`OptionEnv.step`); the observation is kept to the observation charset."""
-        obs, reward, terminated, truncated, info = super().step(action)
-        allowed = self.observation_space.character_set
-        if not allowed.issuperset(obs):
-            # NOTE: the invalid-action feedback quotes the action, which may hold any character.
-            obs = "".join(ch if ch in allowed else "?" for ch in obs)
-            self._last_obs = obs
-        return obs, reward, terminated, truncated, info
 
     def close(self) -> None:
         """Release the engine's planner library."""

@@ -96,8 +96,9 @@ def test_seed_determinism_and_fuzz():
         done = False
         while not done:
             action = rng.choice(junk + ["take key", "go to door", "open door", "look"])
-            _, _, term, trunc, info = env.step(action)
+            obs, _, term, trunc, info = env.step(action)
             check_info(info)
+            assert env.observation_space.contains(obs), obs  # feedback quoting non-ASCII input stays in charset
             done = term or trunc
     a, b = KeyDoorEnv(), KeyDoorEnv()
     assert a.reset(seed=7) == b.reset(seed=7)
