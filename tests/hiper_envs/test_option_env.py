@@ -6,30 +6,27 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from keydoor_env import KeyDoorEnv
 
-PROTOCOL_KEYS = {
-    "task": str,
-    "task_type": str,
-    "task_id": str,
-    "admissible_commands": list,
-    "option_id": int,
-    "option_step": int,
-    "option_started": bool,
-    "subgoal_status": str,
-    "subgoal_candidates": list,
-    "invalid_action": bool,
-    "won": bool,
-    "score": float,
-}
+from hiper_envs.checker import check_option_env, check_option_info
 
 
 def check_info(info):
-    for key, kind in PROTOCOL_KEYS.items():
-        assert isinstance(info[key], kind), key
-    assert "subgoal" in info and info["subgoal_status"] in ("achieved", "pending", "unknown")
+    check_option_info(info)
 
 
 def test_env_checker(key_door_env):
     check_env(key_door_env, skip_render_check=True)
+    check_option_env(KeyDoorEnv(), skip_gymnasium_checks=True)
+
+
+def test_option_checker_catches_a_broken_env():
+    class NoSwitch(KeyDoorEnv):  # forgets to open options on SWITCH
+        def step(self, action):
+            obs, r, term, trunc, info = super().step(action)
+            info["option_id"] = 0
+            return obs, r, term, trunc, info
+
+    with pytest.raises(AssertionError, match="option_id"):
+        check_option_env(NoSwitch(), skip_gymnasium_checks=True)
 
 
 def test_episode_with_options(key_door_env):

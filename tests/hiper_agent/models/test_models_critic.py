@@ -18,15 +18,6 @@ CORPUS = ["go to fridge 1", "open fridge 1", "You see a fridge 1 and a counterto
 SMALL = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The tiny model's ops are too small to split; two intra-op threads on a shared 2-core box only contend.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory):
     return load_model("tiny", tokenizer_corpus=CORPUS, cache_dir=tmp_path_factory.mktemp("c"), **SMALL)

@@ -18,15 +18,6 @@ from hiper_agent.models.tiny import build_tiny_tokenizer  # noqa: E402
 CORPUS = ["go to fridge 1", "open fridge 1", "You see a fridge 1 and a countertop 1."] * 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The tiny model's ops are too small to split; two intra-op threads on a shared 2-core box only contend.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory):
     cache = tmp_path_factory.mktemp("gguf_cache")

@@ -20,15 +20,6 @@ CORPUS = [
 SMALL = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The tiny model's ops are too small to split; two intra-op threads on a shared 2-core box only contend.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("hiper_cache")

@@ -16,36 +16,20 @@ from gymnasium.utils.env_checker import check_env
 
 import hiper_envs  # noqa: F401  (registers the ids)
 from hiper_envs.alfworld.env import ALFWorldEnv
+from hiper_envs.checker import check_option_env, check_option_info
 
 ENV_ID = "HiPER/ALFWorld-v0"
 # A few valid_seen games keep the suite fast; every test draws from the same ones (the source caches them).
 SMALL = {"split": "valid_seen", "num_games": 4}
 
-PROTOCOL_KEYS = {
-    "task": str,
-    "task_type": str,
-    "task_id": str,
-    "admissible_commands": list,
-    "option_id": int,
-    "option_step": int,
-    "option_started": bool,
-    "subgoal_status": str,
-    "subgoal_candidates": list,
-    "invalid_action": bool,
-    "won": bool,
-    "score": float,
-    "game_id": str,
-    "subtask_index": int,
-    "subtasks_done": int,
-    "num_subtasks": int,
-    "subtask": str,
-}
+# ALFWorld's own info keys, on top of the protocol's (hiper_envs.checker.PROTOCOL_INFO_KEYS)
+ALFWORLD_KEYS = {"game_id": str, "subtask_index": int, "subtasks_done": int, "num_subtasks": int, "subtask": str}
 
 
 def check_info(info, expert=False):
-    for key, kind in PROTOCOL_KEYS.items():
+    check_option_info(info)
+    for key, kind in ALFWORLD_KEYS.items():
         assert isinstance(info[key], kind), (key, info.get(key))
-    assert "subgoal" in info and info["subgoal_status"] in ("achieved", "pending", "unknown")
     assert "help" not in info["admissible_commands"]
     assert all(isinstance(c, str) for c in info["admissible_commands"] + info["subgoal_candidates"])
     assert len(info["subgoal_candidates"]) <= 30
@@ -65,6 +49,10 @@ def random_rollout(env, seed, steps):
         if terminated or truncated:
             break
     return transcript
+
+
+def test_option_protocol_conformance():
+    check_option_env(gym.make(ENV_ID, **SMALL), skip_gymnasium_checks=True)
 
 
 def test_check_env_unwrapped():
