@@ -249,6 +249,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def sft_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `hiper-sft`: only the SFT warm start (same flags as `hiper-train`), then save the model.
+
+    The model goes to `run_dir/sft_policy`; `hiper-train --model <that folder> --sft-epochs 0` starts RL from it.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)  # read once: envs rewrite sys.argv later
+    config, _ = _parse(argv)
+    if config.sft_epochs == 0 or config.sft_episodes == 0:
+        print("hiper-sft: set --sft-epochs and --sft-episodes above 0.", file=sys.stderr)
+        return 2
+    from hiper_agent.ppo_trainer import HiPERTrainer
+
+    metrics = HiPERTrainer(config).warm_start()
+    before, after = metrics.get("before/eval/success_rate"), metrics.get("eval/success_rate")
+    if before is not None and after is not None:
+        print(f"SFT warm start: held-out success {100 * before:.1f}% -> {100 * after:.1f}%")
+    print(f"saved: {config.run_dir}/sft_policy")
+    return 0
+
+
 def config_reference() -> str:
     """The Markdown reference of every field (flag, type, default, help) and of the presets, for the docs."""
     lines: list[str] = []

@@ -135,6 +135,14 @@ class HiPERConfig:
     history_length: int = field(
         default=2, metadata={"help": "Past (observation, action) pairs shown in the prompt (verl-agent: 2)."}
     )
+    prompt_style: str = field(
+        default="auto",
+        metadata={
+            "help": "`full` (instructions in prose, for instruct models), `compact` (terse labelled lines, for "
+            "small models trained from scratch: their speed is their prompt length) or `auto` (compact for `tiny` "
+            "and for a folder saved from a tiny model, full otherwise)."
+        },
+    )
 
     # Model
     model: str = field(
@@ -396,6 +404,10 @@ class HiPERConfig:
             f"exp_name ({self.exp_name!r}) must be a non-empty name without {os.sep!r}; use output_dir for paths.",
         )
         require(isinstance(self.env_kwargs, dict), f"env_kwargs must be a dict, got {self.env_kwargs!r}.")
+        require(
+            self.prompt_style in ("auto", "full", "compact"),
+            f"prompt_style {self.prompt_style!r} must be one of 'auto', 'full', 'compact'.",
+        )
         require(
             isinstance(self.resume, bool) or (isinstance(self.resume, str) and self.resume != ""),
             f"resume ({self.resume!r}) must be True/False or a checkpoint path.",

@@ -13,6 +13,7 @@ resumed ends with the same numbers as one that was never interrupted.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,8 +76,7 @@ class HiPERTrainer:
             self.demos = list(expert_episodes(expert_env, n, seed=iteration_seed(c.seed, 0, "sft")))
             expert_env.close()
         # small models trained from scratch get terse prompts (their speed is their length); instruct models, prose
-        self.prompts = PromptBuilder(template_for_env(c.env_id), "compact" if c.model == "tiny" else "full",
-                                     c.history_length)  # fmt: skip
+        self.prompts = PromptBuilder(template_for_env(c.env_id), _prompt_style(c), c.history_length)
         self.lm = load_model(c.model, dtype=c.dtype, device=str(self.device), seed=c.seed,
                              lora={"r": c.lora_r} if c.lora_r else None,
                              tokenizer_corpus=_corpus(self.demos, self.prompts) if c.model == "tiny" else None)  # fmt: skip
@@ -135,6 +135,7 @@ class HiPERTrainer:
                 self._save()
         bar.close()
         logger.close()
+        self._save_policy(self.run_dir / "policy")  # load_model(run_dir/policy) gives the trained agent
         plot = plot_learning_curve(self.run_dir / "metrics.jsonl", self.run_dir / "learning_curve.png")
         summary = {
             "summary": format_summary(
@@ -327,6 +328,25 @@ class HiPERTrainer:
         return out
 
     # ------------------------------------------------------------------ SFT, evaluation, checkpoints
+    def warm_start(self, out_dir: str | Path | None = None) -> dict[str, float]:
+        """Only the SFT phase (the ``hiper-sft`` entry point): evaluate, imitate the expert, evaluate, save.
+
+        Returns the metrics (eval before, SFT loss, eval after); the model goes to ``out_dir`` (default
+        ``run_dir/sft_policy``), from where ``--model <folder>`` starts RL.
+        """
+        logger = MetricsLogger(self.run_dir, tensorboard=self.config.log_tensorboard)
+        before = self._evaluate(-1) if self.config.eval_episodes else {}
+        self._sft(logger)
+        after = self._evaluate(0) if self.config.eval_episodes else {}
+        logger.log(0, after)
+        logger.close()
+        self._save_policy(Path(out_dir) if out_dir is not None else self.run_dir / "sft_policy")
+        return {**{f"before/{k}": v for k, v in before.items()}, **after}
+
+    def _save_policy(self, folder: Path) -> None:
+        self.lm.save_pretrained(folder)
+        (folder / "hiper.json").write_text(json.dumps({"prompt_style": self.prompts.style, "source": self.lm.source}))
+
     def _sft(self, logger: MetricsLogger) -> None:
         c = self.config
         examples = build_sft_examples(self.demos[: c.sft_episodes], self.prompts)
@@ -392,6 +412,15 @@ class HiPERTrainer:
         for p in ref.parameters():
             p.requires_grad_(False)
         return ref
+
+
+def _prompt_style(config: HiPERConfig) -> str:
+    if config.prompt_style != "auto":
+        return config.prompt_style
+    if config.model == "tiny":
+        return "compact"
+    saved = Path(config.model) / "hiper.json"  # a policy saved by the trainer keeps the prompts it learned on
+    return json.loads(saved.read_text())["prompt_style"] if saved.is_file() else "full"
 
 
 def _corpus(demos: Sequence[list[dict[str, Any]]], prompts: PromptBuilder) -> list[str]:

@@ -61,3 +61,21 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     ref = [json.loads(x) for x in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
     got = [json.loads(x) for x in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
     assert trajectory_of(got) == trajectory_of(ref)
+
+
+def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
+    from hiper_agent.cli import sft_main
+    from hiper_agent.models import load_model
+
+    flags = ["--preset", "smoke", "--output-dir", str(tmp_path), "--num-envs", "2", "--group-size", "2",
+             "--max-episode-steps", "4", "--eval-episodes", "2", "--sft-episodes", "2", "--no-progress"]  # fmt: skip
+    assert sft_main([*flags, "--exp-name", "sft"]) == 0
+    folder = tmp_path / "sft" / "sft_policy"
+    assert json.loads((folder / "hiper.json").read_text())["prompt_style"] == "compact"
+    assert load_model(str(folder)).source == "hf"
+    config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="rl", model=str(folder),
+                                     sft_epochs=0, sft_episodes=0, num_iterations=1, **{k: v for k, v in SMALL.items()
+                                     if k != "sft_episodes"})  # fmt: skip
+    result = train(config)
+    assert (Path(result["run_dir"]) / "policy" / "hiper.json").is_file()
+    assert result["history"][-1]["step"] == 1
