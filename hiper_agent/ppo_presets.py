@@ -78,12 +78,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Default: SFT warm start then PPO with HAE on the tiny model, meant to fit in <= 30 min on 2 cores.
     # NOTE: the sizes are a first guess from measured tiny-model speeds (models-cpu.md); tune with the trainer.
+    # Measured on 2 CPU cores: ~1 min to collect demos and build the model, ~5 min of SFT, ~65 s per PPO
+    # iteration, ~45 s per evaluation: about 23 minutes in all (see README / docs/training.md for results).
     "cpu": {
         "model": "tiny",
         "num_threads": 1,
-        "num_envs": 8,
-        "group_size": 4,  # 2 groups × 4, so grpo/rloo/gigpo can be compared on the same preset
-        "max_episode_steps": 20,
+        "num_envs": 16,
+        "group_size": 4,  # 4 tasks × 4 episodes, so grpo/rloo/gigpo can be compared on the same preset
+        "max_episode_steps": 25,
+        "history_length": 1,  # the prompt is the tiny model's cost: one past step is enough context
         "max_prompt_tokens": 512,
         "max_new_tokens": 48,
         "constrained_decoding": True,
@@ -94,17 +97,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "keep_consistency_penalty": 0.3,
         "bootstrap_truncated": True,
         "num_iterations": 12,
-        "ppo_epochs": 2,
-        "minibatch_size": 32,
+        "ppo_epochs": 1,
+        "minibatch_size": 64,
         "grad_accum_steps": 4,
         "lr": 5e-5,
         "critic_lr": 1e-4,
-        "sft_epochs": 2,
-        "sft_episodes": 64,
+        "sft_epochs": 4,  # a model trained from scratch needs a real warm start before RL has any signal
+        "sft_episodes": 200,
         "sft_lr": 5e-4,
         "sft_batch_size": 16,
         "eval_every": 4,
-        "eval_episodes": 20,
+        "eval_episodes": 64,
+        "eval_temperature": 1.0,  # evaluate the policy PPO optimizes (sampling at the training temperature)
         "checkpoint_every": 2,
     },
     # The paper's settings (Qwen2.5-1.5B-Instruct policy, separate 1.5B critic).

@@ -52,7 +52,7 @@ class HiPERTrainer:
 
     def __init__(self, config: HiPERConfig) -> None:
         from hiper_agent.generation import HFGenerator
-        from hiper_agent.models import build_critic, load_model
+        from hiper_agent.models import load_model
 
         self.config = c = config
         self.run_dir = Path(c.run_dir)
@@ -89,15 +89,12 @@ class HiPERTrainer:
         self.eval_generator = HFGenerator(self.lm, max_new_tokens=c.max_new_tokens,
                                           temperature=c.eval_temperature or 1.0)  # fmt: skip
         self.uses_critic = c.advantage_estimator in ("hae", "gae")
-        self.critic = None
+        self.critic: torch.nn.Module | None = None
+        self.critic_opt: torch.optim.Optimizer | None = None
         if self.uses_critic:
-            source = self.lm if c.critic_model is None else c.critic_model
-            self.critic = build_critic(source, shared_backbone=c.shared_critic_backbone, seed=c.seed).to(self.device)
+            self._build_critic()
         self.ref_policy: torch.nn.Module | None = None
         self.policy_opt = torch.optim.AdamW(self.policy.parameters(), lr=c.lr)
-        policy_ids = {id(p) for p in self.policy.parameters()}
-        critic_params = [p for p in self.critic.parameters() if id(p) not in policy_ids] if self.critic else []
-        self.critic_opt = torch.optim.AdamW(critic_params, lr=c.critic_lr) if critic_params else None
         self.iteration = 0
         self.history: list[dict[str, float]] = []
 
@@ -115,6 +112,8 @@ class HiPERTrainer:
             if c.sft_epochs > 0:
                 logger.log(-1, self._evaluate(-1))
                 self._sft(logger)
+                if self.critic is not None and c.critic_model is None and not c.shared_critic_backbone:
+                    self._build_critic()  # a copy of the warm-started backbone knows the task: a better start
             self.ref_policy = self._frozen_copy(self.policy)
             start_metrics = self._evaluate(0) if c.eval_every > 0 else {}
             self._record(logger, 0, start_metrics)
@@ -176,6 +175,16 @@ class HiPERTrainer:
         metrics.update(self._update(samples, it))
         metrics["time/update_s"] = time.perf_counter() - u0
         return metrics
+
+    def _build_critic(self) -> None:
+        from hiper_agent.models import build_critic
+
+        c = self.config
+        source = self.lm if c.critic_model is None else c.critic_model
+        self.critic = build_critic(source, shared_backbone=c.shared_critic_backbone, seed=c.seed).to(self.device)
+        policy_ids = {id(p) for p in self.policy.parameters()}
+        critic_params = [p for p in self.critic.parameters() if id(p) not in policy_ids]
+        self.critic_opt = torch.optim.AdamW(critic_params, lr=c.critic_lr) if critic_params else None
 
     # ------------------------------------------------------------------ advantages
     def _adv_config(self) -> credit.AdvantageConfig:
