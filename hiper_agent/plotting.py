@@ -86,7 +86,7 @@ def plot_learning_curve(
             x, y = _series(records, "eval/success_rate")
             if x:
                 n_eval = [r.get("eval/episodes") for r in records if r.get("eval/success_rate") is not None][-1]
-                label = "held-out eval" + (f" ({n_eval} episodes)" if n_eval else "")
+                label = "held-out eval" + (f" ({int(n_eval)} episodes)" if n_eval else "")
                 ax.plot(x, [100 * v for v in y], "s-", color="tab:red", ms=5, lw=2, label=label)
                 ax.annotate(
                     f"{100 * y[-1]:.1f}%",
