@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from hiper_envs.checker import check_option_env
 from hiper_envs.core import OptionEnv
 from hiper_envs.options import OptionAction, format_response, parse_response
 
-__all__ = ["ENV_IDS", "OptionAction", "OptionEnv", "format_response", "parse_response", "register_envs"]
+__all__ = [
+    "ENV_IDS",
+    "OptionAction",
+    "OptionEnv",
+    "check_option_env",
+    "format_response",
+    "parse_response",
+    "register_envs",
+]
 
 #: The registered environment ids and their entry points (strings: importing ``hiper_envs`` stays light, the
 #: engines load on ``gym.make``). The step limit is the env's own (it scales with the task), hence no
