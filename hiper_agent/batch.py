@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from hiper_agent.credit.masks import TokenMasks
 from hiper_agent.generation import sequence_logprobs
 from hiper_agent.models.forward import causal_lm_logits, position_ids_from_mask
 
-__all__ = ["TokenBatch", "collate", "critic_values", "response_logprobs", "value_token_index"]
+__all__ = ["TokenBatch", "collate", "critic_values", "response_logprobs"]
 
 
 @dataclass
@@ -93,21 +91,6 @@ def response_logprobs(
     """
     logits = response_logits(model, batch)
     return sequence_logprobs(logits, batch.targets, batch.allowed, temperature=temperature, return_entropy=True)
-
-
-def value_token_index(masks: TokenMasks | None, head: str, response_length: int) -> int:
-    """Response token index whose *preceding* hidden state gives the value of ``head`` (HiPER's positions).
-
-    - ``high`` and ``switch``: the first response token (the state is the prompt alone: ``V(s)``);
-    - ``low``: the first token after ``</subgoal>`` (the state includes the chosen subgoal: ``V(s, o)``), falling
-      back to after ``</switch>``, then to the first token.
-    """
-    if head in ("high", "switch") or masks is None:
-        return 0
-    for mask in (masks.subgoal, masks.switch):
-        if mask.any():
-            return min(int(np.flatnonzero(mask)[-1]) + 1, max(response_length - 1, 0))
-    return 0
 
 
 def critic_values(critic: torch.nn.Module, batch: TokenBatch) -> torch.Tensor:

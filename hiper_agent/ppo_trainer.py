@@ -25,7 +25,7 @@ import torch
 
 import hiper_envs  # noqa: F401  (registers the HiPER/* ids)
 from hiper_agent import credit
-from hiper_agent.batch import collate, critic_values, response_logprobs, value_token_index
+from hiper_agent.batch import collate, critic_values, response_logprobs
 from hiper_agent.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
 from hiper_agent.evaluation import evaluate
 from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary, plot_learning_curve
@@ -222,11 +222,9 @@ class HiPERTrainer:
         for traj, adv, per_turn in zip(trajs, advs, token_advs, strict=True):
             for t, turn in enumerate(traj.turns):
                 targets = []  # (head, response position, return, old value)
-                n = len(turn.response_ids)
                 if adv.ret_low is not None:
                     head = "high" if flat else "low"
-                    targets.append((HEADS[head], value_token_index(turn.masks, head, n), adv.ret_low[t],
-                                    turn.values[HEADS[head]]))  # fmt: skip
+                    targets.append((HEADS[head], _value_pos(turn)[head], adv.ret_low[t], turn.values[HEADS[head]]))
                 if adv.ret_high is not None and adv.segment_start[t]:
                     targets.append((HEADS["high"], 0, adv.ret_high[t], turn.values[HEADS["high"]]))
                 if adv.ret_switch is not None:
@@ -246,7 +244,7 @@ class HiPERTrainer:
             r = batch.response_length
             for b, turn in enumerate(chunk):
                 n = len(turn.response_ids)
-                col = {h: r - n + value_token_index(turn.masks, h, n) for h in HEADS}
+                col = {h: r - n + pos for h, pos in _value_pos(turn).items()}
                 turn.values = tuple(float(values[b, col[h], HEADS[h]]) for h in ("low", "high", "switch"))
 
     # ------------------------------------------------------------------ PPO update
@@ -421,6 +419,12 @@ class HiPERTrainer:
         for p in ref.parameters():
             p.requires_grad_(False)
         return ref
+
+
+def _value_pos(turn: Turn) -> dict[str, int]:
+    """Where each head's value is read in the turn's response (HiPER's positions, see ``value_positions``)."""
+    high, low, switch = turn.value_pos
+    return {"low": low, "high": high, "switch": switch}
 
 
 def _prompt_style(config: HiPERConfig) -> str:

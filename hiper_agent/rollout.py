@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from hiper_agent.credit.masks import TokenMasks, char_spans_to_token_masks
+from hiper_agent.models.critic import value_positions
 from hiper_agent.prompts import HistoryEntry, PromptBuilder
 from hiper_envs.options import parse_response
 
@@ -29,7 +30,8 @@ class Turn:
     ``switch`` is the option decision the env executed (the first step of an episode always opens an option);
     ``subgoal`` is the option's subgoal as the env tracks it, ``written_subgoal`` what the response wrote;
     ``masks`` mark the response tokens of the ``switch``/``subgoal``/``action`` blocks; ``values`` are filled by the
-    critic after the rollout (``low``, ``high``, ``switch``).
+    critic after the rollout (``low``, ``high``, ``switch``), read at the response tokens ``value_pos``
+    (``high``, ``low``, ``switch``; see :func:`hiper_agent.models.value_positions`).
     """
 
     prompt_ids: list[int]
@@ -48,6 +50,7 @@ class Turn:
     keep_changed: bool = False
     subgoal_achieved: bool = False
     masks: TokenMasks | None = None
+    value_pos: tuple[int, int, int] = (0, 0, 0)
     values: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
@@ -165,6 +168,7 @@ def collect_rollouts(
             stats.env_seconds += time.perf_counter() - e0
             stats.new_tokens += len(sample.response_ids)
             parsed = parse_response(sample.text, first_step=first)
+            offsets = token_offsets(tokenizer, sample.response_ids)
             turn = Turn(
                 prompt_ids=list(sample.prompt_ids),
                 response_ids=list(sample.response_ids),
@@ -181,7 +185,8 @@ def collect_rollouts(
                 format_error=not parsed.is_valid,
                 keep_changed=bool(info.get("subgoal_changed_on_keep", False)),
                 subgoal_achieved=info.get("subgoal_status") == "achieved",
-                masks=char_spans_to_token_masks(token_offsets(tokenizer, sample.response_ids), parsed.spans),
+                masks=char_spans_to_token_masks(offsets, parsed.spans),
+                value_pos=value_positions(sample.text, offsets) if offsets else (0, 0, 0),
             )
             trajs[i].turns.append(turn)
             histories[i].append(HistoryEntry(obs[i], info.get("action") or parsed.action or ""))

@@ -9,7 +9,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hiper_envs"))
 from keydoor_env import KeyDoorEnv  # noqa: E402
 
-from hiper_agent.batch import collate, critic_values, response_logprobs, value_token_index  # noqa: E402
+from hiper_agent.batch import collate, critic_values, response_logprobs  # noqa: E402
 from hiper_agent.generation import HFGenerator  # noqa: E402
 from hiper_agent.models import build_critic, load_model  # noqa: E402
 from hiper_agent.prompts import PromptBuilder  # noqa: E402
@@ -91,6 +91,6 @@ def test_trainer_batches_reproduce_sampler_logprobs(lm):
         values = critic_values(critic, batch)
     assert values.shape == (len(turns), r, 3)
     turn = turns[0]
-    assert value_token_index(turn.masks, "high", len(turn.response_ids)) == 0
-    low = value_token_index(turn.masks, "low", len(turn.response_ids))
+    high, low, switch = turn.value_pos
+    assert high == switch == 0
     assert turn.masks.subgoal[low - 1] and not turn.masks.subgoal[low]  # first token after </subgoal>
