@@ -116,7 +116,7 @@ class HiPERTrainer:
                     self._build_critic()  # a copy of the warm-started backbone knows the task: a better start
             self.ref_policy = self._frozen_copy(self.policy)
             start_metrics = self._evaluate(0) if c.eval_every > 0 else {}
-            self._record(logger, 0, start_metrics)
+            logger.log(0, start_metrics)
         bar = ProgressBar(total=c.num_iterations, initial=self.iteration, enabled=c.progress)
         while self.iteration < c.num_iterations:
             it = self.iteration + 1
@@ -128,7 +128,7 @@ class HiPERTrainer:
                 metrics["time/eval_s"] = time.perf_counter() - e0
             metrics["time/iteration_s"] = time.perf_counter() - t0
             self.iteration = it
-            self._record(logger, it, metrics)
+            logger.log(it, metrics)
             bar.update(metrics)
             if c.checkpoint_every > 0 and (it % c.checkpoint_every == 0 or it == c.num_iterations):
                 self._save()
@@ -164,10 +164,9 @@ class HiPERTrainer:
         if self.critic is not None:
             self._fill_values(turns)
         # 3. advantages, then per-token advantages on the blocks' tokens
-        advs = credit.compute_advantages(
-            c.advantage_estimator, [self._credit_traj(t) for t in trajs], self._adv_config()
-        )
-        samples = self._samples(trajs, advs)
+        credit_trajs = [self._credit_traj(t) for t in trajs]
+        advs = credit.compute_advantages(c.advantage_estimator, credit_trajs, self._adv_config())
+        samples = self._samples(trajs, advs, credit.token_advantages(credit_trajs, advs))
         metrics["train/advantage_mean"] = float(np.mean([a.adv_low.mean() for a in advs]))
         metrics["time/rollout_s"] = time.perf_counter() - r0
         # 4. PPO update
@@ -215,9 +214,10 @@ class HiPERTrainer:
             response_lengths=[len(t.response_ids) for t in turns],
         )
 
-    def _samples(self, trajs: Sequence[Trajectory], advs: Sequence[credit.Advantages]) -> list[dict[str, Any]]:
+    def _samples(
+        self, trajs: Sequence[Trajectory], advs: Sequence[credit.Advantages], token_advs: Sequence[Sequence[np.ndarray]]
+    ) -> list[dict[str, Any]]:
         flat = self.config.advantage_estimator == "gae"
-        token_advs = credit.token_advantages([self._credit_traj(t) for t in trajs], advs)
         samples = []
         for traj, adv, per_turn in zip(trajs, advs, token_advs, strict=True):
             for t, turn in enumerate(traj.turns):
@@ -367,9 +367,6 @@ class HiPERTrainer:
                           constrained=c.constrained_decoding, greedy=c.eval_temperature == 0,
                           torch_generator=torch_generator(iteration_seed(c.seed, it + 1, "eval")))  # fmt: skip
         return result.metrics("eval")
-
-    def _record(self, logger: MetricsLogger, it: int, metrics: dict[str, float]) -> None:
-        logger.log(it, metrics)
 
     def _state(self) -> dict[str, Any]:
         state = {"policy": self.policy.state_dict(), "policy_opt": self.policy_opt.state_dict()}

@@ -32,19 +32,16 @@ def lm():
     )
 
 
+def rollout(lm, *, num_envs, steps, group_size, seed, sample_seed, constrained):
+    envs = [KeyDoorEnv(max_episode_steps=steps) for _ in range(num_envs)]
+    return collect_rollouts(envs, HFGenerator(lm, max_new_tokens=24), PromptBuilder("alfworld", "compact"),
+                            group_size=group_size, seed=seed, torch_generator=torch.Generator().manual_seed(sample_seed),
+                            constrained=constrained)  # fmt: skip
+
+
 @pytest.mark.parametrize("constrained", [True, False])
 def test_rollout_records_segments_and_masks(lm, constrained):
-    envs = [KeyDoorEnv(max_episode_steps=4) for _ in range(4)]
-    gen = HFGenerator(lm, max_new_tokens=24)
-    trajs, stats = collect_rollouts(
-        envs,
-        gen,
-        PromptBuilder("alfworld", "compact"),
-        group_size=2,
-        seed=3,
-        torch_generator=torch.Generator().manual_seed(0),
-        constrained=constrained,
-    )
+    trajs, stats = rollout(lm, num_envs=4, steps=4, group_size=2, seed=3, sample_seed=0, constrained=constrained)
     assert len(trajs) == 4 and [t.group_id for t in trajs] == [0, 0, 1, 1]
     assert trajs[0].task_id == trajs[1].task_id  # a group shares its task
     for traj in trajs:
@@ -61,17 +58,7 @@ def test_rollout_records_segments_and_masks(lm, constrained):
 
 
 def test_trainer_batches_reproduce_sampler_logprobs(lm):
-    envs = [KeyDoorEnv(max_episode_steps=3) for _ in range(3)]
-    gen = HFGenerator(lm, max_new_tokens=24)
-    trajs, _ = collect_rollouts(
-        envs,
-        gen,
-        PromptBuilder("alfworld", "compact"),
-        group_size=1,
-        seed=0,
-        torch_generator=torch.Generator().manual_seed(1),
-        constrained=True,
-    )
+    trajs, _ = rollout(lm, num_envs=3, steps=3, group_size=1, seed=0, sample_seed=1, constrained=True)
     turns = [t for traj in trajs for t in traj.turns]
     batch = collate(
         [t.prompt_ids for t in turns],
