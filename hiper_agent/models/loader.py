@@ -146,11 +146,35 @@ def _prepare_tokenizer(tokenizer: Any, model: Any, name: str) -> Any:
 
 
 def _load_folder(folder: str | os.PathLike[str], torch_dtype: Any, **kwargs: Any) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+    tokenizer = _load_tokenizer(folder, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype, **kwargs)
     return model, tokenizer
+
+
+_PROBE = "step: 12\nobs: You arrive at drawer 12. On it, you see a mug 3.\n<switch>KEEP</switch>"
+
+
+def _load_tokenizer(folder: str | os.PathLike[str], **kwargs: Any) -> Any:
+    """The folder's tokenizer, tokenizing exactly as its ``tokenizer.json`` says.
+
+    transformers 5 maps a model type to a tokenizer class (``qwen2`` -> ``Qwen2Tokenizer``) that rebuilds the
+    pre-tokenizer from the class's own rules, whatever the file says. A tokenizer trained with other rules (the
+    ``tiny`` model's: numbers kept whole) would then split text differently after a save and load, and the model
+    would read token ids it never saw. When the two disagree on a probe text, the file wins.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+    file = Path(folder) / "tokenizer.json"
+    if file.is_file():
+        from tokenizers import Tokenizer
+
+        saved = Tokenizer.from_file(str(file)).encode(_PROBE, add_special_tokens=False).ids
+        if tokenizer(_PROBE, add_special_tokens=False)["input_ids"] != saved:
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder), **kwargs)
+    return tokenizer
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

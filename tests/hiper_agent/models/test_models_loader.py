@@ -99,6 +99,9 @@ def test_save_load_round_trip(tiny, tmp_path):
     assert back.tokenizer.get_vocab() == tiny.tokenizer.get_vocab()
     assert back.tokenizer.padding_side == "left" and back.tokenizer.pad_token == tiny.tokenizer.pad_token
     assert len(back.tokenizer("</subgoal>", add_special_tokens=False)["input_ids"]) == 1
+    # the same text gives the same ids: transformers' Qwen2Tokenizer would split "12" into "1", "2"
+    text = "take apple 12 from countertop 1\n<action>go to drawer 10</action>"
+    assert back.tokenizer(text)["input_ids"] == tiny.tokenizer(text)["input_ids"]
     ids = tiny.tokenizer(["take apple 1 from countertop 1"], return_tensors="pt")["input_ids"]
     torch.testing.assert_close(causal_lm_logits(back.model, ids), causal_lm_logits(tiny.model, ids))
 
