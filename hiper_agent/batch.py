@@ -72,7 +72,15 @@ def collate(
         if rows_allowed is not None:
             row = allowed[b] if allowed is not None else None
             rows_allowed.append([None] * (resp_len - n) + list(row if row is not None else [None] * n))
-    return TokenBatch(input_ids, attention_mask, position_ids_from_mask(attention_mask), targets, response_mask, rows_allowed, resp_len)
+    return TokenBatch(
+        input_ids,
+        attention_mask,
+        position_ids_from_mask(attention_mask),
+        targets,
+        response_mask,
+        rows_allowed,
+        resp_len,
+    )
 
 
 def response_logits(model: torch.nn.Module, batch: TokenBatch) -> torch.Tensor:

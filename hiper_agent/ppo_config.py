@@ -26,7 +26,7 @@ _POSITIVE = (
     "clip_range reward_scale sft_lr sft_batch_size max_grad_norm temperature"
 ).split()
 _NON_NEGATIVE = (
-    "history_length lora_r num_threads num_iterations kl_coef entropy_coef vf_coef invalid_action_penalty keep_penalty "
+    "history_length action_memory lora_r num_threads num_iterations kl_coef entropy_coef vf_coef invalid_action_penalty keep_penalty "
     "keep_consistency_penalty sft_epochs sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature"
 ).split()
 
@@ -134,6 +134,13 @@ class HiPERConfig:
     )
     history_length: int = field(
         default=2, metadata={"help": "Past (observation, action) pairs shown in the prompt (verl-agent: 2)."}
+    )
+    action_memory: int = field(
+        default=0,
+        metadata={
+            "help": "Earlier actions (before those pairs) listed on one prompt line: a cheap memory of what was "
+            "already tried, without which a short-history agent walks back and forth. 0 (the paper) lists none."
+        },
     )
     prompt_style: str = field(
         default="auto",

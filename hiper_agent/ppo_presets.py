@@ -86,7 +86,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "num_envs": 16,
         "group_size": 4,  # 4 tasks × 4 episodes, so grpo/rloo/gigpo can be compared on the same preset
         "max_episode_steps": 25,
-        "history_length": 1,  # the prompt is the tiny model's cost: one past step is enough context
+        "history_length": 1,  # the prompt is the tiny model's cost: one past step in full ...
+        "action_memory": 12,  # ... and the actions before it (measured: SFT'd success 18% -> 27% on 128 games)
         "max_prompt_tokens": 512,
         "max_new_tokens": 48,
         "constrained_decoding": True,
@@ -100,14 +101,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ppo_epochs": 1,
         "minibatch_size": 64,
         "grad_accum_steps": 4,
-        "lr": 5e-5,
+        "lr": 1e-4,  # 5e-5 barely moved the policy (approx. KL 0.001); 3e-4 x 2 epochs made it collapse
         "critic_lr": 1e-4,
         "sft_epochs": 4,  # a model trained from scratch needs a real warm start before RL has any signal
         "sft_episodes": 200,
         "sft_lr": 5e-4,
         "sft_batch_size": 16,
-        "eval_every": 4,
-        "eval_episodes": 64,
+        "eval_every": 6,
+        "eval_episodes": 128,  # 64 games measured success only to +-6 points
         "eval_temperature": 1.0,  # evaluate the policy PPO optimizes (sampling at the training temperature)
         "checkpoint_every": 2,
     },

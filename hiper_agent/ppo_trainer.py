@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,8 @@ class HiPERTrainer:
             self.demos = list(expert_episodes(expert_env, n, seed=iteration_seed(c.seed, 0, "sft")))
             expert_env.close()
         # small models trained from scratch get terse prompts (their speed is their length); instruct models, prose
-        self.prompts = PromptBuilder(template_for_env(c.env_id), _prompt_style(c), c.history_length)
+        self.prompts = PromptBuilder(template_for_env(c.env_id), _prompt_style(c), c.history_length,
+                                     action_memory=c.action_memory)  # fmt: skip
         self.lm = load_model(c.model, dtype=c.dtype, device=str(self.device), seed=c.seed,
                              lora={"r": c.lora_r} if c.lora_r else None,
                              tokenizer_corpus=_corpus(self.demos, self.prompts) if c.model == "tiny" else None)  # fmt: skip
@@ -237,8 +238,8 @@ class HiPERTrainer:
     def _fill_values(self, turns: Sequence[Turn]) -> None:
         assert self.critic is not None
         self.critic.eval()
-        for start in range(0, len(turns), self.config.micro_batch_size):
-            chunk = turns[start : start + self.config.micro_batch_size]
+        for idx in _length_chunks(turns, range(len(turns)), self.config.micro_batch_size):
+            chunk = [turns[i] for i in idx]
             batch = self._collate(chunk)
             values = critic_values(self.critic, batch)
             r = batch.response_length
@@ -252,6 +253,7 @@ class HiPERTrainer:
         c = self.config
         rng = np.random.default_rng(iteration_seed(c.seed, it, "minibatch"))
         ref_logprobs = self._ref_logprobs(samples)
+        turns = [s["turn"] for s in samples]
         logs: dict[str, list[float]] = {}
         self.policy.train()
         for _ in range(c.ppo_epochs):
@@ -261,8 +263,7 @@ class HiPERTrainer:
                 self.policy_opt.zero_grad(set_to_none=True)
                 if self.critic_opt is not None:
                     self.critic_opt.zero_grad(set_to_none=True)
-                for micro_start in range(0, len(mb), c.micro_batch_size):
-                    idx = mb[micro_start : micro_start + c.micro_batch_size]
+                for idx in _length_chunks(turns, mb, c.micro_batch_size):
                     out = self._micro_loss([samples[i] for i in idx], [ref_logprobs[i] for i in idx])
                     (out.pop("loss") * len(idx) / len(mb)).backward()
                     for k, v in out.items():
@@ -322,16 +323,16 @@ class HiPERTrainer:
     @torch.no_grad()
     def _ref_logprobs(self, samples: list[dict[str, Any]]) -> list[torch.Tensor]:
         model = self.ref_policy if self.ref_policy is not None and self.config.kl_coef > 0 else None
-        out: list[torch.Tensor] = []
-        for start in range(0, len(samples), self.config.micro_batch_size):
-            turns = [s["turn"] for s in samples[start : start + self.config.micro_batch_size]]
-            if model is None:  # no KL term: any value works, use the old log-probs
-                out.extend(torch.tensor(t.logprobs, dtype=torch.float32) for t in turns)
-                continue
-            batch = self._to_device(self._collate(turns))
+        turns = [s["turn"] for s in samples]
+        if model is None:  # no KL term: any value works, use the old log-probs
+            return [torch.tensor(t.logprobs, dtype=torch.float32) for t in turns]
+        out: list[torch.Tensor] = [torch.empty(0)] * len(turns)
+        for idx in _length_chunks(turns, range(len(turns)), self.config.micro_batch_size):
+            batch = self._to_device(self._collate([turns[i] for i in idx]))
             logprobs, _ = response_logprobs(model, batch, temperature=self.config.temperature)
             r = batch.response_length
-            out.extend(logprobs[b, r - len(t.response_ids) :].cpu() for b, t in enumerate(turns))
+            for b, i in enumerate(idx):
+                out[i] = logprobs[b, r - len(turns[i].response_ids) :].cpu()
         return out
 
     # ------------------------------------------------------------------ SFT, evaluation, checkpoints
@@ -356,9 +357,19 @@ class HiPERTrainer:
 
     def _sft(self, logger: MetricsLogger) -> None:
         c = self.config
+        from tqdm.auto import tqdm
+
         examples = build_sft_examples(self.demos[: c.sft_episodes], self.prompts)
-        losses = sft_train(self.policy, self.tokenizer, examples, epochs=c.sft_epochs, lr=c.sft_lr,
-                           batch_size=c.sft_batch_size, seed=iteration_seed(c.seed, 0, "sft-train"))  # fmt: skip
+        steps = c.sft_epochs * -(-len(examples) // c.sft_batch_size)
+        with tqdm(total=steps, desc="SFT", unit="step", disable=not c.progress, dynamic_ncols=True) as bar:
+
+            def on_step(step: int, loss: float) -> None:
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+                bar.update()
+
+            losses = sft_train(self.policy, self.tokenizer, examples, epochs=c.sft_epochs, lr=c.sft_lr,
+                               batch_size=c.sft_batch_size, seed=iteration_seed(c.seed, 0, "sft-train"),
+                               on_step=on_step)  # fmt: skip
         logger.log(-1, {"sft/loss_first": losses[0], "sft/loss": losses[-1], "sft/examples": float(len(examples))})
 
     def _evaluate(self, it: int) -> dict[str, float]:
@@ -416,6 +427,12 @@ class HiPERTrainer:
         for p in ref.parameters():
             p.requires_grad_(False)
         return ref
+
+
+def _length_chunks(turns: Sequence[Turn], indices: Iterable[int], size: int) -> list[list[int]]:
+    """``indices`` in chunks of ``size``, shortest sequences first: a batch pads to its longest sequence."""
+    ordered = sorted(indices, key=lambda i: len(turns[i].prompt_ids) + len(turns[i].response_ids))
+    return [ordered[k : k + size] for k in range(0, len(ordered), size)]
 
 
 def _value_pos(turn: Turn) -> dict[str, int]:

@@ -28,7 +28,7 @@ _FULL_INTRO = {
 _FULL_TEMPLATE = """{intro} Your task is: {task}
 You work with a short-term sub-goal: something achievable in a few actions, not the whole task and not a single
 action. At every step, KEEP the current sub-goal while it is still useful, or SWITCH to a new one.
-You have taken {step} step(s) so far.{history}
+You have taken {step} step(s) so far.{memory}{history}
 Current observation: {observation}
 Current sub-goal: {subgoal}
 Admissible actions: [{actions}]
@@ -38,7 +38,7 @@ Answer with exactly three blocks and nothing else:
 <action>exactly one admissible action</action>"""
 
 _COMPACT_TEMPLATE = """task: {task}
-step: {step}{history}
+step: {step}{memory}{history}
 obs: {observation}
 subgoal: {subgoal}
 actions: {actions}
@@ -69,6 +69,8 @@ class PromptBuilder:
         family: ``"alfworld"`` or ``"webshop"`` (see :func:`template_for_env`).
         style: ``"full"`` or ``"compact"`` (see the module docstring).
         history_length: how many past (observation, action) pairs to show (HiPER uses 2).
+        action_memory: how many earlier actions, before those pairs, to list on one line (0: none). Cheap memory
+            of what was already tried: without it an agent that sees one past step walks back and forth.
         max_observation_chars: observations are cut to this length (WebShop pages are long).
         show_admissible: list the admissible actions (needed unless decoding is constrained to them).
         chat_template: wrap the prompt with the tokenizer's chat template when it has one.
@@ -77,6 +79,7 @@ class PromptBuilder:
     family: str = "alfworld"
     style: PromptStyle = "full"
     history_length: int = 2
+    action_memory: int = 0
     max_observation_chars: int = 600
     show_admissible: bool = True
     chat_template: bool = True
@@ -87,6 +90,8 @@ class PromptBuilder:
             raise ValueError(f"style must be 'full' or 'compact', got {self.style!r}")
         if self.history_length < 0:
             raise ValueError(f"history_length must be >= 0, got {self.history_length}")
+        if self.action_memory < 0:
+            raise ValueError(f"action_memory must be >= 0, got {self.action_memory}")
 
     def bind(self, tokenizer: Any) -> PromptBuilder:
         """Use ``tokenizer``'s chat template (if any and if ``chat_template``) to wrap prompts."""
@@ -103,6 +108,7 @@ class PromptBuilder:
                 intro=_FULL_INTRO.get(self.family, _FULL_INTRO["alfworld"]),
                 task=info.get("task", ""),
                 step=int(info.get("elapsed_steps", len(history))),
+                memory=self._memory(history, "\nEarlier actions: ", ", ", "'{a}'"),
                 history=self._history(history, "\nRecent steps:\n", "[Observation: '{o}', Action: '{a}']"),
                 observation=self._cut(observation),
                 subgoal=subgoal or "None",
@@ -112,6 +118,7 @@ class PromptBuilder:
             text = _COMPACT_TEMPLATE.format(
                 task=info.get("task", ""),
                 step=int(info.get("elapsed_steps", len(history))),
+                memory=self._memory(history, "\nbefore: ", " | ", "{a}"),
                 history=self._history(history, "\n", "{o}\n> {a}"),
                 observation=self._cut(observation),
                 subgoal=subgoal or "none",
@@ -130,6 +137,12 @@ class PromptBuilder:
             return ""
         recent = history[-self.history_length :]
         return header + "\n".join(line.format(o=self._cut(h.observation), a=h.action) for h in recent)
+
+    def _memory(self, history: Sequence[HistoryEntry], header: str, sep: str, item: str) -> str:
+        """The ``action_memory`` actions taken before the ``history_length`` steps shown in full."""
+        end = len(history) - self.history_length
+        earlier = history[max(0, end - self.action_memory) : max(0, end)] if self.action_memory else []
+        return header + sep.join(item.format(a=h.action) for h in earlier) if earlier else ""
 
     def _wrap(self, text: str) -> str:
         tokenizer = self._tokenizer

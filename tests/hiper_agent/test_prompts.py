@@ -1,3 +1,5 @@
+import pytest
+
 from hiper_agent.prompts import HistoryEntry, PromptBuilder, template_for_env
 from hiper_envs.options import format_response, parse_response
 
@@ -31,6 +33,20 @@ def test_compact_prompt_is_short_and_says_none_without_subgoal():
     text = PromptBuilder("alfworld", "compact", history_length=0).build("obs " * 500, INFO, [], None)
     assert "subgoal: none" in text and "go to fridge 1 | take apple 1" in text
     assert len(text) < 900  # observation cut to max_observation_chars
+
+
+def test_action_memory_lists_the_actions_before_the_history_window():
+    history = [HistoryEntry(f"You arrive at drawer {i}.", f"go to drawer {i}") for i in range(1, 7)]
+    compact = PromptBuilder("alfworld", "compact", history_length=1, action_memory=3).build("o", INFO, history, None)
+    assert "before: go to drawer 3 | go to drawer 4 | go to drawer 5\n" in compact
+    assert "You arrive at drawer 6.\n> go to drawer 6" in compact and "drawer 2" not in compact
+    full = PromptBuilder("alfworld", "full", history_length=2, action_memory=10).build("o", INFO, history, None)
+    assert "Earlier actions: 'go to drawer 1', 'go to drawer 2', 'go to drawer 3', 'go to drawer 4'\n" in full
+    short = PromptBuilder("alfworld", "compact", history_length=1, action_memory=3).build("o", INFO, history[:1], None)
+    assert "before:" not in short  # the one past step is shown in full
+    assert "before:" not in PromptBuilder("alfworld", "compact", history_length=1).build("o", INFO, history, None)
+    with pytest.raises(ValueError, match="action_memory"):
+        PromptBuilder(action_memory=-1)
 
 
 def test_round_trip_with_parser():
