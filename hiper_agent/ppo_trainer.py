@@ -356,9 +356,9 @@ class HiPERTrainer:
         (folder / "hiper.json").write_text(json.dumps({"prompt_style": self.prompts.style, "source": self.lm.source}))
 
     def _sft(self, logger: MetricsLogger) -> None:
-        c = self.config
         from tqdm.auto import tqdm
 
+        c = self.config
         examples = build_sft_examples(self.demos[: c.sft_episodes], self.prompts)
         steps = c.sft_epochs * -(-len(examples) // c.sft_batch_size)
         with tqdm(total=steps, desc="SFT", unit="step", disable=not c.progress, dynamic_ncols=True) as bar:
