@@ -1,5 +1,7 @@
 """Run metrics: the key list, a JSONL + TensorBoard logger, a progress bar and the one-line summary.
 
+The learning-curve plot drawn from these records is in `hiper_agent.plotting`.
+
 Every metric has a namespaced key listed in `METRIC_KEYS` (and in docs/training.md); add new keys there
 rather than inventing them in the trainer. Records are `{"step": int, <key>: number, ...}`, one JSON line
 each in `run_dir/metrics.jsonl`. Steps: -1 is before and during the SFT warm start, 0 is before the first PPO
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hiper_agent.ppo_config import HiPERConfig
 
-__all__ = ["METRIC_KEYS", "MetricsLogger", "ProgressBar", "format_summary", "plot_learning_curve", "read_metrics"]
+__all__ = ["METRIC_KEYS", "MetricsLogger", "ProgressBar", "format_summary", "read_metrics"]
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tb"
@@ -339,6 +341,3 @@ def format_summary(
     if plot_path is not None:
         parts.append(f"plot: {plot_path}")
     return f"{head}: " + ", ".join(parts)
-
-
-from hiper_agent.plotting import plot_learning_curve  # noqa: E402  (re-exported for callers of this module)

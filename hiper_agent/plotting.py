@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hiper_agent.metrics import read_metrics
+
 __all__ = ["plot_learning_curve"]
 
 
@@ -41,8 +43,6 @@ def plot_learning_curve(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator, PercentFormatter
-
-    from hiper_agent.metrics import read_metrics
 
     records = read_metrics(metrics) if isinstance(metrics, (str, os.PathLike)) else [dict(r) for r in metrics]
     config: dict[str, Any] = {}

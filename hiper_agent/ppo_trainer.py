@@ -28,7 +28,8 @@ from hiper_agent import credit
 from hiper_agent.batch import collate, critic_values, response_logprobs
 from hiper_agent.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
 from hiper_agent.evaluation import evaluate
-from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary, plot_learning_curve
+from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary
+from hiper_agent.plotting import plot_learning_curve
 from hiper_agent.ppo_config import HiPERConfig
 from hiper_agent.ppo_loss import kl_penalty, masked_mean, policy_loss, value_loss
 from hiper_agent.prompts import PromptBuilder, template_for_env

@@ -2,9 +2,9 @@
 
 A game is a pure function of ``(split, seed, index, num_subtasks, task_types)``:
 
-1. take the first task type from ``task_types`` in turn (``index % len``), then draw a floor plan of the split that supports it
-   (a sink for cleaning, a microwave for heating, a fridge for cooling, a lamp for looking in the light), then the
-   other ``K - 1`` task types among those the room supports (:mod:`hiper_envs.alfworld.composite`);
+1. take the first task type from ``task_types`` in turn (``index % len``), then draw a floor plan of the split
+   that supports it (a sink for cleaning, a microwave for heating, a fridge for cooling, a lamp for looking in
+   the light), then the other ``K - 1`` task types among those the room supports (:mod:`hiper_envs.alfworld.composite`);
 2. pick each subtask's target object type (distinct), its destination receptacle type and lamp, from the ALFRED
    rules (``VAL_RECEPTACLE_OBJECTS``, cleanable/heatable/coolable/toggleable);
 3. furnish the room: the scene's real receptacles (duplicates kept, trimmed to at most 20), the targets placed

@@ -13,9 +13,9 @@ from hiper_agent.metrics import (
     ProgressBar,
     format_summary,
     is_known_key,
-    plot_learning_curve,
     read_metrics,
 )
+from hiper_agent.plotting import plot_learning_curve
 from hiper_agent.ppo_config import HiPERConfig
 
 
