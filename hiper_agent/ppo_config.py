@@ -27,7 +27,7 @@ _POSITIVE = (
 ).split()
 _NON_NEGATIVE = (
     "history_length action_memory lora_r num_threads num_iterations kl_coef entropy_coef vf_coef "
-    "invalid_action_penalty keep_penalty keep_consistency_penalty sft_epochs sft_episodes eval_every "
+    "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus sft_epochs sft_episodes eval_every "
     "checkpoint_every keep_checkpoints eval_temperature"
 ).split()
 
@@ -257,6 +257,13 @@ class HiPERConfig:
     keep_consistency_penalty: float = field(
         default=0.0,
         metadata={"help": "Subtracted when a step says KEEP but rewrites the subgoal text (HiPER: 0.3)."},
+    )
+    subgoal_bonus: float = field(
+        default=0.0,
+        metadata={
+            "help": "Executor reward when a step first achieves its option's subgoal (env-verified). hae gives "
+            "it to the low level only, so the planner gains nothing from easy subgoals (HiPER: none)."
+        },
     )
 
     # PPO

@@ -192,7 +192,8 @@ class HiPERTrainer:
         c = self.config
         shaping = credit.ShapingConfig(invalid_action_penalty=c.invalid_action_penalty, keep_penalty=c.keep_penalty,
                                        keep_penalty_mode=c.keep_penalty_mode,
-                                       keep_consistency_penalty=c.keep_consistency_penalty)  # fmt: skip
+                                       keep_consistency_penalty=c.keep_consistency_penalty,
+                                       subgoal_bonus=c.subgoal_bonus)  # fmt: skip
         return credit.AdvantageConfig(gamma=c.gamma, lam_low=c.lam_low, lam_high=c.lam_high, lam=c.lam_high,
                                       normalize=c.norm_adv, bootstrap_truncated=c.bootstrap_truncated,
                                       shaping=shaping)  # fmt: skip
@@ -211,6 +212,7 @@ class HiPERTrainer:
             group_id=traj.group_id,
             anchor_obs=[t.observation for t in turns],
             invalid=np.array([t.invalid for t in turns]),
+            subgoal_achieved=np.array([t.subgoal_achieved for t in turns]),
             subgoals=[t.written_subgoal for t in turns],
             spans=[t.masks for t in turns],
             response_lengths=[len(t.response_ids) for t in turns],

@@ -37,7 +37,12 @@ from hiper_agent.credit.masks import (
     token_spans_to_masks,
 )
 from hiper_agent.credit.registry import AdvantageEstimator, get_advantage_fn, list_advantages, register_advantage
-from hiper_agent.credit.shaping import ShapingConfig, keep_consistency_violations, shape_rewards
+from hiper_agent.credit.shaping import (
+    ShapingConfig,
+    keep_consistency_violations,
+    shape_rewards,
+    subgoal_bonus_turns,
+)
 from hiper_agent.credit.types import GAEResult, HAEResult, whiten
 
 __all__ = [
@@ -65,6 +70,7 @@ __all__ = [
     "rloo",
     "segment_starts",
     "shape_rewards",
+    "subgoal_bonus_turns",
     "token_advantages",
     "token_spans_to_masks",
     "whiten",

@@ -23,7 +23,12 @@ from hiper_agent.credit.flat import gae_batch, gigpo, grpo, rloo
 from hiper_agent.credit.hae import hae_batch, segment_starts
 from hiper_agent.credit.masks import build_token_advantages
 from hiper_agent.credit.registry import AdvantageEstimator, get_advantage_fn, register_advantage
-from hiper_agent.credit.shaping import ShapingConfig, keep_consistency_violations, shape_rewards
+from hiper_agent.credit.shaping import (
+    ShapingConfig,
+    keep_consistency_violations,
+    shape_rewards,
+    subgoal_bonus_turns,
+)
 from hiper_agent.credit.types import ArrayLike, to_numpy, whiten
 
 __all__ = ["AdvantageConfig", "Advantages", "Trajectory", "compute_advantages", "token_advantages"]
@@ -58,6 +63,11 @@ class Trajectory:
     """Per-turn raw observation without history, for gigpo's step groups."""
     invalid: ArrayLike | None = None
     """Per-turn invalid-action flags, for the invalid-action penalty."""
+    subgoal_achieved: ArrayLike | None = None
+    """Per-turn `info["subgoal_status"] == "achieved"` flags, for the subgoal bonus."""
+    executor_bonus: ArrayLike | None = None
+    """The part of `rewards` that belongs to the executor alone (HAE's low level); `compute_advantages` sets it
+    from the subgoal bonus."""
     subgoals: Sequence[str | None] | None = None
     """Per-turn written subgoal text (None when missing), for the KEEP-consistency penalty."""
     spans: Sequence[Any] | None = None
@@ -156,7 +166,7 @@ def compute_advantages(
     """
     config = config or AdvantageConfig()
     fn = get_advantage_fn(name)
-    shaped = [dataclasses.replace(traj, rewards=_shaped_rewards(traj, config.shaping)) for traj in trajectories]
+    shaped = [_shaped(traj, config.shaping) for traj in trajectories]
     out = fn(shaped, config) if shaped else []
     if config.normalize and out:
         _normalize_per_kind(out)
@@ -195,7 +205,7 @@ def _hae(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advantage
         pad.rewards, pad.dones, pad.switches, pad.values["values_low"], pad.values["values_high"], pad.mask,
         gamma=config.gamma, lam_low=config.lam_low, lam_high=config.lam_high,
         values_switch=pad.values.get("values_switch"), bootstrap_truncated=config.bootstrap_truncated,
-        last_values=pad.last_values,
+        last_values=pad.last_values, executor_bonus=pad.executor_bonus,
     )  # fmt: skip
     return [
         Advantages(
@@ -262,6 +272,9 @@ class _Padded:
         self.rewards = self._pad([t.rewards for t in trajs], B, T, float)
         self.dones = self._pad([t.dones for t in trajs], B, T, bool)
         self.switches = self._pad([_switches(t) for t in trajs], B, T, bool)
+        bonus = [t.executor_bonus for t in trajs]
+        self.executor_bonus = None if all(b is None for b in bonus) else self._pad(
+            [np.zeros(len(t)) if b is None else b for t, b in zip(trajs, bonus, strict=True)], B, T, float)  # fmt: skip
         self.values = {}
         for name in value_fields:
             missing = [i for i, t in enumerate(trajs) if getattr(t, name) is None]
@@ -296,19 +309,27 @@ def _switches(traj: Trajectory) -> np.ndarray:
     return to_numpy(traj.switches, bool)
 
 
-def _shaped_rewards(traj: Trajectory, shaping: ShapingConfig) -> np.ndarray:
+def _shaped(traj: Trajectory, shaping: ShapingConfig) -> Trajectory:
+    """The trajectory with its rewards shaped; a subgoal bonus is added to `rewards` and kept in `executor_bonus`."""
     if not shaping.active:
-        return to_numpy(traj.rewards)
+        return traj
     keep_inconsistent = None
     if shaping.keep_consistency_penalty:
         if traj.subgoals is None:
             raise ValueError("keep_consistency_penalty > 0 needs Trajectory.subgoals")
         keep_inconsistent = keep_consistency_violations(_switches(traj), traj.subgoals)
-    return to_numpy(
+    rewards = to_numpy(
         shape_rewards(
             traj.rewards, shaping, switches=_switches(traj), invalid=traj.invalid, keep_inconsistent=keep_inconsistent
         )
     )
+    if not shaping.subgoal_bonus:
+        return dataclasses.replace(traj, rewards=rewards)
+    if traj.subgoal_achieved is None:
+        raise ValueError("subgoal_bonus > 0 needs Trajectory.subgoal_achieved")
+    starts = segment_starts(_switches(traj), to_numpy(traj.dones, bool))
+    bonus = shaping.subgoal_bonus * subgoal_bonus_turns(starts, traj.subgoal_achieved)
+    return dataclasses.replace(traj, rewards=rewards + bonus, executor_bonus=bonus)
 
 
 def _group_ids(trajs: Sequence[Trajectory], name: str) -> list[Hashable]:

@@ -10,6 +10,9 @@ and is opened by a SWITCH (step 0 and the step after a done always open one). Th
 - switch (KEEP/SWITCH decision, every step, when a switch critic is given): the return to the segment's end
   plus the same bootstrap, minus `V_switch[t]`.
 
+An optional `executor_bonus` (a part of the reward meant for the executor alone, such as a subgoal-completion
+bonus) enters the low level only; the high level and the switch return see `rewards - executor_bonus`.
+
 `hae` is the reference: an explicit loop over segments that reads like the equations. `hae_batch` computes the
 same numbers for padded `(B, T)` batches as a handful of linear backward scans `x_t = b_t + c_t x_{t+1}` that
 run over time and are vectorized over the batch; the tests check that the two agree.
@@ -56,6 +59,7 @@ def hae(
     values_switch: ArrayLike | None = None,
     bootstrap_truncated: bool = False,
     last_value: float | None = None,
+    executor_bonus: ArrayLike | None = None,
 ) -> HAEResult:
     """HAE for one trajectory: the reference loop.
 
@@ -82,6 +86,9 @@ def hae(
         last_value: `V(s_T, o_{K})`, the value of the state reached after the final step while the current
             option is still active (the critic read before the next KEEP/SWITCH decision). Used only when
             `bootstrap_truncated` and the trajectory is truncated.
+        executor_bonus: `(T,)` the part of `rewards` that belongs to the executor alone. The low level learns
+            from `rewards`; the high level and the switch return from `rewards - executor_bonus`, so a planner
+            cannot raise its return by proposing subgoals that are easy to complete. None: all zeros.
 
     Returns:
         HAEResult with `(T,)` arrays: adv_low, adv_high (non-zero only at segment starts), ret_low, ret_high,
@@ -95,7 +102,8 @@ def hae(
         - one segment, `lam_low = 1`, `gamma = 1`: `ret_low[t]` is the Monte-Carlo return from t plus the
           truncation bootstrap.
     """
-    r = to_numpy(rewards)
+    r_low = to_numpy(rewards)
+    r = r_low if executor_bonus is None else r_low - to_numpy(executor_bonus)  # what the planner sees
     done = to_numpy(dones, bool)
     v_low = to_numpy(values_low)
     v_high = to_numpy(values_high)
@@ -135,7 +143,7 @@ def hae(
                 next_values, next_nt = boot_low, next_non_terminal
             else:
                 next_values, next_nt = v_low[t + 1], 1.0
-            delta = r[t] + gamma * next_nt * next_values - v_low[t]
+            delta = r_low[t] + gamma * next_nt * next_values - v_low[t]
             last_gae_lam = delta + gamma * lam_low * next_nt * last_gae_lam
             adv_low[t] = last_gae_lam
 
@@ -178,6 +186,7 @@ def hae_batch(
     values_switch: ArrayLike | None = None,
     bootstrap_truncated: bool = False,
     last_values: ArrayLike | None = None,
+    executor_bonus: ArrayLike | None = None,
 ) -> HAEResult:
     """HAE for a padded batch, vectorized over the batch; same numbers as `hae` on each row.
 
@@ -195,6 +204,7 @@ def hae_batch(
         values_switch: Optional `(B, T)` switch-critic values.
         bootstrap_truncated: See `hae`.
         last_values: Optional `(B,)` values `V(s_T, o_K)` after each row's last step (see `hae`).
+        executor_bonus: Optional `(B, T)` part of `rewards` for the executor alone (see `hae`).
 
     Returns:
         HAEResult of `(B, T)` arrays, zero on padding (`segment_ids` is -1 there).
@@ -216,7 +226,8 @@ def hae_batch(
         sw = None if values_switch is None else empty
         return HAEResult(empty, empty, empty, empty, empty.astype(bool), empty.astype(int), sw, sw).as_kind(rewards)
     start = segment_starts(switches, done, valid)
-    r = np.where(valid, r, 0.0)
+    r_low = np.where(valid, r, 0.0)
+    r = r_low if executor_bonus is None else np.where(valid, r - to_numpy(executor_bonus), 0.0)
     v_low = np.where(valid, to_numpy(values_low), 0.0)
     v_high = np.where(start, to_numpy(values_high), 0.0)  # read only at segment starts
 
@@ -250,7 +261,7 @@ def hae_batch(
     v_low_next = np.zeros_like(v_low)
     v_low_next[:, :-1] = v_low[:, 1:]
     next_values = np.where(seg_end, boot_low, v_low_next)
-    delta = np.where(valid, r + gamma * next_non_terminal * next_values - v_low, 0.0)
+    delta = np.where(valid, r_low + gamma * next_non_terminal * next_values - v_low, 0.0)
     adv_low, ret_switch, seg_return, seg_disc, seg_boot, seg_nnt = backward_scan(
         b=[delta, r + gamma * nnt_end * boot_low, r, gamma * seg_end, nnt_end * boot_high, nnt_end],
         c=[gamma * lam_low * inside, gamma * inside, gamma * inside, gamma * inside, inside, inside],

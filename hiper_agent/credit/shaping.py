@@ -1,4 +1,4 @@
-"""Reward shaping used by HiPER, applied per trajectory before the advantages; every penalty is off by default.
+"""Reward shaping, applied per trajectory before the advantages; every term is off by default.
 
 The environment's reward stays sparse (PROTOCOL.md); shaping is the agent's choice. Penalties are given as
 non-negative magnitudes and subtracted. The reference configs write some of them with a sign (HiPER's
@@ -11,7 +11,12 @@ non-negative magnitudes and subtracted. The reference configs write some of them
   i.e. `keep_penalty / T` per KEEP turn. The total stays within `[0, keep_penalty]` whatever the length
   (WebShop: 3.5 against a success reward of 10);
 - KEEP consistency: `r[t] -= keep_consistency_penalty` on a turn that said KEEP but wrote a subgoal text
-  different from the current one (0.3 in both reference configs).
+  different from the current one (0.3 in both reference configs);
+- subgoal bonus (not in HiPER, which has "no subgoal-completion reward"): `+subgoal_bonus` on the turn that first
+  achieves its option's subgoal, as the env verifies it (PROTOCOL.md `subgoal_status`). It is an *executor*
+  reward: HAE gives it to the low level only (`executor_bonus` in `hae`), so the planner earns nothing by
+  proposing easy subgoals; a flat estimator has no executor and sees it as part of the one reward. Dense credit
+  for "do what the subgoal says" helps small models, whose typical failure is an action that ignores its subgoal.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 
 from hiper_agent.credit.types import ArrayLike, like, to_numpy
 
-__all__ = ["ShapingConfig", "keep_consistency_violations", "shape_rewards"]
+__all__ = ["ShapingConfig", "keep_consistency_violations", "shape_rewards", "subgoal_bonus_turns"]
 
 
 @dataclass
@@ -40,21 +45,22 @@ class ShapingConfig:
     """How `keep_penalty` is applied; see the module docstring."""
     keep_consistency_penalty: float = 0.0
     """Subtracted on a turn that said KEEP but changed the subgoal text (reference: 0.3)."""
+    subgoal_bonus: float = 0.0
+    """Executor reward on the turn that first achieves its option's subgoal (env-verified; HiPER: none)."""
 
     def __post_init__(self) -> None:
-        for name in ("invalid_action_penalty", "keep_penalty", "keep_consistency_penalty"):
+        for name in ("invalid_action_penalty", "keep_penalty", "keep_consistency_penalty", "subgoal_bonus"):
             value = getattr(self, name)
             if value < 0:
-                raise ValueError(
-                    f"{name}={value} must be a non-negative magnitude (it is subtracted); pass {-value} instead"
-                )
+                raise ValueError(f"{name}={value} must be a non-negative magnitude; pass {-value} instead")
         if self.keep_penalty_mode not in ("fixed", "normalized"):
             raise ValueError(f"keep_penalty_mode must be 'fixed' or 'normalized', got {self.keep_penalty_mode!r}")
 
     @property
     def active(self) -> bool:
-        """Whether any penalty is non-zero."""
-        return bool(self.invalid_action_penalty or self.keep_penalty or self.keep_consistency_penalty)
+        """Whether any term is non-zero."""
+        return bool(self.invalid_action_penalty or self.keep_penalty or self.keep_consistency_penalty
+                    or self.subgoal_bonus)  # fmt: skip
 
 
 def shape_rewards(
@@ -125,6 +131,30 @@ def keep_consistency_violations(switches: ArrayLike, subgoals: Sequence[str | No
             out[t] = True
         if norm is not None:
             current = norm
+    return out
+
+
+def subgoal_bonus_turns(starts: ArrayLike, achieved: ArrayLike) -> np.ndarray:
+    """Flags the turn of each segment at which its subgoal first counts as achieved.
+
+    Args:
+        starts: `(T,)` segment-start flags (see `hae.segment_starts`).
+        achieved: `(T,)` the env's verdict after each turn, `info["subgoal_status"] == "achieved"` (the env
+            latches it until the option ends; a later turn of the same segment never counts again either way).
+
+    Returns:
+        `(T,)` boolean numpy array.
+    """
+    start = to_numpy(starts, bool)
+    done = to_numpy(achieved, bool)
+    if done.shape != start.shape:
+        raise ValueError(f"`achieved` has shape {done.shape}, expected {start.shape} like the segment starts")
+    out = np.zeros_like(done)
+    paid = False
+    for t in range(len(done)):
+        paid = paid and not start[t]
+        if done[t] and not paid:
+            out[t] = paid = True
     return out
 
 

@@ -19,6 +19,7 @@ from hiper_agent.credit import (
     list_advantages,
     register_advantage,
     rloo,
+    subgoal_bonus_turns,
     token_advantages,
 )
 
@@ -103,6 +104,26 @@ def test_shaping_and_normalization_in_the_api():
     assert abs(low.mean()) < 1e-9 and abs(low.std() - 1) < 1e-6
     assert abs(high.mean()) < 1e-9 and abs(high.std() - 1) < 1e-6
     assert not np.concatenate([a.adv_high[~a.segment_start] for a in out]).any()
+
+
+def test_subgoal_bonus_goes_to_the_executor_under_hae_and_into_the_return_of_flat_estimators():
+    rng = np.random.default_rng(5)
+    trajs = _batch(rng)
+    for t in trajs:
+        t.subgoal_achieved = rng.random(len(t)) < 0.5
+    bonus = AdvantageConfig(shaping=ShapingConfig(subgoal_bonus=2.0))
+    plain, shaped = compute_advantages("hae", trajs), compute_advantages("hae", trajs, bonus)
+    assert any((s.adv_low != p.adv_low).any() for s, p in zip(shaped, plain, strict=True))
+    for s, p in zip(shaped, plain, strict=True):
+        np.testing.assert_allclose(s.adv_high, p.adv_high)
+        np.testing.assert_allclose(s.adv_switch, p.adv_switch)
+    returns = [a.rewards.sum() for a in compute_advantages("grpo", trajs, bonus)]
+    paid = [
+        2.0 * subgoal_bonus_turns(a.segment_start, t.subgoal_achieved).sum() for a, t in zip(plain, trajs, strict=True)
+    ]
+    np.testing.assert_allclose(returns, [t.rewards.sum() + b for t, b in zip(trajs, paid, strict=True)])
+    with pytest.raises(ValueError, match="subgoal_achieved"):
+        compute_advantages("hae", _batch(rng), bonus)
 
 
 def test_token_advantages_for_whole_trajectories():

@@ -173,6 +173,27 @@ def test_batch_equals_loop(seed, bootstrap, with_last):
         assert not out.adv_low[b, n:].any() and (out.segment_ids[b, n:] == -1).all()
 
 
+def test_executor_bonus_reaches_the_low_level_only():
+    # 5 steps, segments [0, 1] and [2, 4]; a bonus of 1 when each segment's subgoal is achieved (steps 1 and 3)
+    r = np.array([0.0, 0.0, 0.0, 0.0, 10.0])
+    bonus = np.array([0.0, 1.0, 0.0, 1.0, 0.0])
+    dones = np.array([F_, F_, F_, F_, T_])
+    switches = np.array([T_, F_, T_, F_, F_])
+    v_low, v_high, v_switch = np.full(5, 2.0), np.full(5, 3.0), np.full(5, 1.0)
+    kw = {"values_switch": v_switch, "lam_high": 0.5}
+    plain = hae(r, dones, switches, v_low, v_high, **kw)
+    shaped = hae(r + bonus, dones, switches, v_low, v_high, executor_bonus=bonus, **kw)
+    # the planner and the switch see the environment's rewards only ...
+    for name in ("adv_high", "ret_high", "adv_switch", "ret_switch"):
+        np.testing.assert_allclose(getattr(shaped, name), getattr(plain, name), err_msg=name)
+    # ... the executor (lam_low = gamma = 1) gets the bonus still ahead of it inside its segment
+    np.testing.assert_allclose(shaped.adv_low - plain.adv_low, [1.0, 1.0, 1.0, 1.0, 0.0])
+    out = hae_batch((r + bonus)[None], dones[None], switches[None], v_low[None], v_high[None],
+                    values_switch=v_switch[None], lam_high=0.5, executor_bonus=bonus[None])  # fmt: skip
+    for name in ("adv_low", "adv_high", "ret_low", "ret_high", "adv_switch", "ret_switch"):
+        np.testing.assert_allclose(getattr(out, name)[0], getattr(shaped, name), err_msg=name)
+
+
 def test_torch_in_torch_out():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)

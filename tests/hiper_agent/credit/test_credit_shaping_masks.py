@@ -11,6 +11,7 @@ from hiper_agent.credit import (
     char_spans_to_token_masks,
     keep_consistency_violations,
     shape_rewards,
+    subgoal_bonus_turns,
     token_spans_to_masks,
 )
 from hiper_envs.options import parse_response
@@ -33,6 +34,18 @@ def test_invalid_and_fixed_keep_penalties():
     out = shape_rewards(r, cfg, switches=[F_, F_, T_, F_], invalid=[F_, T_, F_, F_])
     # step 0 always opens an option, so its KEEP is not penalized
     np.testing.assert_allclose(out, [0.0, -0.4, 0.0, -0.3])
+
+
+def test_subgoal_bonus_is_paid_once_per_segment():
+    starts = [T_, F_, F_, T_, F_, T_, F_]
+    achieved = [F_, T_, T_, T_, T_, F_, T_]  # latched by the env; step 3 opens a new segment already achieved
+    np.testing.assert_array_equal(subgoal_bonus_turns(starts, achieved), [F_, T_, F_, T_, F_, F_, T_])
+    # an env that does not latch: the segment still pays once
+    np.testing.assert_array_equal(subgoal_bonus_turns([T_, F_, F_], [T_, F_, T_]), [T_, F_, F_])
+    with pytest.raises(ValueError, match="shape"):
+        subgoal_bonus_turns([T_, F_], [T_])
+    with pytest.raises(ValueError, match="non-negative"):
+        ShapingConfig(subgoal_bonus=-1.0)
 
 
 def test_normalized_keep_penalty_totals_penalty_times_keep_ratio():
