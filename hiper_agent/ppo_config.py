@@ -301,6 +301,13 @@ class HiPERConfig:
         default=0, metadata={"help": "Epochs of supervised warm start on expert demos before PPO; 0 = off."}
     )
     sft_episodes: int = field(default=0, metadata={"help": "Expert episodes collected for the warm start."})
+    sft_env_kwargs: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Extra keyword arguments of the expert env the demonstrations come from, over env_kwargs; "
+            'e.g. {"expert_search": 0.6} on ALFWorld: the expert searches before it fetches an object.'
+        },
+    )
     sft_noise: float = field(
         default=0.0,
         metadata={
@@ -425,7 +432,8 @@ class HiPERConfig:
             self.exp_name is None or (self.exp_name.strip() != "" and os.sep not in self.exp_name),
             f"exp_name ({self.exp_name!r}) must be a non-empty name without {os.sep!r}; use output_dir for paths.",
         )
-        require(isinstance(self.env_kwargs, dict), f"env_kwargs must be a dict, got {self.env_kwargs!r}.")
+        for name in ("env_kwargs", "sft_env_kwargs"):
+            require(isinstance(getattr(self, name), dict), f"{name} must be a dict, got {getattr(self, name)!r}.")
         require(
             self.prompt_style in ("auto", "full", "compact"),
             f"prompt_style {self.prompt_style!r} must be one of 'auto', 'full', 'compact'.",

@@ -72,7 +72,7 @@ class HiPERTrainer:
         # expert demonstrations: the SFT data, and the text the tiny model's tokenizer is trained on
         self.demos: list[list[dict[str, Any]]] = []
         if c.sft_episodes > 0 or c.model == "tiny":
-            expert_env = gym.make(c.env_id, **env_kwargs, expert=True)
+            expert_env = gym.make(c.env_id, **{**env_kwargs, **c.sft_env_kwargs}, expert=True)
             n = max(c.sft_episodes, 8)
             self.demos = list(expert_episodes(expert_env, n, seed=iteration_seed(c.seed, 0, "sft"), noise=c.sft_noise))
             expert_env.close()

@@ -60,8 +60,10 @@ class ALFWorldEnv(OptionEnv):
 
     ## Arguments
     ``gym.make("HiPER/ALFWorld-v0", split="train", num_subtasks=1, task_types=None, data_dir=None,
-    num_games=None, game_seed=0, expert=False, max_episode_steps=None, render_mode=None, source="auto",
-    task_source=None)``; ``source`` is ``"auto"``, ``"generated"`` or ``"official"`` (see ``make_task_source``).
+    num_games=None, game_seed=0, expert=False, expert_search=0.0, max_episode_steps=None, render_mode=None,
+    source="auto", task_source=None)``; ``source`` is ``"auto"``, ``"generated"`` or ``"official"`` (see
+    ``make_task_source``); ``expert_search`` makes the expert search before fetching objects (see
+    :class:`~hiper_envs.alfworld.expert.PlannerExpert`).
 
     ## Info keys
     The protocol's keys (``docs/protocol.md``) plus ``game_id``, ``gamefile``, ``split``, ``num_subtasks``,
@@ -88,6 +90,7 @@ class ALFWorldEnv(OptionEnv):
         num_games: int | None = None,
         game_seed: int = 0,
         expert: bool = False,
+        expert_search: float = 0.0,
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         source: str = "auto",
@@ -118,7 +121,7 @@ class ALFWorldEnv(OptionEnv):
         self.num_subtasks = num_subtasks
         self.task_source = task_source
         self._engine = AlfredEngine()
-        self._expert_policy = PlannerExpert(self._engine) if self.expert else None
+        self._expert_policy = PlannerExpert(self._engine, search=expert_search) if self.expert else None
         self._spec: GameSpec | None = None
         self._ids: dict[str, int] | None = None
         self._done_flags: list[bool] = []
@@ -136,7 +139,7 @@ class ALFWorldEnv(OptionEnv):
         self._world = None
         self._update_stages()
         if self._expert_policy is not None:
-            self._expert_policy.reset(spec)
+            self._expert_policy.reset(spec, rng=self.np_random)
         task = TaskInfo(
             task=spec.task,
             task_type=spec.task_type,

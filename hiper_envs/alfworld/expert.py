@@ -13,6 +13,12 @@ with the milestone's canonical subgoal. So ``go to countertop 1, take apple 1 fr
 ``take apple 1``; ``go to fridge 1, open fridge 1, move apple 1 to fridge 1`` is ``put apple 1 in/on fridge 1``.
 Trailing moves with no milestone after them are labelled with the last one (``go to desk 1``). Every label is a
 canonical subgoal that the env verifies as achieved exactly when its segment ends.
+
+Searching (``search > 0``): the planner knows where every object is, so its demonstrations never show a miss,
+and a policy imitating them has never seen what to do when the object is not where it looked. With
+probability ``search`` per visit, the expert on its way to fetch an object first goes to another receptacle
+(and opens it if it is closed), as an agent that does not know the room must; it then replans from there.
+Detours stay inside the fetch's option and are drawn from the env's seeded RNG.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from hiper_envs.alfworld.engine import AlfredEngine
 from hiper_envs.alfworld.planning import goal_section, plan_from_state
@@ -52,8 +60,14 @@ def segment_plan(plan: list[str]) -> list[tuple[str, bool]]:
 class PlannerExpert:
     """The optimal next action and its canonical subgoal, for the game an :class:`AlfredEngine` is playing."""
 
-    def __init__(self, engine: AlfredEngine) -> None:
+    def __init__(self, engine: AlfredEngine, search: float = 0.0) -> None:
+        if not 0.0 <= search < 1.0:
+            raise ValueError(f"search must be in [0, 1), got {search!r}")
         self._engine = engine
+        self._search = search
+        self._rng: np.random.Generator | None = None
+        self._searched: set[str] = set()
+        self._to_open: str | None = None
         self._spec: GameSpec | None = None
         self._plan: list[str] | None = None
         self._labels: list[tuple[str, bool]] = []
@@ -62,9 +76,11 @@ class PlannerExpert:
         self._last_label: str | None = None
         self._last_ended = False
 
-    def reset(self, spec: GameSpec) -> None:
-        """Start a new episode of ``spec`` (after the engine was reset)."""
+    def reset(self, spec: GameSpec, rng: np.random.Generator | None = None) -> None:
+        """Start a new episode of ``spec`` (after the engine was reset); ``rng`` draws the search detours."""
         self._spec = spec
+        self._rng = rng if rng is not None else np.random.default_rng(0)
+        self._searched, self._to_open = set(), None
         self._plan, self._labels, self._pos, self._stage = None, [], 0, -1
         self._last_label, self._last_ended = None, False
 
@@ -99,7 +115,36 @@ class PlannerExpert:
             switch = starts
         self._last_label = label
         self._last_ended = self._pos + 1 >= len(self._labels) or self._labels[self._pos + 1][1]
-        return self._plan[self._pos], label, switch
+        return self._detour() or self._plan[self._pos], label, switch
+
+    def _detour(self) -> str | None:
+        """A search move instead of the planned one: open the receptacle just visited, or visit another one."""
+        assert self._plan is not None and self._rng is not None
+        admissible = self._engine.admissible_commands
+        if self._to_open is not None:
+            command, self._to_open = f"open {self._to_open}", None
+            if command in admissible:
+                return command
+        if not self._search or not self._fetches(self._pos) or self._rng.random() >= self._search:
+            return None
+        target = self._plan[self._pos]
+        choices = [c for c in admissible if c.startswith("go to ") and c != target and c[6:] not in self._searched]
+        if not choices:
+            return None
+        command = choices[int(self._rng.integers(len(choices)))]
+        self._searched.add(command[6:])
+        self._to_open = command[6:]
+        return command
+
+    def _fetches(self, pos: int) -> bool:
+        """Whether plan step ``pos`` goes to the receptacle an object is then taken from."""
+        assert self._plan is not None
+        command = self._plan[pos]
+        if not command.startswith("go to "):
+            return False
+        recep = command[6:]
+        following = [c for c in self._plan[pos + 1 : pos + 3] if not c.startswith("open ")]
+        return bool(following) and following[0].startswith("take ") and following[0].endswith(f" from {recep}")
 
     def _make_plan(self, stage: int) -> list[str] | None:
         assert self._spec is not None

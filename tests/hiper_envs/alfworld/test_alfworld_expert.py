@@ -84,6 +84,32 @@ def test_expert_recovers_after_random_detour():
     env.close()
 
 
+def test_searching_expert_looks_elsewhere_first_and_still_wins():
+    kwargs = {"split": "valid_seen", "num_games": 12}
+    plain = list(expert_demonstrations(kwargs, n=12, seed=0))
+    searching = list(expert_demonstrations({**kwargs, "expert_search": 0.6}, n=12, seed=0))
+    again = list(expert_demonstrations({**kwargs, "expert_search": 0.6}, n=12, seed=0))
+    assert [[s.action for s in e.steps] for e in searching] == [[s.action for s in e.steps] for e in again]
+    assert all(e.won for e in searching)
+    assert sum(len(e.steps) for e in searching) > sum(len(e.steps) for e in plain)
+    detours = 0
+    for episode in searching:
+        segments = episode.segments
+        for k, (subgoal, steps) in enumerate(segments):
+            if not subgoal.startswith("take "):
+                continue
+            visits = [s.action for s in steps if s.action.startswith("go to ")]
+            detours += len(visits) - 1
+            assert len(set(visits)) == len(visits)  # never the same receptacle twice
+            if not steps[-1].action.startswith("take "):
+                # the search found another object of the kind: the expert switches to taking that one
+                kind = subgoal.split()[1]
+                assert segments[k + 1][0].startswith(f"take {kind} "), (subgoal, segments[k + 1][0])
+    assert detours >= 6
+    with pytest.raises(ValueError, match="search"):
+        ALFWorldEnv(split="valid_seen", num_games=1, expert=True, expert_search=1.0)
+
+
 def test_expert_needs_expert_env():
     env = ALFWorldEnv(split="valid_seen", num_games=4)
     with pytest.raises(ValueError, match="expert=True"):
