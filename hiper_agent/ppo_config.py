@@ -308,13 +308,6 @@ class HiPERConfig:
             'e.g. {"expert_search": 0.6} on ALFWorld: the expert searches before it fetches an object.'
         },
     )
-    sft_noise: float = field(
-        default=0.0,
-        metadata={
-            "help": "DART-style noise in the expert demos: the chance that a step takes a random admissible "
-            "action; the expert's recovery is imitated, the random action is not."
-        },
-    )
     sft_lr: float = field(default=5e-4, metadata={"help": "Learning rate of the warm start."})
     sft_batch_size: int = field(default=8, metadata={"help": "Steps per SFT optimizer step."})
 
@@ -396,7 +389,7 @@ class HiPERConfig:
             f"advantage_estimator {self.advantage_estimator!r} compares episodes of a group, so group_size "
             f"({self.group_size}) must be >= 2; e.g. set group_size to 4 (HiPER/GiGPO use 8).",
         )
-        for name in ("gamma", "lam_low", "lam_high", "gae_lambda", "sft_noise"):
+        for name in ("gamma", "lam_low", "lam_high", "gae_lambda"):
             require(0.0 <= getattr(self, name) <= 1.0, f"{name} ({getattr(self, name)!r}) must be in [0, 1].")
         require(0.0 < self.top_p <= 1.0, f"top_p ({self.top_p!r}) must be in (0, 1].")
         for name, enum in (("keep_penalty_mode", KeepPenaltyMode), ("kl_estimator", KLEstimator)):

@@ -74,7 +74,7 @@ class HiPERTrainer:
         if c.sft_episodes > 0 or c.model == "tiny":
             expert_env = gym.make(c.env_id, **{**env_kwargs, **c.sft_env_kwargs}, expert=True)
             n = max(c.sft_episodes, 8)
-            self.demos = list(expert_episodes(expert_env, n, seed=iteration_seed(c.seed, 0, "sft"), noise=c.sft_noise))
+            self.demos = list(expert_episodes(expert_env, n, seed=iteration_seed(c.seed, 0, "sft")))
             expert_env.close()
         # small models trained from scratch get terse prompts (their speed is their length); instruct models, prose
         self.prompts = PromptBuilder(template_for_env(c.env_id), _prompt_style(c), c.history_length,

@@ -31,22 +31,12 @@ class SFTExample:
     response: str
 
 
-def expert_episodes(
-    env: gym.Env, num_episodes: int, seed: int, *, noise: float = 0.0
-) -> Iterator[list[dict[str, Any]]]:
+def expert_episodes(env: gym.Env, num_episodes: int, seed: int) -> Iterator[list[dict[str, Any]]]:
     """Play the env's expert (``info["expert_action"]``) for ``num_episodes`` episodes.
 
-    Yields, per won episode, the steps as dicts ``{observation, info, switch, subgoal, action, noise}``, where
-    ``info`` is the ``info`` the agent saw *before* acting. Episodes the expert fails are skipped.
-
-    ``noise`` injects disturbances as DART does (Laskey et al., 2017): with this probability a step (after the
-    first) takes a random admissible action instead, under the current subgoal, and the expert recovers from
-    wherever it led. Such steps are marked ``noise=True``: :func:`build_sft_examples` keeps them in the history
-    but never as targets, so the policy learns the expert's recoveries (an object that is not where it looked:
-    go on looking) without learning the random actions. An expert that knows where everything is never shows a
-    miss otherwise.
+    Yields, per won episode, the steps as dicts ``{observation, info, switch, subgoal, action}``, where ``info``
+    is the ``info`` the agent saw *before* acting. Episodes the expert fails (should not happen) are skipped.
     """
-    rng = np.random.default_rng(seed)
     for episode in range(num_episodes):
         obs, info = env.reset(seed=seed + episode)
         if "expert_action" not in info:
@@ -55,11 +45,7 @@ def expert_episodes(
         while not done:
             subgoal, action = info["expert_subgoal"], info["expert_action"]
             switch = previous_subgoal is None or subgoal != previous_subgoal
-            disturbed = bool(steps) and noise > 0 and rng.random() < noise and bool(info["admissible_commands"])
-            if disturbed:
-                action, switch, subgoal = str(rng.choice(info["admissible_commands"])), False, previous_subgoal
-            steps.append({"observation": obs, "info": info, "switch": switch, "subgoal": subgoal, "action": action,
-                          "noise": disturbed})  # fmt: skip
+            steps.append({"observation": obs, "info": info, "switch": switch, "subgoal": subgoal, "action": action})
             obs, _, terminated, truncated, info = env.step({"action": action, "switch": switch, "subgoal": subgoal})
             previous_subgoal, done = subgoal, terminated or truncated
         if info.get("won"):
@@ -67,18 +53,14 @@ def expert_episodes(
 
 
 def build_sft_examples(episodes: Sequence[list[dict[str, Any]]], prompt_builder: PromptBuilder) -> list[SFTExample]:
-    """Turn expert episodes into (prompt, response) pairs, with the history the policy would have seen.
-
-    Steps marked ``noise`` (see :func:`expert_episodes`) shape the history of later steps but are no targets.
-    """
+    """Turn expert episodes into (prompt, response) pairs, with the history the policy would have seen."""
     examples = []
     for steps in episodes:
         history: list[HistoryEntry] = []
         current: str | None = None
         for step in steps:
-            if not step.get("noise", False):
-                prompt = prompt_builder.build(step["observation"], step["info"], history, current)
-                examples.append(SFTExample(prompt, format_response(step["switch"], step["subgoal"], step["action"])))
+            prompt = prompt_builder.build(step["observation"], step["info"], history, current)
+            examples.append(SFTExample(prompt, format_response(step["switch"], step["subgoal"], step["action"])))
             history.append(HistoryEntry(step["observation"], step["action"]))
             current = step["subgoal"]
     return examples

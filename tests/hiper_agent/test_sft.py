@@ -1,4 +1,4 @@
-"""Expert demonstrations for the SFT warm start, with and without DART-style noise."""
+"""Expert demonstrations through the option protocol, turned into SFT examples with the policy's own prompts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 import hiper_envs  # noqa: F401
 from hiper_agent.prompts import PromptBuilder
 from hiper_agent.sft import build_sft_examples, expert_episodes
+from hiper_envs.options import parse_response
 
 
 @pytest.fixture(scope="module")
@@ -17,27 +18,29 @@ def expert_env():
     env.close()
 
 
-def _actions(episodes):
-    return [[(s["action"], s["noise"]) for s in steps] for steps in episodes]
-
-
-def test_noisy_demos_recover_and_never_teach_the_random_action(expert_env):
-    clean = list(expert_episodes(expert_env, 6, seed=3))
-    noisy = list(expert_episodes(expert_env, 6, seed=3, noise=0.4))
-    assert len(clean) == 6 and not any(s["noise"] for steps in clean for s in steps)
-    disturbed = [s for steps in noisy for s in steps if s["noise"]]
-    assert disturbed and len(noisy) >= 4  # the expert recovers from most disturbances within the step limit
-    assert sum(map(len, noisy)) > sum(map(len, clean))
-    assert all(not s["switch"] for s in disturbed)  # a disturbance stays inside the current option
-    assert _actions(noisy) == _actions(expert_episodes(expert_env, 6, seed=3, noise=0.4))  # seeded
-
+def test_demonstrations_become_three_block_examples_with_the_policys_prompts(expert_env):
+    episodes = list(expert_episodes(expert_env, 4, seed=3))
+    assert len(episodes) == 4
+    assert [[s["action"] for s in e] for e in episodes] == [
+        [s["action"] for s in e] for e in expert_episodes(expert_env, 4, seed=3)
+    ]  # seeded
     prompts = PromptBuilder("alfworld", "compact", history_length=1, action_memory=12)
-    examples = build_sft_examples(noisy, prompts)
-    assert len(examples) == sum(not s["noise"] for steps in noisy for s in steps)
-    # the step after a disturbance sees it in its history, and is a target
-    steps = next(steps for steps in noisy if any(s["noise"] for s in steps[:-1]))
-    k = next(i for i, s in enumerate(steps) if s["noise"])
-    offset = sum(len([s for s in st if not s["noise"]]) for st in noisy[: noisy.index(steps)])
-    after = examples[offset + sum(not s["noise"] for s in steps[:k])]
-    assert steps[k]["action"] in after.prompt
-    assert f"<action>{steps[k + 1]['action']}</action>" in after.response
+    examples = build_sft_examples(episodes, prompts)
+    assert len(examples) == sum(map(len, episodes))
+    steps = [s for e in episodes for s in e]
+    for example, step in zip(examples, steps, strict=True):
+        parsed = parse_response(example.response)
+        assert (parsed.switch, parsed.subgoal, parsed.action) == (step["switch"], step["subgoal"], step["action"])
+        assert step["action"] in step["info"]["admissible_commands"]
+    first = episodes[0]
+    assert first[0]["switch"] and len(first) >= 3
+    # a later prompt shows the earlier actions (the last step in full, those before it in the action memory)
+    later = examples[len(first) - 1].prompt
+    assert all(s["action"] in later for s in first[:-1])
+
+
+def test_expert_episodes_needs_an_expert_env():
+    env = gym.make("HiPER/ALFWorld-v0", max_episode_steps=25)
+    with pytest.raises(ValueError, match="expert=True"):
+        next(expert_episodes(env, 1, seed=0))
+    env.close()
