@@ -67,7 +67,7 @@ def test_every_settable_field_has_a_flag():
         (["--lrr", "1e-5"], "unrecognized arguments: --lrr (did you mean --lr?)"),
         (["--num-envs", "abc"], "argument --num-envs: invalid int value: 'abc'"),
         (["--preset", "fast"], "unknown preset 'fast'"),
-        (["--num-envs", "6"], "num_envs (6) must be divisible by group_size (4)"),
+        (["--num-envs", "6"], "num_envs (6) must be divisible by group_size (8)"),
         (["--advantage-estimator", "ppo"], "invalid choice: 'ppo'"),
         (["--env-kwargs", "oops"], "expected key=value or a JSON object"),
         (["--num"], "unrecognized arguments: --num"),  # abbreviations are not accepted
