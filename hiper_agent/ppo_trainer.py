@@ -57,6 +57,7 @@ class HiPERTrainer:
 
         self.config = c = config
         self.run_dir = Path(c.run_dir)
+        self._resume_from = resolve_resume(c)  # a refused run dir fails now, not after a minute of setup
         seed_everything(c.seed)
         if c.num_threads > 0:
             torch.set_num_threads(c.num_threads)
@@ -397,7 +398,7 @@ class HiPERTrainer:
                         trainer_state={"metrics_history": self.history}, keep=self.config.keep_checkpoints)  # fmt: skip
 
     def _maybe_resume(self) -> bool:
-        path = resolve_resume(self.config)
+        path = self._resume_from
         if path is None:
             return False
         state = load_checkpoint(path)

@@ -112,6 +112,20 @@ def test_resolve_resume(tmp_path):
     assert resolve_resume(overwrite) is None and list_checkpoints(config.run_dir) == []
 
 
+def test_trainer_refuses_a_used_run_dir_before_any_setup(tmp_path, monkeypatch):
+    from hiper_agent import ppo_trainer
+
+    config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path))
+    save_checkpoint(config.run_dir, 1, {})
+
+    def no_setup(*args, **kwargs):
+        raise AssertionError("the trainer built an env before checking the run dir")
+
+    monkeypatch.setattr(ppo_trainer.gym, "make", no_setup)
+    with pytest.raises(FileExistsError, match="pass --resume to continue"):
+        ppo_trainer.HiPERTrainer(config)
+
+
 def _tiny_run(run_dir, seed, iterations, stop_after=None):
     """A miniature trainer following the seeding convention; returns (final weights, per-iteration losses)."""
     model, opt = _model_and_opt(seed)
