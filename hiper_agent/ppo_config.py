@@ -317,6 +317,13 @@ class HiPERConfig:
         metadata={"help": "Evaluate before training, every N iterations and after the last; 0 = never."},
     )
     eval_episodes: int = field(default=20, metadata={"help": "Held-out episodes per evaluation (fixed seeds)."})
+    eval_before_sft: bool = field(
+        default=True,
+        metadata={
+            "help": "Also evaluate the policy before the SFT warm start (step -1). A reference point, and the "
+            "slowest evaluation of a run: an untrained policy plays every episode to the step limit."
+        },
+    )
     eval_temperature: float = field(
         default=0.4, metadata={"help": "Sampling temperature at evaluation (HiPER: 0.4); 0 = greedy."}
     )

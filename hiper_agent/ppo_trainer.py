@@ -113,7 +113,8 @@ class HiPERTrainer:
         c.save(self.run_dir)
         if not resumed:
             if c.sft_epochs > 0:
-                logger.log(-1, self._evaluate(-1))
+                if c.eval_before_sft and c.eval_every > 0:
+                    logger.log(-1, self._evaluate(-1))
                 self._sft(logger)
                 if self.critic is not None and c.critic_model is None and not c.shared_critic_backbone:
                     self._build_critic()  # a copy of the warm-started backbone knows the task: a better start
@@ -347,7 +348,7 @@ class HiPERTrainer:
         ``run_dir/sft_policy``), from where ``--model <folder>`` starts RL.
         """
         logger = MetricsLogger(self.run_dir, tensorboard=self.config.log_tensorboard)
-        before = self._evaluate(-1) if self.config.eval_episodes else {}
+        before = self._evaluate(-1) if self.config.eval_episodes and self.config.eval_before_sft else {}
         self._sft(logger)
         after = self._evaluate(0) if self.config.eval_episodes else {}
         logger.log(0, after)

@@ -39,9 +39,19 @@ def test_resume_from_checkpoint_reproduces_the_run(tmp_path):
     shutil.copytree(run_dir, cut)
     shutil.rmtree(cut / "checkpoints" / "iter_000002")
     resumed = train(HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="cut", resume=True, **SMALL))
+    assert "eval/success_rate" in full["history"][0] and full["history"][0]["step"] == -1  # before SFT
     assert trajectory_of(resumed["history"]) == trajectory_of(full["history"])
     lines = [json.loads(x) for x in (cut / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [r["step"] for r in full["history"]]
+
+
+def test_evaluation_before_sft_can_be_skipped(tmp_path):
+    config = HiPERConfig.from_preset(
+        "smoke", output_dir=str(tmp_path), eval_before_sft=False, num_iterations=0, **SMALL
+    )
+    history = train(config)["history"]
+    assert [r["step"] for r in history] == [-1, 0]  # the SFT record, then the evaluation after it
+    assert "sft/loss" in history[0] and "eval/success_rate" not in history[0] and "eval/success_rate" in history[1]
 
 
 @pytest.mark.slow
