@@ -16,7 +16,10 @@ from hiper_agent.ppo_trainer import train
 
 def main() -> None:
     config = parse_args()  # parse before any env exists: the ALFWorld planner overwrites sys.argv
-    result = train(config)
+    try:
+        result = train(config)
+    except (FileExistsError, FileNotFoundError) as e:  # a used run dir, or nothing to --resume from
+        raise SystemExit(f"train_hiper.py: {e}") from None
     print(result["summary"])
     print(f"learning curve: {result['plot']}")
 

@@ -243,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"hiper-train: {e.name} is missing; install the agent extra: pip install 'hiper[agent]'.", file=sys.stderr
         )
         return 1
-    summary = train(config)
+    try:
+        summary = train(config)
+    except (FileExistsError, FileNotFoundError) as e:  # a used run dir, or nothing to --resume from
+        print(f"hiper-train: {e}", file=sys.stderr)
+        return 2
     line = summary.get("summary") if isinstance(summary, Mapping) else None
     print(line if line else json.dumps(summary, default=str))
     return 0

@@ -122,3 +122,14 @@ def test_console_script_help_runs_in_a_subprocess():
         timeout=60,
     )
     assert json.loads(result.stdout)["preset"] == "smoke"
+
+
+def test_a_used_run_dir_is_refused_with_a_message_not_a_traceback(tmp_path, capsys):
+    from hiper_agent.checkpoint import save_checkpoint
+
+    config = cli.parse_args(["--preset", "smoke", "--output-dir", str(tmp_path)])
+    save_checkpoint(config.run_dir, 1, {})
+    assert cli.main(["--preset", "smoke", "--output-dir", str(tmp_path)]) == 2
+    assert "pass --resume to continue it" in capsys.readouterr().err
+    assert cli.main(["--preset", "smoke", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "neither a checkpoint" in capsys.readouterr().err
