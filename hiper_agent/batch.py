@@ -40,16 +40,24 @@ class TokenBatch:
     allowed: list[list[list[int] | None]] | None
     response_length: int
 
+    def to(self, device: torch.device | str) -> TokenBatch:
+        """This batch with its tensors on ``device`` (``allowed`` stays a list: masks are built where used)."""
+        for name in ("input_ids", "attention_mask", "position_ids", "targets", "response_mask"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
 
 def collate(
     prompts: Sequence[Sequence[int]],
     responses: Sequence[Sequence[int]],
     pad_id: int,
     allowed: Sequence[Sequence[list[int] | None] | None] | None = None,
+    device: torch.device | str | None = None,
 ) -> TokenBatch:
     """Left-pad ``prompt + response`` rows; the response of every row ends at the last position.
 
-    Response ``j`` of a row with response length ``n`` sits in column ``R - n + j`` of ``targets``.
+    Response ``j`` of a row with response length ``n`` sits in column ``R - n + j`` of ``targets``. The tensors are
+    built on the CPU and moved to ``device`` (the model's) when given.
     """
     seqs = [list(p) + list(r) for p, r in zip(prompts, responses, strict=True)]
     width = max(len(s) for s in seqs)
@@ -72,7 +80,7 @@ def collate(
         if rows_allowed is not None:
             row = allowed[b] if allowed is not None else None
             rows_allowed.append([None] * (resp_len - n) + list(row if row is not None else [None] * n))
-    return TokenBatch(
+    batch = TokenBatch(
         input_ids,
         attention_mask,
         position_ids_from_mask(attention_mask),
@@ -81,6 +89,7 @@ def collate(
         rows_allowed,
         resp_len,
     )
+    return batch if device is None else batch.to(device)
 
 
 def response_logits(model: torch.nn.Module, batch: TokenBatch) -> torch.Tensor:

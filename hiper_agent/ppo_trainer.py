@@ -288,16 +288,13 @@ class HiPERTrainer:
         turns = [s["turn"] for s in samples]
         batch = self._collate(turns)
         r = batch.response_length
-        old = torch.zeros_like(batch.targets, dtype=torch.float32)
-        adv = torch.zeros_like(old)
-        ref = torch.zeros_like(old)
+        old, adv, ref = torch.zeros((3, len(turns), r), dtype=torch.float32)  # right-aligned like the targets
         for b, (s, t) in enumerate(zip(samples, turns, strict=True)):
             n = len(t.response_ids)
             if n:
                 old[b, r - n :] = torch.tensor(t.logprobs)
                 adv[b, r - n :] = torch.from_numpy(np.asarray(s["adv"], dtype=np.float32))
                 ref[b, r - n :] = ref_logprobs[b]
-        batch = self._to_device(batch)
         old, adv, ref = old.to(self.device), adv.to(self.device), ref.to(self.device)
         logprobs, entropy = response_logprobs(self.policy, batch, temperature=c.temperature)
         # Policy loss
@@ -333,7 +330,7 @@ class HiPERTrainer:
             return [torch.tensor(t.logprobs, dtype=torch.float32) for t in turns]
         out: list[torch.Tensor] = [torch.empty(0)] * len(turns)
         for idx in _length_chunks(turns, range(len(turns)), self.config.micro_batch_size):
-            batch = self._to_device(self._collate([turns[i] for i in idx]))
+            batch = self._collate([turns[i] for i in idx])
             logprobs, _ = response_logprobs(model, batch, temperature=self.config.temperature)
             r = batch.response_length
             for b, i in enumerate(idx):
@@ -418,13 +415,9 @@ class HiPERTrainer:
 
     # ------------------------------------------------------------------ helpers
     def _collate(self, turns: Sequence[Turn]):
+        """The turns as a token batch on the trainer's device."""
         return collate([t.prompt_ids for t in turns], [t.response_ids for t in turns], self.tokenizer.pad_token_id,
-                       [t.allowed for t in turns])  # fmt: skip
-
-    def _to_device(self, batch):
-        for name in ("input_ids", "attention_mask", "position_ids", "targets", "response_mask"):
-            setattr(batch, name, getattr(batch, name).to(self.device))
-        return batch
+                       [t.allowed for t in turns], device=self.device)  # fmt: skip
 
     @staticmethod
     def _frozen_copy(model: torch.nn.Module) -> torch.nn.Module:

@@ -90,12 +90,13 @@ def sft_train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     losses: list[float] = []
+    device = next(model.parameters()).device
     model.train()
     for _ in range(epochs):
         order = rng.permutation(len(examples))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = collate([prompts[i] for i in idx], [responses[i] for i in idx], tokenizer.pad_token_id)
+            batch = collate([prompts[i] for i in idx], [responses[i] for i in idx], tokenizer.pad_token_id, device=device)
             logits = response_logits(model, batch)
             loss = torch.nn.functional.cross_entropy(logits[batch.response_mask], batch.targets[batch.response_mask])
             optimizer.zero_grad(set_to_none=True)

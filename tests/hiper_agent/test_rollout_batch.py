@@ -81,3 +81,13 @@ def test_trainer_batches_reproduce_sampler_logprobs(lm):
     high, low, switch = turn.value_pos
     assert high == switch == 0
     assert turn.masks.subgoal[low - 1] and not turn.masks.subgoal[low]  # first token after </subgoal>
+
+
+def test_collate_puts_every_tensor_on_the_models_device():
+    # every forward (SFT, critic values, reference and PPO log-probs) feeds the model a collated batch, so the
+    # device is collate's job (a first GPU run failed on a batch left on the CPU); the meta device stands in for a GPU
+    batch = collate([[5, 6, 7], [8]], [[1, 2], [3, 4, 9]], pad_id=0, allowed=[[None, [1]], None], device="meta")
+    tensors = [batch.input_ids, batch.attention_mask, batch.position_ids, batch.targets, batch.response_mask]
+    assert all(t.device.type == "meta" for t in tensors)
+    assert batch.input_ids.shape == (2, 5) and batch.response_length == 3
+    assert batch.allowed == [[None, None, [1]], [None, None, None]]
