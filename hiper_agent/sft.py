@@ -96,7 +96,9 @@ def sft_train(
         order = rng.permutation(len(examples))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = collate([prompts[i] for i in idx], [responses[i] for i in idx], tokenizer.pad_token_id, device=device)
+            batch = collate(
+                [prompts[i] for i in idx], [responses[i] for i in idx], tokenizer.pad_token_id, device=device
+            )
             logits = response_logits(model, batch)
             loss = torch.nn.functional.cross_entropy(logits[batch.response_mask], batch.targets[batch.response_mask])
             optimizer.zero_grad(set_to_none=True)
