@@ -300,10 +300,10 @@ class HiPERTrainer:
         # Policy loss
         pg = policy_loss(logprobs, old, adv, batch.response_mask, c.clip_range)
         kl = masked_mean(kl_penalty(logprobs, ref, c.kl_estimator), batch.response_mask)
-        loss = pg.loss + c.kl_coef * kl
+        mean_entropy = masked_mean(entropy, batch.response_mask)
+        loss = pg.loss + c.kl_coef * kl - c.entropy_coef * mean_entropy
         logs = {"train/policy_loss": pg.loss.item(), "train/kl": kl.item(), "train/clip_fraction": pg.clip_fraction.item(),
-                "train/approx_kl": pg.approx_kl.item(),
-                "train/entropy": masked_mean(entropy.detach(), batch.response_mask).item()}  # fmt: skip
+                "train/approx_kl": pg.approx_kl.item(), "train/entropy": mean_entropy.item()}  # fmt: skip
         # Value loss, one per head, at the heads' token positions
         if self.critic is not None:
             self.critic.train()

@@ -89,3 +89,16 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
     result = train(config)
     assert (Path(result["run_dir"]) / "policy" / "hiper.json").is_file()
     assert result["history"][-1]["step"] == 1
+
+
+def test_entropy_bonus_raises_the_policys_entropy(tmp_path):
+    # entropy_coef is part of the loss. Two PPO epochs over the same turns: the first sees the same policy in both
+    # runs, the second a policy updated with or without the bonus, so the mean entropy differs by the bonus alone
+    def mean_entropy(coef: float) -> float:
+        config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name=f"ent{coef}", entropy_coef=coef,
+                                         lr=1e-2, ppo_epochs=2, num_iterations=1, minibatch_size=4, grad_accum_steps=1, sft_epochs=8, eval_every=0, checkpoint_every=0,
+                                         **SMALL)  # fmt: skip
+        return train(config)["history"][-1]["train/entropy"]
+
+    low, high = mean_entropy(0.0), mean_entropy(10.0)
+    assert high > low + 0.05, (low, high)
