@@ -37,7 +37,7 @@ from hiper_agent.rollout import Trajectory, Turn, collect_rollouts, rollout_metr
 from hiper_agent.seeding import iteration_seed, seed_everything, seed_iteration, torch_generator
 from hiper_agent.sft import build_sft_examples, expert_episodes, sft_train
 
-__all__ = ["HiPERTrainer", "train"]
+__all__ = ["HiPERTrainer", "advantage_config", "train"]
 
 HEADS = {"low": 0, "high": 1, "switch": 2}
 
@@ -169,7 +169,7 @@ class HiPERTrainer:
             self._fill_values(turns)
         # 3. advantages, then per-token advantages on the blocks' tokens
         credit_trajs = [self._credit_traj(t) for t in trajs]
-        advs = credit.compute_advantages(c.advantage_estimator, credit_trajs, self._adv_config())
+        advs = credit.compute_advantages(c.advantage_estimator, credit_trajs, advantage_config(c))
         samples = self._samples(trajs, advs, credit.token_advantages(credit_trajs, advs))
         metrics["train/advantage_mean"] = float(np.mean([a.adv_low.mean() for a in advs]))
         metrics["time/rollout_s"] = time.perf_counter() - r0
@@ -190,16 +190,6 @@ class HiPERTrainer:
         self.critic_opt = torch.optim.AdamW(critic_params, lr=c.critic_lr) if critic_params else None
 
     # ------------------------------------------------------------------ advantages
-    def _adv_config(self) -> credit.AdvantageConfig:
-        c = self.config
-        shaping = credit.ShapingConfig(invalid_action_penalty=c.invalid_action_penalty, keep_penalty=c.keep_penalty,
-                                       keep_penalty_mode=c.keep_penalty_mode,
-                                       keep_consistency_penalty=c.keep_consistency_penalty,
-                                       subgoal_bonus=c.subgoal_bonus)  # fmt: skip
-        return credit.AdvantageConfig(gamma=c.gamma, lam_low=c.lam_low, lam_high=c.lam_high, lam=c.lam_high,
-                                      normalize=c.norm_adv, bootstrap_truncated=c.bootstrap_truncated,
-                                      shaping=shaping)  # fmt: skip
-
     def _credit_traj(self, traj: Trajectory) -> credit.Trajectory:
         turns = traj.turns
         values = np.array([t.values for t in turns], dtype=np.float64).reshape(len(turns), 3)
@@ -425,6 +415,18 @@ class HiPERTrainer:
         for p in ref.parameters():
             p.requires_grad_(False)
         return ref
+
+
+def advantage_config(config: HiPERConfig) -> credit.AdvantageConfig:
+    """The credit-assignment settings of a run: every estimator reads its own fields (see ``AdvantageConfig``)."""
+    c = config
+    shaping = credit.ShapingConfig(invalid_action_penalty=c.invalid_action_penalty, keep_penalty=c.keep_penalty,
+                                   keep_penalty_mode=c.keep_penalty_mode,
+                                   keep_consistency_penalty=c.keep_consistency_penalty,
+                                   subgoal_bonus=c.subgoal_bonus)  # fmt: skip
+    return credit.AdvantageConfig(gamma=c.gamma, lam_low=c.lam_low, lam_high=c.lam_high, lam=c.gae_lambda,
+                                  normalize=c.norm_adv, bootstrap_truncated=c.bootstrap_truncated,
+                                  shaping=shaping)  # fmt: skip
 
 
 def _length_chunks(turns: Sequence[Turn], indices: Iterable[int], size: int) -> list[list[int]]:

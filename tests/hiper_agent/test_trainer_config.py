@@ -99,3 +99,17 @@ def test_every_field_has_help_and_sections_exist():
     assert set(SECTIONS) <= set(names)
     for f in dataclasses.fields(HiPERConfig):
         assert f.metadata.get("help"), f"{f.name} has no help"
+
+
+def test_every_credit_setting_reaches_the_estimators():
+    from hiper_agent.ppo_trainer import advantage_config
+
+    config = HiPERConfig(gamma=0.9, lam_low=0.8, lam_high=0.7, gae_lambda=0.6, norm_adv=False, bootstrap_truncated=False,
+                         invalid_action_penalty=0.11, keep_penalty=0.12, keep_penalty_mode="fixed",
+                         keep_consistency_penalty=0.13, subgoal_bonus=0.14)  # fmt: skip
+    adv = advantage_config(config)
+    assert (adv.gamma, adv.lam_low, adv.lam_high, adv.lam) == (0.9, 0.8, 0.7, 0.6)  # gae reads gae_lambda
+    assert (adv.normalize, adv.bootstrap_truncated) == (False, False)
+    s = adv.shaping
+    assert (s.invalid_action_penalty, s.keep_penalty, s.keep_penalty_mode) == (0.11, 0.12, "fixed")
+    assert (s.keep_consistency_penalty, s.subgoal_bonus) == (0.13, 0.14)
