@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -345,7 +346,9 @@ class HiPERTrainer:
 
     def _save_policy(self, folder: Path) -> None:
         self.lm.save_pretrained(folder)
-        (folder / "hiper.json").write_text(json.dumps({"prompt_style": self.prompts.style, "source": self.lm.source}))
+        prompts = {"prompt_style": self.prompts.style, "history_length": self.prompts.history_length,
+                   "action_memory": self.prompts.action_memory}  # fmt: skip
+        (folder / "hiper.json").write_text(json.dumps({**prompts, "source": self.lm.source}))
 
     def _sft(self, logger: MetricsLogger) -> None:
         from tqdm.auto import tqdm
@@ -442,12 +445,17 @@ def _value_pos(turn: Turn) -> dict[str, int]:
 
 
 def _prompt_style(config: HiPERConfig) -> str:
+    """The prompt style; a policy saved by the trainer keeps the prompts it learned on (warned about if they differ)."""
+    saved_file = Path(config.model) / "hiper.json"
+    saved = json.loads(saved_file.read_text()) if config.model != "tiny" and saved_file.is_file() else {}
+    for name in ("history_length", "action_memory"):
+        if name in saved and saved[name] != getattr(config, name):
+            warnings.warn(f"{config.model} learned on prompts with {name}={saved[name]}, this run shows "
+                          f"{getattr(config, name)}: pass --{name.replace('_', '-')} {saved[name]} to keep its prompts",
+                          stacklevel=3)  # fmt: skip
     if config.prompt_style != "auto":
         return config.prompt_style
-    if config.model == "tiny":
-        return "compact"
-    saved = Path(config.model) / "hiper.json"  # a policy saved by the trainer keeps the prompts it learned on
-    return json.loads(saved.read_text())["prompt_style"] if saved.is_file() else "full"
+    return saved.get("prompt_style", "compact" if config.model == "tiny" else "full")
 
 
 def _corpus(demos: Sequence[list[dict[str, Any]]], prompts: PromptBuilder) -> list[str]:

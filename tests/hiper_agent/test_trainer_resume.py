@@ -4,6 +4,7 @@ The default test resumes from the iteration-1 checkpoint of a finished run. The 
 process with SIGKILL right after its first checkpoint and resumes it from the command line.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import pytest
 
 from hiper_agent.checkpoint import list_checkpoints
 from hiper_agent.ppo_config import HiPERConfig
-from hiper_agent.ppo_trainer import train
+from hiper_agent.ppo_trainer import HiPERTrainer, train
 
 ROOT = Path(__file__).resolve().parents[2]
 # the smoke preset, shrunk further: 2 envs in 1 group, 4-step episodes, 2 held-out games
@@ -81,13 +82,16 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
              "--max-episode-steps", "4", "--eval-episodes", "2", "--sft-episodes", "2", "--no-progress"]  # fmt: skip
     assert sft_main([*flags, "--exp-name", "sft"]) == 0
     folder = tmp_path / "sft" / "sft_policy"
-    assert json.loads((folder / "hiper.json").read_text())["prompt_style"] == "compact"
+    saved = json.loads((folder / "hiper.json").read_text())
+    assert (saved["prompt_style"], saved["history_length"], saved["action_memory"]) == ("compact", 2, 0)
     assert load_model(str(folder)).source == "hf"
     config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="rl", model=str(folder),
                                      sft_epochs=0, sft_episodes=0, num_iterations=1, **{k: v for k, v in SMALL.items()
                                      if k != "sft_episodes"})  # fmt: skip
     result = train(config)
     assert (Path(result["run_dir"]) / "policy" / "hiper.json").is_file()
+    with pytest.warns(UserWarning, match="history_length=2, this run shows 1: pass --history-length 2"):
+        HiPERTrainer(dataclasses.replace(config, exp_name="rl-other-prompts", history_length=1))
     assert result["history"][-1]["step"] == 1
 
 
