@@ -6,6 +6,10 @@ A :class:`FormatConstraint` forces the skeleton::
     <subgoal>free text without tags or newlines (or one of the given subgoals)</subgoal>
     <action>exactly one admissible command</action><EOS>
 
+With ``keep_subgoal`` (the current option's subgoal), a ``KEEP`` forces the subgoal block to that text: KEEP
+continues the current subgoal (PROTOCOL.md), and the action is then written after the subgoal it serves, not after
+a rewritten one. Only ``SWITCH`` writes a new subgoal.
+
 It is compiled against a tokenizer into segments: *forced* token runs (the tags, tokenized on their own), *choices*
 (a token trie over the tokenized options, each followed by its closing tag) and *free text* (any token whose text has
 no ``<``, ``>`` or newline, closed by the first token of the closing tag or when the budget runs out). Any
@@ -31,6 +35,8 @@ class FormatConstraint:
         max_subgoal_tokens: longest free subgoal, in tokens (it is closed there).
         subgoals: the subgoal choices when ``allow_free_subgoal`` is false (e.g. the env's subgoal candidates).
         end_with_eos: end with the EOS token after ``</action>`` (forced, so it costs no probability).
+        keep_subgoal: the current subgoal; after ``KEEP`` the subgoal block is forced to it (``None``: KEEP writes
+            its subgoal like SWITCH, e.g. at the first step, when there is no current subgoal).
     """
 
     admissible: Sequence[str]
@@ -38,6 +44,7 @@ class FormatConstraint:
     max_subgoal_tokens: int = 24
     subgoals: Sequence[str] = ()
     end_with_eos: bool = True
+    keep_subgoal: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.admissible, str):
@@ -53,6 +60,8 @@ class FormatConstraint:
             raise ValueError(f"max_subgoal_tokens must be >= 1, got {self.max_subgoal_tokens}")
         if not self.allow_free_subgoal and not self.subgoals:
             raise ValueError("allow_free_subgoal=False needs a non-empty `subgoals` list to choose from")
+        keep = (self.keep_subgoal or "").strip()
+        object.__setattr__(self, "keep_subgoal", keep if keep and all(c not in keep for c in "<>\n") else None)
 
 
 class VocabIndex:
@@ -141,6 +150,15 @@ class _FreeText:
         return 1 + len(self.close)  # budget-wise: one content token, then the close
 
 
+def _walk(node: _Trie, ids: Sequence[int]) -> _Trie | None:
+    """The trie node reached by ``ids`` from ``node`` (``None`` if they leave the trie)."""
+    for token in ids:
+        if token not in node.children:
+            return None
+        node = node.children[token]
+    return node
+
+
 def _choice(options: Sequence[str], suffix: str, vocab: VocabIndex) -> _Choice:
     root = _Trie()
     for option in options:
@@ -160,13 +178,12 @@ def _choice(options: Sequence[str], suffix: str, vocab: VocabIndex) -> _Choice:
 class CompiledConstraint:
     """A :class:`FormatConstraint` turned into token segments for one tokenizer."""
 
+    SWITCH, SUBGOAL = 1, 3  # indices of the switch and subgoal blocks in ``segments``
+
     def __init__(self, constraint: FormatConstraint, vocab: VocabIndex) -> None:
         self.constraint = constraint
-        segments: list[Any] = [
-            _Forced(vocab.encode("<switch>")),
-            _choice(("KEEP", "SWITCH"), "</switch>", vocab),
-            _Forced(vocab.encode("\n<subgoal>")),
-        ]
+        switch = _choice(("KEEP", "SWITCH"), "</switch>", vocab)
+        segments: list[Any] = [_Forced(vocab.encode("<switch>")), switch, _Forced(vocab.encode("\n<subgoal>"))]
         if constraint.allow_free_subgoal:
             segments.append(_FreeText(vocab.encode("</subgoal>"), constraint.max_subgoal_tokens))
         else:
@@ -180,6 +197,19 @@ class CompiledConstraint:
         self.reserve_after = [sum(s.max_len for s in segments[k + 1 :]) for k in range(len(segments))]
         #: the fewest new tokens that always suffice to complete the format (with a one-token subgoal)
         self.required_tokens = sum(s.max_len for s in segments)
+        # KEEP with a current subgoal: the subgoal block (index SUBGOAL) becomes that text, forced. KEEP is offered
+        # only while the budget holds the forced path, so the format always completes.
+        keep_path = (*vocab.encode("KEEP"), *vocab.encode("</switch>"))
+        self.keep_node = _walk(switch.root, keep_path)
+        self.keep_segment: _Forced | None = None
+        self.keep_cost = 0  # tokens from the switch block's start to the end of the response, via KEEP
+        self.without_keep: list[int] = []  # the switch block's first tokens, KEEP's excluded
+        first = keep_path[0]
+        if constraint.keep_subgoal is not None and first != vocab.encode("SWITCH")[0]:  # else KEEP can't be refused
+            self.keep_segment = _Forced((*vocab.encode(constraint.keep_subgoal), *vocab.encode("</subgoal>")))
+            self.keep_cost = len(keep_path) + segments[self.SUBGOAL - 1].max_len + self.keep_segment.max_len
+            self.keep_cost += self.reserve_after[self.SUBGOAL]
+            self.without_keep = [t for t in switch.root.allowed() if t != first]
 
     def start(self) -> ConstraintState:
         """A fresh state at the beginning of a response."""
@@ -195,6 +225,7 @@ class ConstraintState:
         self.pos = 0  # tokens emitted inside the current segment
         self.node: _Trie | None = None  # position in the current choice's trie
         self.closing = 0  # free text: tokens of the closing tag emitted so far
+        self.kept = False  # the switch block said KEEP
         self._enter()
 
     @property
@@ -202,10 +233,16 @@ class ConstraintState:
         """Whether the format is complete."""
         return self.segment >= len(self.compiled.segments)
 
+    def _current(self) -> Any:
+        compiled = self.compiled
+        if self.segment == compiled.SUBGOAL and self.kept and compiled.keep_segment is not None:
+            return compiled.keep_segment
+        return compiled.segments[self.segment]
+
     def _enter(self) -> None:
         self.pos, self.closing = 0, 0
         if not self.done:
-            seg = self.compiled.segments[self.segment]
+            seg = self._current()
             self.node = seg.root if isinstance(seg, _Choice) else None
 
     def _next_segment(self) -> None:
@@ -214,10 +251,13 @@ class ConstraintState:
 
     def allowed(self, budget_left: int) -> list[int]:
         """Token ids allowed next, given how many new tokens the row may still generate."""
-        seg = self.compiled.segments[self.segment]
+        seg = self._current()
         if isinstance(seg, _Forced):
             return seg.allowed[self.pos]
         if isinstance(seg, _Choice):
+            compiled = self.compiled
+            if self.segment == compiled.SWITCH and self.node is seg.root and compiled.keep_segment is not None:
+                return compiled.without_keep if budget_left < compiled.keep_cost else self.node.allowed()
             return self.node.allowed()
         if self.closing:
             return [seg.close[self.closing]]
@@ -231,7 +271,7 @@ class ConstraintState:
 
     def advance(self, token: int) -> None:
         """Consumes the emitted ``token`` (one of :meth:`allowed`)."""
-        seg = self.compiled.segments[self.segment]
+        seg = self._current()
         if isinstance(seg, _Forced):
             self.pos += 1
             if self.pos == len(seg.ids):
@@ -239,6 +279,7 @@ class ConstraintState:
         elif isinstance(seg, _Choice):
             self.node = self.node.children[token]
             if self.node.terminal:
+                self.kept = self.kept or self.node is self.compiled.keep_node
                 self._next_segment()
         elif self.closing or token == seg.close[0]:
             self.closing += 1

@@ -30,7 +30,8 @@ class HFGenerator(GenerationBackend):
 
     Args:
         lm: the model and tokenizer. The generator reads the live model, so it follows training updates.
-        max_new_tokens: longest response.
+        max_new_tokens: longest response. It bounds free text: a constrained response whose format needs more
+            (an unusually long admissible command) gets the tokens it needs, so a run never stops on one state.
         temperature: sampling temperature (> 0); greedy decoding ignores it for the choice but not for the
             reported log-probs.
         top_p: nucleus sampling; keep 1 for PPO (see :func:`~hiper_agent.generation.base.sampling_logprobs`).
@@ -111,8 +112,7 @@ class HFGenerator(GenerationBackend):
         """Generates one response per prompt (see :meth:`GenerationBackend.generate`).
 
         Raises:
-            ValueError: ``constraints`` of the wrong length, or ``max_new_tokens`` too small to complete a
-                constrained response.
+            ValueError: ``constraints`` of the wrong length.
         """
         if isinstance(prompts, str) or any(not isinstance(p, str) for p in prompts):
             raise TypeError("prompts must be a list of strings")
@@ -122,12 +122,7 @@ class HFGenerator(GenerationBackend):
         if len(constraints) != len(prompts):
             raise ValueError(f"got {len(constraints)} constraints for {len(prompts)} prompts")
         compiled = [self.compile(c) if c is not None else None for c in constraints]
-        for c in compiled:
-            if c is not None and c.required_tokens > self.max_new_tokens:
-                raise ValueError(
-                    f"max_new_tokens={self.max_new_tokens} is too small for the constrained format: the longest "
-                    f"admissible response needs {c.required_tokens} tokens; raise max_new_tokens"
-                )
+        budget = max([self.max_new_tokens] + [c.required_tokens for c in compiled if c is not None])
         if not prompts:
             return []
         prompt_ids = self.tokenizer(prompts, add_special_tokens=True)["input_ids"]
@@ -138,7 +133,7 @@ class HFGenerator(GenerationBackend):
         prompt_ids = [ids or [start] for ids in prompt_ids]
         # one row of uniforms per prompt, drawn before any batching: samples do not depend on batch_size
         # (greedy decoding draws nothing, so it leaves the generator, or the global RNG, untouched)
-        shape = (len(prompts), self.max_new_tokens)
+        shape = (len(prompts), budget)
         device = generator.device if generator is not None else "cpu"
         uniforms = (
             torch.zeros(shape, dtype=torch.float64)
@@ -151,7 +146,7 @@ class HFGenerator(GenerationBackend):
             samples: list[Sample] = []
             for lo in range(0, len(prompts), self.batch_size):
                 hi = min(lo + self.batch_size, len(prompts))
-                samples += self._generate_batch(prompt_ids[lo:hi], compiled[lo:hi], uniforms[lo:hi], greedy)
+                samples += self._generate_batch(prompt_ids[lo:hi], compiled[lo:hi], uniforms[lo:hi], greedy, budget)
         finally:
             self.model.train(was_training)
         return samples
@@ -162,6 +157,7 @@ class HFGenerator(GenerationBackend):
         compiled: list[CompiledConstraint | None],
         uniforms: torch.Tensor,
         greedy: bool,
+        budget: int,
     ) -> list[Sample]:
         device = next(self.model.parameters()).device
         batch = len(prompt_ids)
@@ -192,7 +188,7 @@ class HFGenerator(GenerationBackend):
             logits_to_keep=1,
             **{self._cache_kwarg: cache},
         )
-        for step in range(self.max_new_tokens):
+        for step in range(budget):
             logits = out.logits[:, -1, :]
             vocab = logits.shape[-1]
             mask = None
@@ -201,7 +197,7 @@ class HFGenerator(GenerationBackend):
                 masks = masks if masks is not None else MaskCache(vocab, device)
                 for b, state in enumerate(states):
                     if state is not None and finish[b] is None:
-                        ids = state.allowed(self.max_new_tokens - step)
+                        ids = state.allowed(budget - step)
                         mask[b] = masks.get(ids)
                         allowed[b].append(ids)
             logp = sampling_logprobs(logits, mask, temperature=self.temperature, top_p=self.top_p)
@@ -226,7 +222,7 @@ class HFGenerator(GenerationBackend):
                         finish[b] = "stop"
                 elif token == self.vocab.eos_id or self._hit_stop_string(responses[b], token):
                     finish[b] = "stop"
-            if all(f is not None for f in finish) or step == self.max_new_tokens - 1:
+            if all(f is not None for f in finish) or step == budget - 1:
                 break
             # finished rows keep decoding padding (ignored) so the batch stays rectangular for the cache
             next_ids = torch.tensor(

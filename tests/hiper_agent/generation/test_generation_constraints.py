@@ -137,3 +137,37 @@ def test_format_constraint_validation():
         FormatConstraint(["look"], allow_free_subgoal=False)
     with pytest.raises(ValueError, match="max_subgoal_tokens"):
         FormatConstraint(["look"], max_subgoal_tokens=0)
+
+
+@pytest.mark.parametrize("model", ["lm", "untagged_lm"])
+def test_keep_continues_the_current_subgoal(model, request):
+    # KEEP continues the current option (PROTOCOL.md): with `keep_subgoal` the subgoal block after KEEP is that
+    # text, forced (log-prob 0); SWITCH still writes a new subgoal
+    lm = request.getfixturevalue(model)
+    gen = HFGenerator(lm, max_new_tokens=64, temperature=2.0)
+    current = "open drawer 2"
+    constraints = [FormatConstraint(ADMISSIBLE_SETS[2], keep_subgoal=current)] * 64
+    samples = gen.generate(
+        ["You see a desk 1."] * 64, constraints=constraints, generator=torch.Generator().manual_seed(0)
+    )
+    _check(samples, constraints)
+    parsed = [parse_response(s.text) for s in samples]
+    kept = [p for p in parsed if not p.switch]
+    assert kept and all(p.subgoal == current for p in kept)
+    assert any(p.subgoal != current for p in parsed if p.switch)  # free text after SWITCH
+    assert sum(lp == 0.0 for s in samples if "KEEP" in s.text for lp in s.logprobs) > len(kept)  # forced tokens
+
+
+def test_keep_is_refused_when_the_budget_cannot_hold_the_current_subgoal(lm):
+    from hiper_agent.generation.constraints import CompiledConstraint, VocabIndex
+
+    long = "put mug 1 in/on desk 1 " * 6
+    compiled = CompiledConstraint(FormatConstraint(["look"], keep_subgoal=long), VocabIndex(lm.tokenizer))
+    assert compiled.keep_cost > compiled.required_tokens
+    gen = HFGenerator(lm, max_new_tokens=compiled.required_tokens + 2, temperature=2.0)
+    samples = gen.generate(
+        ["x"] * 16, constraints=[compiled.constraint] * 16, generator=torch.Generator().manual_seed(0)
+    )
+    assert all(parse_response(s.text).switch and s.finish_reason == "stop" for s in samples)
+    # tags or newlines cannot be forced into the subgoal block: such a subgoal is ignored
+    assert FormatConstraint(["look"], keep_subgoal="a <b> c").keep_subgoal is None
