@@ -59,6 +59,7 @@ def evaluate(
     *,
     num_episodes: int,
     constrained: bool = False,
+    keep_subgoal: bool = False,
     greedy: bool = True,
     torch_generator: Any = None,
     first_game: int = 0,
@@ -71,7 +72,7 @@ def evaluate(
         options = [{"game_index": first_game + start + i} for i in range(len(chunk))]
         trajs, stats = collect_rollouts(
             chunk, generator, prompt_builder, group_size=1, seed=first_game + start, torch_generator=torch_generator,
-            constrained=constrained, greedy=greedy, reset_options=options,
+            constrained=constrained, keep_subgoal=keep_subgoal, greedy=greedy, reset_options=options,
         )  # fmt: skip
         trajectories.extend(trajs)
         total.new_tokens += stats.new_tokens

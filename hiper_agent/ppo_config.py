@@ -201,6 +201,13 @@ class HiPERConfig:
             "decoding (helps small models; off in the paper)."
         },
     )
+    constrain_keep_subgoal: bool = field(
+        default=False,
+        metadata={
+            "help": "With constrained_decoding, a KEEP repeats the current subgoal verbatim (forced) instead of "
+            "rewriting it. Off: measured neutral to harmful on the cpu preset (docs/training.md)."
+        },
+    )
 
     # Advantage estimation and reward shaping
     advantage_estimator: str = field(

@@ -161,7 +161,7 @@ class HiPERTrainer:
         trajs, stats = collect_rollouts(
             self.envs, self.generator, self.prompts, group_size=c.group_size,
             seed=iteration_seed(c.seed, it, "env"), torch_generator=torch_generator(iteration_seed(c.seed, it, "sample")),
-            constrained=c.constrained_decoding,
+            constrained=c.constrained_decoding, keep_subgoal=c.constrain_keep_subgoal,
         )  # fmt: skip
         metrics = rollout_metrics(trajs, stats)
         turns = [turn for traj in trajs for turn in traj.turns]
@@ -370,7 +370,8 @@ class HiPERTrainer:
     def _evaluate(self, it: int) -> dict[str, float]:
         c = self.config
         result = evaluate(self.eval_envs, self.eval_generator, self.prompts, num_episodes=c.eval_episodes,
-                          constrained=c.constrained_decoding, greedy=c.eval_temperature == 0,
+                          constrained=c.constrained_decoding, keep_subgoal=c.constrain_keep_subgoal,
+                          greedy=c.eval_temperature == 0,
                           torch_generator=torch_generator(iteration_seed(c.seed, it + 1, "eval")))  # fmt: skip
         return result.metrics("eval")
 

@@ -115,6 +115,7 @@ def collect_rollouts(
     seed: int,
     torch_generator: Any = None,
     constrained: bool = False,
+    keep_subgoal: bool = False,
     greedy: bool = False,
     reset_options: Sequence[dict[str, Any] | None] | None = None,
 ) -> tuple[list[Trajectory], RolloutStats]:
@@ -127,8 +128,8 @@ def collect_rollouts(
         group_size: consecutive envs sharing one task (reset with the same seed).
         seed: base seed; group ``g`` resets with ``seed + g``.
         torch_generator: the sampling RNG (seeded by the caller for reproducibility).
-        constrained: restrict ``<switch>`` to KEEP/SWITCH, the subgoal after KEEP to the current one (KEEP
-            continues it) and ``<action>`` to the admissible commands.
+        constrained: restrict ``<switch>`` to KEEP/SWITCH and ``<action>`` to the admissible commands.
+        keep_subgoal: with ``constrained``, force the subgoal after KEEP to the current one (KEEP continues it).
         greedy: argmax decoding (evaluation).
         reset_options: per-env ``options`` for ``reset`` (e.g. a fixed ``game_index`` for evaluation).
 
@@ -156,7 +157,8 @@ def collect_rollouts(
         constraints = None
         if constrained:
             # an env with no admissible command left cannot be constrained: let the model write freely
-            constraints = [FormatConstraint(list(infos[i]["admissible_commands"]), keep_subgoal=infos[i].get("subgoal"))
+            constraints = [FormatConstraint(list(infos[i]["admissible_commands"]),
+                                            keep_subgoal=infos[i].get("subgoal") if keep_subgoal else None)
                            if infos[i]["admissible_commands"] else None for i in active]  # fmt: skip
         g0 = time.perf_counter()
         samples = generator.generate(prompts, constraints=constraints, generator=torch_generator, greedy=greedy)

@@ -32,11 +32,21 @@ def lm():
     )
 
 
-def rollout(lm, *, num_envs, steps, group_size, seed, sample_seed, constrained):
+def rollout(lm, *, num_envs, steps, group_size, seed, sample_seed, constrained, keep_subgoal=False):
     envs = [KeyDoorEnv(max_episode_steps=steps) for _ in range(num_envs)]
     return collect_rollouts(envs, HFGenerator(lm, max_new_tokens=24), PromptBuilder("alfworld", "compact"),
                             group_size=group_size, seed=seed, torch_generator=torch.Generator().manual_seed(sample_seed),
-                            constrained=constrained)  # fmt: skip
+                            constrained=constrained, keep_subgoal=keep_subgoal)  # fmt: skip
+
+
+@pytest.mark.parametrize("keep_subgoal", [True, False])
+def test_keep_subgoal_makes_keep_turns_repeat_the_current_subgoal(lm, keep_subgoal):
+    trajs, _ = rollout(lm, num_envs=8, steps=6, group_size=1, seed=0, sample_seed=2, constrained=True,
+                       keep_subgoal=keep_subgoal)  # fmt: skip
+    kept = [(prev.subgoal, turn.written_subgoal) for traj in trajs
+            for prev, turn in zip(traj.turns[:-1], traj.turns[1:], strict=True) if not turn.switch]  # fmt: skip
+    assert kept
+    assert all(written == current for current, written in kept) == keep_subgoal
 
 
 @pytest.mark.parametrize("constrained", [True, False])
