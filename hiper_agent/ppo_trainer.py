@@ -336,7 +336,10 @@ class HiPERTrainer:
         ``run_dir/sft_policy``), from where ``--model <folder>`` starts RL.
         """
         logger = MetricsLogger(self.run_dir, tensorboard=self.config.log_tensorboard)
+        self.config.save(self.run_dir)
         before = self._evaluate(-1) if self.config.eval_episodes and self.config.eval_before_sft else {}
+        if before:
+            logger.log(-1, before)
         self._sft(logger)
         after = self._evaluate(0) if self.config.eval_episodes else {}
         logger.log(0, after)

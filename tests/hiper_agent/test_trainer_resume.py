@@ -85,6 +85,9 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
     saved = json.loads((folder / "hiper.json").read_text())
     assert (saved["prompt_style"], saved["history_length"], saved["action_memory"]) == ("compact", 2, 0)
     assert load_model(str(folder)).source == "hf"
+    records = [json.loads(x) for x in (tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["step"], "eval/success_rate" in r) for r in records] == [(-1, True), (-1, False), (0, True)]
+    assert (tmp_path / "sft" / "config.json").is_file()
     config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="rl", model=str(folder),
                                      sft_epochs=0, sft_episodes=0, num_iterations=1, **{k: v for k, v in SMALL.items()
                                      if k != "sft_episodes"})  # fmt: skip
