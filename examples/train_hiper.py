@@ -11,6 +11,7 @@ TensorBoard events, checkpoints and `learning_curve.png`.
 """
 
 from hiper_agent.cli import parse_args
+from hiper_agent.errors import SetupError
 from hiper_agent.ppo_trainer import train
 
 
@@ -18,7 +19,7 @@ def main() -> None:
     config = parse_args()  # parse before any env exists: the ALFWorld planner overwrites sys.argv
     try:
         result = train(config)
-    except (FileExistsError, FileNotFoundError) as e:  # a used run dir, or nothing to --resume from
+    except SetupError as e:  # a used run dir, nothing to --resume from, a model that is not there
         raise SystemExit(f"train_hiper.py: {e}") from None
     print(result["summary"])
     print(f"learning curve: {result['plot']}")

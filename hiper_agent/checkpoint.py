@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hiper_agent.errors import NoCheckpointError, RunDirInUseError
 from hiper_agent.seeding import get_rng_state, set_rng_state
 
 if TYPE_CHECKING:
@@ -226,8 +227,8 @@ def resolve_resume(config: HiPERConfig) -> Path | None:
         The checkpoint directory to load, or None for a fresh start.
 
     Raises:
-        FileExistsError: fresh run into a run directory with checkpoints.
-        FileNotFoundError: `resume` is a path holding no checkpoint.
+        RunDirInUseError: fresh run into a run directory with checkpoints (a ``FileExistsError``).
+        NoCheckpointError: `resume` is a path holding no checkpoint (a ``FileNotFoundError``).
     """
     if isinstance(config.resume, str):
         target = Path(config.resume)
@@ -235,13 +236,13 @@ def resolve_resume(config: HiPERConfig) -> Path | None:
             return target
         found = latest_checkpoint(target)
         if found is None:
-            raise FileNotFoundError(f"resume={config.resume!r} is neither a checkpoint nor a run dir with one.")
+            raise NoCheckpointError(f"resume={config.resume!r} is neither a checkpoint nor a run dir with one.")
         return found
     if config.resume:
         return latest_checkpoint(config.run_dir)
     existing = list_checkpoints(config.run_dir)
     if existing and not config.overwrite:
-        raise FileExistsError(
+        raise RunDirInUseError(
             f"{config.run_dir} already holds checkpoints (newest: {existing[-1].name}); pass --resume to continue "
             "it, --exp-name NAME for a new run, or --overwrite to delete it."
         )

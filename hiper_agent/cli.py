@@ -21,6 +21,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hiper_agent.errors import SetupError
 from hiper_agent.ppo_config import (
     PRESETS,
     SECTIONS,
@@ -245,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         summary = train(config)
-    except (FileExistsError, FileNotFoundError) as e:  # a used run dir, or nothing to --resume from
+    except SetupError as e:  # a used run dir, nothing to --resume from, a model that is not there
         print(f"hiper-train: {e}", file=sys.stderr)
         return 2
     line = summary.get("summary") if isinstance(summary, Mapping) else None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from hiper_agent.errors import ModelNotFoundError, ModelUnavailableError
 from hiper_agent.models.smollm2 import SMOLLM2_NAMES, smollm2_folder
 from hiper_agent.models.tiny import TinyConfig, build_tiny_model, build_tiny_tokenizer
 
@@ -223,8 +224,9 @@ def load_model(
         The :class:`LoadedModel`, in eval mode on ``device``.
 
     Raises:
-        FileNotFoundError: a path that does not exist.
-        OSError: a hub id that cannot be fetched (offline); the message lists the offline choices.
+        ModelNotFoundError: a path that does not exist or holds no model (a ``FileNotFoundError``).
+        ModelUnavailableError: a hub id that cannot be fetched (offline; an ``OSError``); the message lists the
+            offline choices.
         TypeError: tiny-model options given for another model, or unknown option names.
 
     Example:
@@ -253,7 +255,7 @@ def load_model(
 
         gguf_path = Path(key).expanduser()
         if not gguf_path.is_file():
-            raise FileNotFoundError(f"GGUF file not found: {gguf_path}")
+            raise ModelNotFoundError(f"GGUF file not found: {gguf_path}")
         path = gguf_cache_folder(gguf_path, cache, str(torch_dtype))
         if not (path / "config.json").is_file():
             convert_gguf_to_hf(gguf_path, path, dtype=torch_dtype)
@@ -262,11 +264,11 @@ def load_model(
     elif Path(key).expanduser().exists():
         path = Path(key).expanduser()
         if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"{path} is not a Hugging Face model folder (no config.json)")
+            raise ModelNotFoundError(f"{path} is not a Hugging Face model folder (no config.json)")
         model, tokenizer = _load_folder(path, torch_dtype)
         source = "hf"
     elif key.startswith((".", "/", "~")) or key.count("/") > 1:
-        raise FileNotFoundError(f"model path not found: {key!r}. Offline choices: {_OFFLINE_CHOICES}.")
+        raise ModelNotFoundError(f"model path not found: {key!r}. Offline choices: {_OFFLINE_CHOICES}.")
     else:
         # Without a network the hub client retries for about a minute; check first and then read the cache only.
         reachable = _hub_reachable()
@@ -276,7 +278,7 @@ def load_model(
             why = (
                 "is not a model on the hub" if reachable else "is not in the local HF cache and the hub is unreachable"
             )
-            raise OSError(
+            raise ModelUnavailableError(
                 f"could not load {name!r}: it {why} ({type(err).__name__}: "
                 f"{str(err).splitlines()[0] if str(err) else ''}). Offline choices: {_OFFLINE_CHOICES}."
             ) from err

@@ -133,3 +133,20 @@ def test_a_used_run_dir_is_refused_with_a_message_not_a_traceback(tmp_path, caps
     assert "pass --resume to continue it" in capsys.readouterr().err
     assert cli.main(["--preset", "smoke", "--resume", str(tmp_path / "nothing")]) == 2
     assert "neither a checkpoint" in capsys.readouterr().err
+    # a model that is not there is the user's to fix too (the run dir check comes first, so use a fresh one)
+    fresh = ["--preset", "smoke", "--output-dir", str(tmp_path / "fresh"), "--num-envs", "2", "--group-size", "2",
+             "--sft-episodes", "2"]  # fmt: skip
+    assert cli.main([*fresh, "--model", str(tmp_path / "no-such-model")]) == 2
+    assert "model path not found" in capsys.readouterr().err
+
+
+def test_only_setup_errors_lose_their_traceback(monkeypatch):
+    # anything else is a bug and must propagate
+    import hiper_agent.ppo_trainer as trainer
+
+    def broken(config):
+        raise FileNotFoundError("deep inside")
+
+    monkeypatch.setattr(trainer, "train", broken)
+    with pytest.raises(FileNotFoundError, match="deep inside"):
+        cli.main(["--preset", "smoke"])
