@@ -27,7 +27,7 @@ _POSITIVE = (
 ).split()
 _NON_NEGATIVE = (
     "history_length action_memory lora_r num_threads num_iterations kl_coef entropy_coef vf_coef "
-    "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus sft_epochs sft_episodes eval_every "
+    "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus progress_shaping sft_epochs sft_episodes eval_every "
     "checkpoint_every keep_checkpoints eval_temperature"
 ).split()
 
@@ -270,6 +270,13 @@ class HiPERConfig:
         metadata={
             "help": "Executor reward when a step first achieves its option's subgoal (env-verified). hae gives "
             "it to the low level only, so the planner gains nothing from easy subgoals (HiPER: none)."
+        },
+    )
+    progress_shaping: float = field(
+        default=0.0,
+        metadata={
+            "help": "Executor reward per command of optimal-plan progress, potential-based (policy-invariant); "
+            "> 0 gives the training envs the expert oracle for it (evaluation never). HiPER: none."
         },
     )
 

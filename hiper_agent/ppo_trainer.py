@@ -67,7 +67,9 @@ class HiPERTrainer:
         env_kwargs = dict(c.env_kwargs)
         if c.max_episode_steps is not None:
             env_kwargs["max_episode_steps"] = c.max_episode_steps
-        self.envs = [gym.make(c.env_id, **env_kwargs) for _ in range(c.num_envs)]
+        # progress shaping reads the expert's plan length: the training envs carry the oracle, evaluation never does
+        train_kwargs = {**env_kwargs, "expert": True} if c.progress_shaping > 0 else env_kwargs
+        self.envs = [gym.make(c.env_id, **train_kwargs) for _ in range(c.num_envs)]
         eval_kwargs = {**env_kwargs, "split": c.eval_split}
         self.eval_envs = [gym.make(c.env_id, **eval_kwargs) for _ in range(min(c.num_envs, max(c.eval_episodes, 1)))]
 
@@ -206,6 +208,7 @@ class HiPERTrainer:
             anchor_obs=[t.observation for t in turns],
             invalid=np.array([t.invalid for t in turns]),
             subgoal_achieved=np.array([t.subgoal_achieved for t in turns]),
+            plan_progress=np.array([t.plan_progress for t in turns]),
             subgoals=[t.written_subgoal for t in turns],
             spans=[t.masks for t in turns],
             response_lengths=[len(t.response_ids) for t in turns],
@@ -430,7 +433,7 @@ def advantage_config(config: HiPERConfig) -> credit.AdvantageConfig:
     shaping = credit.ShapingConfig(invalid_action_penalty=c.invalid_action_penalty, keep_penalty=c.keep_penalty,
                                    keep_penalty_mode=c.keep_penalty_mode,
                                    keep_consistency_penalty=c.keep_consistency_penalty,
-                                   subgoal_bonus=c.subgoal_bonus)  # fmt: skip
+                                   subgoal_bonus=c.subgoal_bonus, progress_coef=c.progress_shaping)  # fmt: skip
     return credit.AdvantageConfig(gamma=c.gamma, lam_low=c.lam_low, lam_high=c.lam_high, lam=c.gae_lambda,
                                   normalize=c.norm_adv, bootstrap_truncated=c.bootstrap_truncated,
                                   shaping=shaping)  # fmt: skip

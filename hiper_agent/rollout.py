@@ -31,7 +31,9 @@ class Turn:
     ``subgoal`` is the option's subgoal as the env tracks it, ``written_subgoal`` what the response wrote;
     ``masks`` mark the response tokens of the ``switch``/``subgoal``/``action`` blocks; ``values`` are filled by the
     critic after the rollout (``low``, ``high``, ``switch``), read at the response tokens ``value_pos``
-    (``high``, ``low``, ``switch``; see :func:`hiper_agent.models.value_positions`).
+    (``high``, ``low``, ``switch``; see :func:`hiper_agent.models.value_positions`). ``plan_progress`` is how many
+    commands of an optimal plan the step completed, from a training env's oracle (``info["expert_plan_length"]``,
+    ``expert=True``): ``L(s) - L(s')``, 0 when the env has none.
     """
 
     prompt_ids: list[int]
@@ -49,6 +51,7 @@ class Turn:
     format_error: bool = False
     keep_changed: bool = False
     subgoal_achieved: bool = False
+    plan_progress: float = 0.0
     masks: TokenMasks | None = None
     value_pos: tuple[int, int, int] = (0, 0, 0)
     values: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -188,6 +191,7 @@ def collect_rollouts(
                 format_error=not parsed.is_valid,
                 keep_changed=bool(info.get("subgoal_changed_on_keep", False)),
                 subgoal_achieved=info.get("subgoal_status") == "achieved",
+                plan_progress=_plan_progress(infos[i], info),
                 masks=char_spans_to_token_masks(offsets, parsed.spans),
                 value_pos=value_positions(sample.text, offsets) if offsets else (0, 0, 0),
             )
@@ -220,3 +224,10 @@ def rollout_metrics(trajs: Sequence[Trajectory], stats: RolloutStats, prefix: st
         f"{prefix}/tokens_per_s": stats.tokens_per_s,
         f"{prefix}/episodes": float(len(trajs)),
     }
+
+
+def _plan_progress(before: dict[str, Any], after: dict[str, Any]) -> float:
+    """``L(s) - L(s')`` from the oracle's ``expert_plan_length`` (0 once won); 0 when either side has none."""
+    length_before = before.get("expert_plan_length")
+    length_after = 0 if after.get("won") else after.get("expert_plan_length")
+    return 0.0 if length_before is None or length_after is None else float(length_before - length_after)

@@ -65,9 +65,12 @@ class Trajectory:
     """Per-turn invalid-action flags, for the invalid-action penalty."""
     subgoal_achieved: ArrayLike | None = None
     """Per-turn `info["subgoal_status"] == "achieved"` flags, for the subgoal bonus."""
+    plan_progress: ArrayLike | None = None
+    """Per-turn `L[t] - L[t+1]`, the commands of an optimal plan a turn completed (negative: it undid some), for
+    the progress shaping; 0 where the training env has no oracle."""
     executor_bonus: ArrayLike | None = None
     """The part of `rewards` that belongs to the executor alone (HAE's low level); `compute_advantages` sets it
-    from the subgoal bonus."""
+    from the subgoal bonus and the plan progress."""
     subgoals: Sequence[str | None] | None = None
     """Per-turn written subgoal text (None when missing), for the KEEP-consistency penalty."""
     spans: Sequence[Any] | None = None
@@ -310,7 +313,7 @@ def _switches(traj: Trajectory) -> np.ndarray:
 
 
 def _shaped(traj: Trajectory, shaping: ShapingConfig) -> Trajectory:
-    """The trajectory with its rewards shaped; a subgoal bonus is added to `rewards` and kept in `executor_bonus`."""
+    """The trajectory with its rewards shaped; executor rewards (subgoal bonus, plan progress) also go to `executor_bonus`."""
     if not shaping.active:
         return traj
     keep_inconsistent = None
@@ -323,12 +326,18 @@ def _shaped(traj: Trajectory, shaping: ShapingConfig) -> Trajectory:
             traj.rewards, shaping, switches=_switches(traj), invalid=traj.invalid, keep_inconsistent=keep_inconsistent
         )
     )
-    if not shaping.subgoal_bonus:
+    if not (shaping.subgoal_bonus or shaping.progress_coef):
         return dataclasses.replace(traj, rewards=rewards)
-    if traj.subgoal_achieved is None:
-        raise ValueError("subgoal_bonus > 0 needs Trajectory.subgoal_achieved")
-    starts = segment_starts(_switches(traj), to_numpy(traj.dones, bool))
-    bonus = shaping.subgoal_bonus * subgoal_bonus_turns(starts, traj.subgoal_achieved)
+    bonus = np.zeros(len(traj))
+    if shaping.subgoal_bonus:
+        if traj.subgoal_achieved is None:
+            raise ValueError("subgoal_bonus > 0 needs Trajectory.subgoal_achieved")
+        starts = segment_starts(_switches(traj), to_numpy(traj.dones, bool))
+        bonus += shaping.subgoal_bonus * subgoal_bonus_turns(starts, traj.subgoal_achieved)
+    if shaping.progress_coef:
+        if traj.plan_progress is None:
+            raise ValueError("progress_coef > 0 needs Trajectory.plan_progress")
+        bonus += shaping.progress_coef * to_numpy(traj.plan_progress, float)
     return dataclasses.replace(traj, rewards=rewards + bonus, executor_bonus=bonus)
 
 

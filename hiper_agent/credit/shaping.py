@@ -17,6 +17,12 @@ non-negative magnitudes and subtracted. The reference configs write some of them
   reward: HAE gives it to the low level only (`executor_bonus` in `hae`), so the planner earns nothing by
   proposing easy subgoals; a flat estimator has no executor and sees it as part of the one reward. Dense credit
   for "do what the subgoal says" helps small models, whose typical failure is an action that ignores its subgoal.
+- plan progress (potential-based, Ng, Harada & Russell 1999): `+progress_coef * (L[t] - L[t+1])`, where `L` is the
+  number of commands an optimal plan still needs (a training env's oracle, e.g. ALFWorld's
+  `info["expert_plan_length"]`; 0 once won). With the potential `-L` and gamma 1 it changes no optimal policy,
+  and it tells every step whether it helped (+1 per step of an optimal plan), did nothing (0: a move to the
+  wrong receptacle) or undid progress (taking an object the goal does not need lengthens the plan). Like the
+  subgoal bonus it is an executor reward (`executor_bonus`). Held-out evaluation never sees the oracle.
 """
 
 from __future__ import annotations
@@ -47,9 +53,12 @@ class ShapingConfig:
     """Subtracted on a turn that said KEEP but changed the subgoal text (reference: 0.3)."""
     subgoal_bonus: float = 0.0
     """Executor reward on the turn that first achieves its option's subgoal (env-verified; HiPER: none)."""
+    progress_coef: float = 0.0
+    """Executor reward per command of plan progress, `L[t] - L[t+1]` (potential-based; see the module docstring)."""
 
     def __post_init__(self) -> None:
-        for name in ("invalid_action_penalty", "keep_penalty", "keep_consistency_penalty", "subgoal_bonus"):
+        for name in ("invalid_action_penalty", "keep_penalty", "keep_consistency_penalty", "subgoal_bonus",
+                     "progress_coef"):  # fmt: skip
             value = getattr(self, name)
             if value < 0:
                 raise ValueError(f"{name}={value} must be a non-negative magnitude; pass {-value} instead")
@@ -60,7 +69,7 @@ class ShapingConfig:
     def active(self) -> bool:
         """Whether any term is non-zero."""
         return bool(self.invalid_action_penalty or self.keep_penalty or self.keep_consistency_penalty
-                    or self.subgoal_bonus)  # fmt: skip
+                    or self.subgoal_bonus or self.progress_coef)  # fmt: skip
 
 
 def shape_rewards(

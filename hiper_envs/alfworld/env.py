@@ -68,7 +68,8 @@ class ALFWorldEnv(OptionEnv):
     ## Info keys
     The protocol's keys (``docs/protocol.md``) plus ``game_id``, ``gamefile``, ``split``, ``num_subtasks``,
     ``subtask_index`` (the subtask in progress, ``K`` when all are done), ``subtasks_done`` (int), ``subtask``
-    (its sentence, ``""`` when done) and, with ``expert=True``, ``expert_switch``.
+    (its sentence, ``""`` when done) and, with ``expert=True``, ``expert_switch`` and ``expert_plan_length`` (the
+    commands the expert's optimal plan for the current subtask still needs; for training-time reward shaping).
 
     ## Version History
     - v0: initial version (alfworld 0.4.2 domain and grammar, textworld 1.7 engine).
@@ -243,7 +244,9 @@ class ALFWorldEnv(OptionEnv):
         subtasks = self._spec.subtasks
         info["subtask"] = subtasks[stage].goal if stage < len(subtasks) else ""
         if "expert_action" in info:
+            assert self._expert_policy is not None
             info["expert_switch"] = self._expert_switch
+            info["expert_plan_length"] = self._expert_policy.steps_left
         return info
 
     def close(self) -> None:

@@ -117,6 +117,11 @@ class PlannerExpert:
         self._last_ended = self._pos + 1 >= len(self._labels) or self._labels[self._pos + 1][1]
         return self._detour() or self._plan[self._pos], label, switch
 
+    @property
+    def steps_left(self) -> int:
+        """Commands left in the plan advised last (0 before the first advice or when no plan exists)."""
+        return len(self._plan) - self._pos if self._plan else 0
+
     def _detour(self) -> str | None:
         """A search move instead of the planned one: open the receptacle just visited, or visit another one."""
         assert self._plan is not None and self._rng is not None

@@ -101,3 +101,12 @@ def test_collate_puts_every_tensor_on_the_models_device():
     assert all(t.device.type == "meta" for t in tensors)
     assert batch.input_ids.shape == (2, 5) and batch.response_length == 3
     assert batch.allowed == [[None, None, [1]], [None, None, None]]
+
+
+def test_plan_progress_reads_the_oracle_plan_length():
+    from hiper_agent.rollout import _plan_progress
+
+    assert _plan_progress({"expert_plan_length": 5}, {"expert_plan_length": 4}) == 1.0
+    assert _plan_progress({"expert_plan_length": 3}, {"expert_plan_length": 5}) == -2.0  # undid progress
+    assert _plan_progress({"expert_plan_length": 1}, {"won": True}) == 1.0  # a won game has nothing left to do
+    assert _plan_progress({}, {"expert_plan_length": 4}) == 0.0  # no oracle: no shaping

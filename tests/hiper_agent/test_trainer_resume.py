@@ -109,3 +109,13 @@ def test_entropy_bonus_raises_the_policys_entropy(tmp_path):
 
     low, high = mean_entropy(0.0), mean_entropy(10.0)
     assert high > low + 0.05, (low, high)
+
+
+def test_progress_shaping_gives_only_the_training_envs_the_oracle(tmp_path):
+    config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), progress_shaping=1.0, sft_epochs=0,
+                                     **SMALL)  # fmt: skip
+    trainer = HiPERTrainer(config)
+    assert all(env.unwrapped.expert for env in trainer.envs)
+    assert not any(env.unwrapped.expert for env in trainer.eval_envs)
+    metrics = trainer._iteration(1)  # rollout with the oracle's plan lengths, shaped advantages, an update
+    assert metrics["rollout/episodes"] == 2.0

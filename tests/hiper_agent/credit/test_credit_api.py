@@ -126,6 +126,25 @@ def test_subgoal_bonus_goes_to_the_executor_under_hae_and_into_the_return_of_fla
         compute_advantages("hae", _batch(rng), bonus)
 
 
+def test_plan_progress_is_an_executor_reward_that_telescopes():
+    rng = np.random.default_rng(6)
+    trajs = _batch(rng)
+    for t in trajs:  # plan lengths L[0..T]: progress L[t] - L[t+1] sums to L[0] - L[T]
+        lengths = rng.integers(0, 8, len(t) + 1)
+        t.plan_progress = (lengths[:-1] - lengths[1:]).astype(float)
+    shaping = AdvantageConfig(shaping=ShapingConfig(progress_coef=0.5))
+    plain, shaped = compute_advantages("hae", trajs), compute_advantages("hae", trajs, shaping)
+    assert any((s.adv_low != p.adv_low).any() for s, p in zip(shaped, plain, strict=True))
+    for s, p in zip(shaped, plain, strict=True):  # the planner's advantages do not see it
+        np.testing.assert_allclose(s.adv_high, p.adv_high)
+    returns = [a.rewards.sum() for a in compute_advantages("grpo", trajs, shaping)]
+    np.testing.assert_allclose(returns, [t.rewards.sum() + 0.5 * t.plan_progress.sum() for t in trajs])
+    with pytest.raises(ValueError, match="plan_progress"):
+        compute_advantages("hae", _batch(rng), shaping)
+    with pytest.raises(ValueError, match="non-negative"):
+        ShapingConfig(progress_coef=-1.0)
+
+
 def test_token_advantages_for_whole_trajectories():
     trajs = _batch(np.random.default_rng(4), n=3)
     advs = compute_advantages("hae", trajs)

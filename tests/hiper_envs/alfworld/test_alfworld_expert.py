@@ -146,3 +146,28 @@ def test_done_when_sweep():
     print(f"expert won {expert_wins}/{total}, random agent won {random_wins}/{total}")
     assert total == 80 and expert_wins == total
     assert random_wins < total / 2, random_wins
+
+
+def test_expert_plan_length_counts_down_and_rises_after_a_harmful_step():
+    env = gym.make("HiPER/ALFWorld-v0", split="valid_seen", num_games=4, expert=True)
+    obs, info = env.reset(seed=1)
+    lengths = [info["expert_plan_length"]]
+    terminated = False
+    while not terminated:
+        obs, reward, terminated, truncated, info = env.step(info["expert_action"])
+        lengths.append(info.get("expert_plan_length", 0))  # no expert keys once the game is won
+    assert lengths == list(range(lengths[0], -1, -1)) and lengths[0] >= 2  # one less per optimal step
+    # taking an object the goal does not need makes the plan longer (it must be put down again)
+    obs, info = env.reset(seed=1)
+    before = info["expert_plan_length"]
+    for command in info["admissible_commands"]:
+        if command.startswith("go to "):
+            obs, _, _, _, info = env.step(command)
+            takes = [c for c in info["admissible_commands"] if c.startswith("take ")]
+            if takes and info["expert_action"] not in takes:
+                obs, _, _, _, info = env.step(takes[0])
+                assert info["expert_plan_length"] > before
+                break
+    else:
+        pytest.fail("no receptacle with an object the goal does not need")
+    env.close()
