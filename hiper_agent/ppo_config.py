@@ -27,8 +27,8 @@ _POSITIVE = (
 ).split()
 _NON_NEGATIVE = (
     "history_length action_memory lora_r num_threads num_iterations kl_coef entropy_coef vf_coef "
-    "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus progress_shaping sft_epochs sft_episodes eval_every "
-    "checkpoint_every keep_checkpoints eval_temperature"
+    "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus progress_shaping sft_epochs "
+    "sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature"
 ).split()
 
 #: Section title of the fields, keyed by each section's first field (the banners below; --help and docs use it).

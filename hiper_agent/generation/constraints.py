@@ -200,12 +200,13 @@ class CompiledConstraint:
         # KEEP with a current subgoal: the subgoal block (index SUBGOAL) becomes that text, forced. KEEP is offered
         # only while the budget holds the forced path, so the format always completes.
         keep_path = (*vocab.encode("KEEP"), *vocab.encode("</switch>"))
-        self.keep_node = _walk(switch.root, keep_path)
+        self.keep_node: _Trie | None = None  # where the switch block's trie ends on KEEP
         self.keep_segment: _Forced | None = None
         self.keep_cost = 0  # tokens from the switch block's start to the end of the response, via KEEP
         self.without_keep: list[int] = []  # the switch block's first tokens, KEEP's excluded
         first = keep_path[0]
         if constraint.keep_subgoal is not None and first != vocab.encode("SWITCH")[0]:  # else KEEP can't be refused
+            self.keep_node = _walk(switch.root, keep_path)
             self.keep_segment = _Forced((*vocab.encode(constraint.keep_subgoal), *vocab.encode("</subgoal>")))
             self.keep_cost = len(keep_path) + segments[self.SUBGOAL - 1].max_len + self.keep_segment.max_len
             self.keep_cost += self.reserve_after[self.SUBGOAL]
@@ -225,7 +226,7 @@ class ConstraintState:
         self.pos = 0  # tokens emitted inside the current segment
         self.node: _Trie | None = None  # position in the current choice's trie
         self.closing = 0  # free text: tokens of the closing tag emitted so far
-        self.kept = False  # the switch block said KEEP
+        self.kept = False  # the switch block said KEEP (tracked only when KEEP forces the subgoal)
         self._enter()
 
     @property
@@ -279,7 +280,8 @@ class ConstraintState:
         elif isinstance(seg, _Choice):
             self.node = self.node.children[token]
             if self.node.terminal:
-                self.kept = self.kept or self.node is self.compiled.keep_node
+                if self.segment == self.compiled.SWITCH:
+                    self.kept = self.node is self.compiled.keep_node
                 self._next_segment()
         elif self.closing or token == seg.close[0]:
             self.closing += 1
