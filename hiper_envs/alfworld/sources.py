@@ -15,9 +15,9 @@ from hiper_envs.alfworld.spec import TASK_TYPES, GameSpec, TaskSource
 __all__ = ["DEFAULT_NUM_GAMES", "GeneratedTaskSource", "make_task_source"]
 
 #: Default ``len`` of a generated split (the generator itself is unbounded; raise ``num_games`` at will).
-#: Train is large enough that an epoch rarely repeats a game; the valid splits match ALFWorld's eval sizes
-#: (140/134 games) in spirit while giving every task type ~33 games.
-DEFAULT_NUM_GAMES: dict[str, int] = {"train": 10_000, "valid_seen": 200, "valid_unseen": 200}
+#: Train is large enough that an epoch rarely repeats a game; the valid splits hold 1,000 games so that fixed
+#: evaluation panels of >= 500 games fit (game ``i`` does not depend on ``num_games``: a longer split only adds games).
+DEFAULT_NUM_GAMES: dict[str, int] = {"train": 10_000, "valid_seen": 1_000, "valid_unseen": 1_000}
 
 
 class GeneratedTaskSource:
