@@ -7,19 +7,11 @@ decision is a `Decision` (see ``policies/base.py``) whose units carry the log-pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-import numpy as np
+from hiper_agent.policies.base import Decision
 
-from hiper_agent import credit
-from hiper_agent.policies.base import HEADS, Decision
-
-if TYPE_CHECKING:
-    from hiper_agent.policies.base import Policy
-
-__all__ = ["Minibatch", "RolloutBuffer", "Trajectory", "Turn"]
+__all__ = ["Trajectory", "Turn"]
 
 
 @dataclass

@@ -143,7 +143,7 @@ class Policy(abc.ABC):
         """Per-turn log-probs under the frozen reference policy for the KL term, or None without one."""
         return None
 
-    def freeze_reference(self) -> None:
+    def freeze_reference(self) -> None:  # noqa: B027  (optional: families without a KL reference skip it)
         """Snapshot the current policy as the KL reference (called once, before the first PPO iteration)."""
 
     def cost(self, turn: Turn) -> int:
