@@ -28,7 +28,7 @@ _POSITIVE = (
 _NON_NEGATIVE = (
     "history_length action_memory lora_r num_threads num_iterations kl_coef entropy_coef vf_coef "
     "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus progress_shaping sft_epochs "
-    "sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature"
+    "sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature env_workers eval_seed"
 ).split()
 
 #: Section title of the fields, keyed by each section's first field (the banners below; --help and docs use it).
@@ -120,7 +120,10 @@ class HiPERConfig:
     )
     eval_split: str = field(
         default="valid_seen",
-        metadata={"help": "Held-out split for evaluation (passed as `split=` over env_kwargs)."},
+        metadata={
+            "help": "Held-out split(s) for evaluation (passed as `split=` over env_kwargs); several are comma-"
+            "separated, e.g. `valid_seen,valid_unseen`: each gets its own fixed panel and `eval/<split>/*` metrics."
+        },
     )
     num_envs: int = field(default=8, metadata={"help": "Episodes rolled out per iteration (parallel envs)."})
     group_size: int = field(
@@ -129,6 +132,10 @@ class HiPERConfig:
             "help": "Envs sharing one task (same reset seed); num_envs must be a multiple. "
             "grpo/rloo/gigpo compare episodes within a group, so they need >= 2."
         },
+    )
+    env_workers: int = field(
+        default=0,
+        metadata={"help": "0 steps the envs in this process; N > 0 runs them in N Ray actors (the `ray` extra)."},
     )
     max_episode_steps: int | None = field(
         default=None, metadata={"help": "Time limit per episode; None keeps the env's registered default."}
@@ -153,6 +160,16 @@ class HiPERConfig:
     )
 
     # Model
+    policy: str = field(
+        default="llm",
+        metadata={
+            "help": "Policy family:\n"
+            "- llm: one language model writes <switch>/<subgoal>/<action> (the paper; GPU-scale).\n"
+            "- scorer: small torch heads score the env's subgoal candidates and admissible commands "
+            "(HiPER's factorization; learns on a CPU in minutes).\n"
+            "- flat-scorer: the scorer without a planner (actions from task, observation, history)."
+        },
+    )
     model: str = field(
         default="tiny",
         metadata={
@@ -330,7 +347,10 @@ class HiPERConfig:
         default=5,
         metadata={"help": "Evaluate before training, every N iterations and after the last; 0 = never."},
     )
-    eval_episodes: int = field(default=20, metadata={"help": "Held-out episodes per evaluation (fixed seeds)."})
+    eval_episodes: int = field(
+        default=20, metadata={"help": "Episodes of each split's fixed panel: games 0..N-1 of the split."}
+    )
+    eval_seed: int = field(default=0, metadata={"help": "Reset seed of the panels' first episode (episode i: +i)."})
     eval_before_sft: bool = field(
         default=True,
         metadata={
@@ -456,6 +476,14 @@ class HiPERConfig:
             isinstance(self.resume, bool) or (isinstance(self.resume, str) and self.resume != ""),
             f"resume ({self.resume!r}) must be True/False or a checkpoint path.",
         )
+
+    def eval_panels(self) -> list[Any]:
+        """The fixed evaluation panels of this run, one per split in `eval_split`."""
+        from hiper_agent.panels import EvalPanel
+
+        k = self.env_kwargs.get("num_subtasks")
+        return [EvalPanel(self.env_id, split.strip(), self.eval_episodes, self.eval_seed, k)
+                for split in self.eval_split.split(",") if split.strip()]  # fmt: skip
 
     # Presets and serialization
 
