@@ -76,7 +76,9 @@ def test_values_are_cleaned_and_validated(tmp_path):
     import torch
 
     with MetricsLogger(tmp_path, tensorboard=False, console=False) as logger:
-        record = logger.log(1, {"eval/valid_seen/episodes": np.int64(8), "train/kl": torch.tensor(0.5), "train/entropy": math.nan})
+        record = logger.log(
+            1, {"eval/valid_seen/episodes": np.int64(8), "train/kl": torch.tensor(0.5), "train/entropy": math.nan}
+        )
         assert record["eval/valid_seen/episodes"] == 8 and record["train/kl"] == 0.5 and record["train/entropy"] is None
         with pytest.raises(TypeError, match="must be a number"):
             logger.log(1, {"train/kl": "high"})

@@ -4,7 +4,6 @@ The default test resumes from the iteration-1 checkpoint of a finished run. The 
 process with SIGKILL right after its first checkpoint and resumes it from the command line.
 """
 
-import dataclasses
 import json
 import os
 import shutil
@@ -23,8 +22,14 @@ from hiper_agent.ppo_trainer import HiPERTrainer, train
 ROOT = Path(__file__).resolve().parents[2]
 # the smoke preset, shrunk further: 2 envs in 1 group, 4-step episodes, 2 held-out games
 SMALL = dict(num_envs=2, group_size=2, max_episode_steps=4, eval_episodes=2, sft_episodes=2, progress=False)
-COMPARED = ("rollout/success_rate", "rollout/episode_length", "train/policy_loss", "train/kl",
-            "eval/valid_seen/success_rate", "rollout/total_env_steps")
+COMPARED = (
+    "rollout/success_rate",
+    "rollout/episode_length",
+    "train/policy_loss",
+    "train/kl",
+    "eval/valid_seen/success_rate",
+    "rollout/total_env_steps",
+)
 
 
 def trajectory_of(history):
@@ -53,7 +58,11 @@ def test_evaluation_before_sft_can_be_skipped(tmp_path):
     )
     history = train(config)["history"]
     assert [r["step"] for r in history] == [-1, 0]  # the SFT record, then the evaluation after it
-    assert "sft/loss" in history[0] and "eval/valid_seen/success_rate" not in history[0] and "eval/valid_seen/success_rate" in history[1]
+    assert (
+        "sft/loss" in history[0]
+        and "eval/valid_seen/success_rate" not in history[0]
+        and "eval/valid_seen/success_rate" in history[1]
+    )
 
 
 @pytest.mark.slow
@@ -95,7 +104,7 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
     result = train(config)
     assert (Path(result["run_dir"]) / "policy" / "hiper.json").is_file()
     with pytest.warns(UserWarning, match="history_length=2, this run shows 1: pass --history-length 2"):
-        HiPERTrainer(dataclasses.replace(config, exp_name="rl-other-prompts", history_length=1))
+        HiPERTrainer(config.replace(exp_name="rl-other-prompts", history_length=1))
     assert result["history"][-1]["step"] == 1
 
 
