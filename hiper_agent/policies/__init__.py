@@ -57,3 +57,9 @@ def load_policy(folder: str | Path, **kwargs: Any) -> Policy:
     if family not in _LOADERS:
         raise ValueError(f"{folder} holds a {family!r} policy, which is not registered; known: {policy_names()}")
     return _resolve(_LOADERS[family])(folder, **kwargs)
+
+
+register_policy("scorer", "hiper_agent.policies.scorer:ScorerPolicy", "hiper_agent.policies.scorer:load_scorer")
+register_policy(
+    "flat-scorer", "hiper_agent.policies.scorer:FlatScorerPolicy", "hiper_agent.policies.scorer:load_scorer"
+)
