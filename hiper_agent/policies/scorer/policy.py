@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from hiper_agent.buffer import Turn
     from hiper_agent.prompts import HistoryEntry
 
-__all__ = ["FlatScorerPolicy", "ScorerPolicy", "load_scorer"]
+__all__ = ["FlatScorerPolicy", "ScorerPolicy", "load_scorer", "make_flat_scorer_policy", "make_scorer_policy"]
 
 WEIGHTS_FILE = "scorer.pt"
 _UNITS = 3  # [switch, subgoal, action]
@@ -78,6 +78,8 @@ class ScorerPolicy(Policy):
             torch.manual_seed(config.seed)
             self.net = ScorerNet(config, hierarchical=self.hierarchical).to(self.device)
         self.cache = TextCache(config.num_buckets, bigrams=config.bigrams)
+        #: Sampling temperature of training rollouts (what `evaluate` re-scores under).
+        self.temperature = 1.0
 
     # ------------------------------------------------------------------ forward pieces
     def _observe(self, observations, infos, histories):
@@ -87,13 +89,13 @@ class ScorerPolicy(Policy):
         pairs = [observe(self.cache, o, i, h, **kw) for o, i, h in zip(observations, infos, histories, strict=True)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    def _switch_logp(self, batch: StepBatch, table: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    def _switch_logp(self, batch: StepBatch, table: torch.Tensor, state: torch.Tensor, temp: float) -> torch.Tensor:
         logits = self.net.switch_head(torch.cat([state, table[batch.prev_subgoal]], dim=-1))
         logits = logits + self.net.switch_prior(batch.scalars)
-        return torch.log_softmax(logits, dim=-1)  # column 1 = SWITCH
+        return torch.log_softmax(logits / temp, dim=-1)  # column 1 = SWITCH
 
-    def _candidate_logp(self, scorer, batch, table, context, owner, ids, width, feats) -> torch.Tensor:
-        scores = scorer(context, owner, table[ids], batch.features(feats))
+    def _candidate_logp(self, scorer, batch, table, context, owner, ids, width, feats, temp) -> torch.Tensor:
+        scores = scorer(context, owner, table[ids], batch.features(feats)) / temp
         return torch.log_softmax(batch.padded(owner, scores, batch.n, width), dim=-1)
 
     def _action_context(self, state: torch.Tensor, table: torch.Tensor, new_subgoal: torch.Tensor) -> torch.Tensor:
@@ -109,8 +111,16 @@ class ScorerPolicy(Policy):
         *,
         rng: torch.Generator | None = None,
         greedy: bool = False,
+        temperature: float | None = None,
     ) -> list[Decision]:
-        """Decides one step per env: one batched forward per decision (switch, subgoal, action) and the critic."""
+        """Decides one step per env: one batched forward per decision (switch, subgoal, action) and the critic.
+
+        ``temperature`` (default: the policy's ``temperature``) divides every score; the log-probs recorded are
+        those of the distribution sampled from.
+        """
+        temp = self.temperature if temperature is None or (greedy and temperature <= 0) else float(temperature)
+        if temp <= 0:
+            raise ValueError(f"temperature={temp} must be > 0 (use greedy=True for argmax)")
         steps, contexts = self._observe(observations, infos, histories)
         batch = StepBatch(self.cache, steps, self.device)
         sg_owner, sg_ids, sg_width = batch.candidates([s.subgoal_candidates for s in steps])
@@ -120,13 +130,13 @@ class ScorerPolicy(Policy):
         n = len(steps)
         lp = np.zeros((n, _UNITS), dtype=np.float32)
         if self.hierarchical:
-            sw_logp = self._switch_logp(batch, table, state)
+            sw_logp = self._switch_logp(batch, table, state, temp)
             switch = _sample(sw_logp, rng, greedy)
             decided = torch.tensor([s.switch_decided for s in steps], device=self.device)
             switch = torch.where(decided, switch, torch.ones_like(switch))
             sg_context = torch.cat([state, table[batch.prev_subgoal]], dim=-1)
             sg_logp = self._candidate_logp(self.net.subgoal_scorer, batch, table, sg_context, sg_owner, sg_ids,
-                                           sg_width, [s.subgoal_features for s in steps])  # fmt: skip
+                                           sg_width, [s.subgoal_features for s in steps], temp)  # fmt: skip
             sg_index = _sample(sg_logp, rng, greedy)
             for i, s in enumerate(steps):
                 s.switch = bool(switch[i])
@@ -138,7 +148,7 @@ class ScorerPolicy(Policy):
             s.action_features = candidate_features(self.cache, context, s.actions, s.new_subgoal)
         act_logp = self._candidate_logp(self.net.action_scorer, batch, table,
                                         self._action_context(state, table, new_subgoal), act_owner, act_ids,
-                                        act_width, [s.action_features for s in steps])  # fmt: skip
+                                        act_width, [s.action_features for s in steps], temp)  # fmt: skip
         act_index = _sample(act_logp, rng, greedy)
         lp[:, 2] = _pick(act_logp, act_index)[0].cpu().numpy()
         for i, s in enumerate(steps):
@@ -164,7 +174,7 @@ class ScorerPolicy(Policy):
         command = step.actions[step.action_index]
         written = step.new_subgoal if subgoal_unit else None
         action = OptionAction(action=command, switch=step.switch, subgoal=written) if hier else command
-        return Decision(action, logprobs, masks, written_subgoal=written,
+        return Decision(action, logprobs, masks, written_subgoal=written, action_text=command,
                         values=(float(values[0]), float(values[1]), float(values[2])), extra={"step": step})  # fmt: skip
 
     @torch.no_grad()
@@ -198,16 +208,16 @@ class ScorerPolicy(Policy):
             switch = torch.tensor([int(s.switch) for s in steps], device=dev)
             mask[:, 0] = torch.tensor([s.switch_decided for s in steps], device=dev)
             mask[:, 1] = switch == 1
-            sw_lp, sw_ent = _pick(self._switch_logp(batch, table, state), switch)
+            sw_lp, sw_ent = _pick(self._switch_logp(batch, table, state, self.temperature), switch)
             sg_context = torch.cat([state, table[batch.prev_subgoal]], dim=-1)
             sg_logp = self._candidate_logp(self.net.subgoal_scorer, batch, table, sg_context, sg_owner, sg_ids,
-                                           sg_width, [s.subgoal_features for s in steps])  # fmt: skip
+                                           sg_width, [s.subgoal_features for s in steps], self.temperature)  # fmt: skip
             sg_lp, sg_ent = _pick(sg_logp, torch.tensor([s.subgoal_index for s in steps], device=dev))
             logprobs = torch.stack([sw_lp, sg_lp, logprobs[:, 2]], dim=-1)
             entropy = torch.stack([sw_ent, sg_ent, entropy[:, 2]], dim=-1)
         act_logp = self._candidate_logp(self.net.action_scorer, batch, table,
                                         self._action_context(state, table, new_subgoal), act_owner, act_ids,
-                                        act_width, [s.action_features for s in steps])  # fmt: skip
+                                        act_width, [s.action_features for s in steps], self.temperature)  # fmt: skip
         a_lp, a_ent = _pick(act_logp, torch.tensor([s.action_index for s in steps], device=dev))
         logprobs = torch.cat([logprobs[:, :2], a_lp.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
         entropy = torch.cat([entropy[:, :2], a_ent.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
@@ -252,6 +262,31 @@ class FlatScorerPolicy(ScorerPolicy):
 
     hierarchical = False
     family = "flat-scorer"
+
+
+def _scorer_config(config: Any, overrides: dict[str, Any]) -> ScorerConfig:
+    """A `ScorerConfig` from a `ScorerConfig`, None, or a run's config (whose ``seed`` seeds the initialization)."""
+    if config is None or isinstance(config, ScorerConfig):
+        return dataclasses.replace(config or ScorerConfig(), **overrides)
+    return ScorerConfig(**{"seed": int(getattr(config, "seed", 0)), **overrides})
+
+
+def make_scorer_policy(
+    config: Any = None, demos: Sequence[Any] = (), device: str | torch.device = "cpu", **overrides: Any
+) -> ScorerPolicy:
+    """Registry factory of ``scorer``: ``config`` is a `ScorerConfig` or the trainer's run config."""
+    policy = ScorerPolicy(_scorer_config(config, overrides), device=device)
+    policy.temperature = float(getattr(config, "temperature", 1.0))
+    return policy
+
+
+def make_flat_scorer_policy(
+    config: Any = None, demos: Sequence[Any] = (), device: str | torch.device = "cpu", **overrides: Any
+) -> FlatScorerPolicy:
+    """Registry factory of ``flat-scorer`` (see `make_scorer_policy`)."""
+    policy = FlatScorerPolicy(_scorer_config(config, overrides), device=device)
+    policy.temperature = float(getattr(config, "temperature", 1.0))
+    return policy
 
 
 def load_scorer(folder: str | Path, *, device: str | torch.device = "cpu") -> ScorerPolicy:
