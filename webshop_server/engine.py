@@ -1,0 +1,190 @@
+"""The session engine: renders any page of the shop and says where each of its clickables leads.
+
+One engine serves both the Flask site and ``hiper_envs``' in-process mode, so both see byte-identical pages.
+A page is a pure function of the session's goal and the :class:`~webshop_server.state.State` (the URL); the only
+per-session data is the goal, fixed by the session id: ``fixed_<i>`` plays goal ``i`` (upstream's convention),
+any other id draws a goal by weight with the id as seed. Sessions therefore never share or leak state.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from webshop_server.catalog import Catalog
+from webshop_server.reward import RewardBreakdown, get_reward
+from webshop_server.state import SUB_PAGES, State, normalize_keywords
+
+__all__ = ["PRODUCT_WINDOW", "Page", "PageError", "WebShop"]
+
+#: Products per results page (upstream: 10).
+PRODUCT_WINDOW = 10
+_FIXED = re.compile(r"fixed_(\d{1,9})")
+
+
+class PageError(ValueError):
+    """A request for a page that does not exist (``status`` 404) or with bad parameters (400)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Page:
+    """A rendered page.
+
+    Attributes:
+        html: the page.
+        state: the page's state.
+        targets: each clickable's text (lower case, as agents write it) -> the state it leads to, in page order.
+        has_search_bar: whether the page has the search box.
+        reward: the purchase reward (done page only).
+    """
+
+    html: str
+    state: State
+    targets: dict[str, State] = field(default_factory=dict)
+    has_search_bar: bool = False
+    reward: RewardBreakdown | None = None
+
+
+class WebShop:
+    """The shop over a :class:`~webshop_server.catalog.Catalog`.
+
+    Args:
+        catalog: the products and goals.
+        show_attrs: show upstream's hidden "Attributes" sub-page button.
+    """
+
+    def __init__(self, catalog: Catalog, *, show_attrs: bool = False) -> None:
+        self.catalog = catalog
+        self.sub_pages = SUB_PAGES if show_attrs else SUB_PAGES[:3]
+        self._jinja = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self._search = functools.lru_cache(maxsize=4096)(self.catalog.search)
+
+    # ------------------------------------------------------------------ sessions and goals
+    def goal_index(self, session: str) -> int:
+        """The goal a session plays: ``fixed_<i>`` -> ``i``; any other id -> a draw by weight seeded by the id."""
+        goals = self.catalog.goals
+        match = _FIXED.fullmatch(session)
+        if match:
+            index = int(match.group(1))
+            if index >= len(goals):
+                raise PageError(404, f"no goal {index}: this catalog has {len(goals)} goals")
+            return index
+        if not session or len(session) > 100:
+            raise PageError(400, "a session id has 1 to 100 characters")
+        weights = [g.get("weight", 1.0) for g in goals]
+        return random.Random(session).choices(range(len(goals)), weights=weights)[0]
+
+    def goal(self, session: str) -> dict[str, Any]:
+        """The goal of a session."""
+        return self.catalog.goals[self.goal_index(session)]
+
+    def search(self, keywords: str) -> list[str]:
+        """The result ASINs for ``keywords`` (cached)."""
+        return self._search(keywords)
+
+    # ------------------------------------------------------------------ pages
+    def render(self, session: str, state: State) -> Page:
+        """Render ``state`` for ``session``; :class:`PageError` when the page does not exist or a parameter is bad."""
+        goal = self.goal(session)
+        if state.page == "index":
+            html = self._template("search_page.html", goal, search_action=f"/search/{_quote(session)}")
+            return Page(html, state, {}, has_search_bar=True)
+        if state.page == "results":
+            return self._results(session, state, goal)
+        product = self._product(state)
+        if state.page == "done":
+            price = self.catalog.prices[state.asin]
+            reward = get_reward(product, goal, price, state.options)
+            html = self._template(
+                "done_page.html",
+                goal,
+                product=product,
+                price=price,
+                options_text=json.dumps(state.options, sort_keys=True),
+                goal_options_text=json.dumps(goal.get("goal_options"), sort_keys=True),
+                reward=reward,
+                reward_info=reward.info(),
+            )
+            return Page(html, state, {}, reward=reward)
+        back = {"back to search": State(), "< prev": replace(state, page="results", asin="", options={})}
+        if state.page == "sub":
+            if state.sub_page not in self.sub_pages:
+                raise PageError(404, f"no sub-page {state.sub_page!r}; choose one of {list(self.sub_pages)}")
+            targets = {**back, "< prev": replace(state, page="item", sub_page="")}
+            return Page(self._page("sub_page.html", session, goal, targets, product=product, sub_page=state.sub_page),
+                        state, targets)  # fmt: skip
+        targets = dict(back)
+        option_links: dict[str, dict[str, str]] = {}
+        for name, values in product["options"].items():
+            option_links[name] = {}
+            for value in values:
+                target = state.with_option(name, value)
+                targets.setdefault(value, target)
+                option_links[name][value] = target.path(session)
+        for label in self.sub_pages:
+            targets[label.lower()] = replace(state, page="sub", sub_page=label)
+        targets["buy now"] = State("done", asin=state.asin, options=dict(state.options))
+        html = self._page("item_page.html", session, goal, targets, product=product, options=state.options,
+                          option_links=option_links, sub_pages=self.sub_pages)  # fmt: skip
+        return Page(html, state, targets)
+
+    def _results(self, session: str, state: State, goal: dict[str, Any]) -> Page:
+        keywords = normalize_keywords(state.keywords)
+        if not keywords or keywords != state.keywords:
+            raise PageError(400, "search keywords must be non-empty, lower case, single-spaced and without '/'")
+        asins = self.search(keywords)
+        last = max(1, -(-len(asins) // PRODUCT_WINDOW))
+        if not 1 <= state.page_num <= last:
+            raise PageError(404, f"no results page {state.page_num}: pages 1 to {last}")
+        start = (state.page_num - 1) * PRODUCT_WINDOW
+        products = [self.catalog.products[a] for a in asins[start : start + PRODUCT_WINDOW]]
+        targets: dict[str, State] = {"back to search": State()}
+        if state.page_num > 1:
+            targets["< prev"] = replace(state, page_num=state.page_num - 1)
+        if state.page_num < last:
+            targets["next >"] = replace(state, page_num=state.page_num + 1)
+        for p in products:
+            targets[p["asin"].lower()] = State("item", keywords, state.page_num, p["asin"])
+        html = self._page("results_page.html", session, goal, targets, products=products,
+                          page_num=state.page_num, total=len(asins))  # fmt: skip
+        return Page(html, state, targets)
+
+    def _product(self, state: State) -> dict[str, Any]:
+        product = self.catalog.products.get(state.asin)
+        if product is None:
+            raise PageError(404, f"no product {state.asin[:20]!r}")
+        for name, value in state.options.items():
+            if value not in product["options"].get(name, ()):
+                raise PageError(400, f"product {state.asin} has no option {name[:40]!r} = {value[:40]!r}")
+        if state.page != "done" and state.page_num < 1:
+            raise PageError(400, "page numbers start at 1")
+        return product
+
+    def _page(self, name: str, session: str, goal: dict[str, Any], targets: dict[str, State], **context: Any) -> str:
+        links = {text: target.path(session) for text, target in targets.items()}
+        return self._template(name, goal, links=links, **context)
+
+    def _template(self, name: str, goal: dict[str, Any], **context: Any) -> str:
+        return self._jinja.get_template(name).render(instruction=goal["instruction_text"], goal=goal, **context)
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
