@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--catalog-dir", default=None, help="serve upstream's data files from this folder")
     parser.add_argument("--search-backend", choices=("bm25s", "fts5"), default="bm25s")
     parser.add_argument("--show-attrs", action="store_true", help="show the hidden Attributes sub-page")
-    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    parser.add_argument("--threads", type=int, default=4, help="waitress worker threads")
     parser.add_argument("--dev", action="store_true", help="Flask's development server (debugging only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

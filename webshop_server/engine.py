@@ -72,6 +72,7 @@ class WebShop:
             loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            auto_reload=False,  # templates are package data: no stat() per render
         )
         self._search = functools.lru_cache(maxsize=4096)(self.catalog.search)
 

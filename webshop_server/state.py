@@ -7,6 +7,7 @@ routes are (``/search_results/<session>/<keywords>/<page>``, ``/item_page/<sessi
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -26,9 +27,19 @@ def normalize_keywords(query: str) -> str:
     return " ".join(query.lower().replace("/", " ").split())[:MAX_KEYWORDS_CHARS].strip()
 
 
+@functools.lru_cache(maxsize=65536)
+def _quote(text: str) -> str:
+    return quote(text, safe="")
+
+
+@functools.lru_cache(maxsize=65536)
+def _encode_items(items: tuple[tuple[str, str], ...]) -> str:
+    return _quote(json.dumps(dict(items), separators=(",", ":"), sort_keys=True))
+
+
 def encode_options(options: dict[str, str]) -> str:
-    """Options as a URL path segment."""
-    return quote(json.dumps(options, separators=(",", ":"), sort_keys=True), safe="")
+    """Options as a URL path segment (URL-quoted compact JSON, keys sorted)."""
+    return _encode_items(tuple(sorted(options.items())))
 
 
 def decode_options(segment: str) -> dict[str, str]:
@@ -68,8 +79,8 @@ class State:
 
     def path(self, session: str) -> str:
         """The URL path of this page for ``session``."""
-        sid = quote(session, safe="")
-        kw = quote(self.keywords, safe="")
+        sid = _quote(session)
+        kw = _quote(self.keywords)
         if self.page == "index":
             return f"/{sid}"
         if self.page == "results":

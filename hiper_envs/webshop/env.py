@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 import unicodedata
 from typing import Any
 
@@ -21,11 +22,12 @@ OBSERVATION_MODES = ("text", "text_rich", "html")
 #: The usual budget in the literature (verl-agent, GiGPO); HiPER's paper used 50.
 DEFAULT_MAX_STEPS = 15
 _CHARSET = frozenset(chr(c) for c in range(32, 127)) | {"\n", "\t"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _ascii(text: str) -> str:
     """Text within the observation charset: accents dropped, other characters as ``?`` ("\u203a" as ">")."""
-    if all(c in _CHARSET for c in text):
+    if text.isascii() and not _CONTROL.search(text):
         return text
     text = unicodedata.normalize("NFKD", text.replace("\u203a", ">"))
     return "".join(c if c in _CHARSET else "?" for c in text if not unicodedata.combining(c))
