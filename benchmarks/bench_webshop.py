@@ -4,11 +4,12 @@ Rows, each with a baseline measured in the same run:
 
 - ``search``: p50 / p99 latency of 200 instruction-derived queries (top 50) with the default backend (bm25s,
   Lucene BM25) against SQLite FTS5 (the baseline), at 1k and 100k products; plus the index build time.
-- ``step``: mean in-process ``WebShopEnv.step`` time over expert-and-random episodes, against the same
-  episodes driven over HTTP (baseline).
+- ``step``: mean in-process ``WebShopEnv.step`` time over expert-and-random episodes (page cache off: every page
+  rendered and read), against the same episodes driven over HTTP (baseline); and with every page seen before
+  (the caches on, a second replay: what group-based training, many envs on one goal, mostly gets).
 - ``http``: requests/s of ``python -m webshop_server`` (waitress, a subprocess) under a bounded loopback load
-  (a fixed number of GETs of episode pages from 8 client threads, best of three passes), against Flask's
-  development server.
+  (a fixed number of GETs of episode pages from 8 client threads, best of three passes over pages not yet
+  rendered), against Flask's development server; with the server's CPU time per request (capacity per core).
 
 Targets (``docs/webshop.md``): search p50 <= 2 ms at 100k products; in-process step <= 1 ms; >= 1,000 req/s.
 The last line is a JSON object with every figure. Usage::
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import socket
 import subprocess
@@ -137,8 +139,21 @@ def _page_paths(count: int) -> list[str]:
     return paths[:count]
 
 
-def bench_http(url: str, paths: list[str], clients: int) -> float:
-    """Requests/s for GETs of ``paths`` from ``clients`` threads (each path once; all must answer 200).
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+def bench_http(url: str, pid: int, paths: list[str], clients: int) -> tuple[float, float]:
+    """``(requests/s, server CPU ms per request)`` for GETs of ``paths`` from ``clients`` threads.
+
+    Three passes over distinct thirds of ``paths`` (every request is a page the server has not rendered yet);
+    the best pass counts: the machine's other load only ever slows one down. Every request must answer 200.
 
     The clients use ``http.client`` keep-alive connections: ``requests`` would cost the client more CPU than the
     server spends, on the same two cores.
@@ -159,18 +174,19 @@ def bench_http(url: str, paths: list[str], clients: int) -> float:
         conn.close()
         return ok
 
-    chunks = [paths[i::clients] for i in range(clients)]
-
-    best = 0.0
+    best, cpu = 0.0, float("inf")
+    third = len(paths) // 3
     with ThreadPoolExecutor(clients) as pool:
-        for _ in range(3):  # best of three passes: the machine's other load only ever slows a pass down
-            start = time.perf_counter()
+        for k in range(3):
+            batch = paths[k * third : (k + 1) * third]
+            chunks = [batch[i::clients] for i in range(clients)]
+            cpu_start, start = _cpu_seconds(pid), time.perf_counter()
             ok = sum(pool.map(run, chunks))
-            elapsed = time.perf_counter() - start
-            if ok != len(paths):
-                raise RuntimeError(f"{len(paths) - ok} requests failed")
-            best = max(best, len(paths) / elapsed)
-    return best
+            elapsed, cpu_used = time.perf_counter() - start, _cpu_seconds(pid) - cpu_start
+            if ok != len(batch):
+                raise RuntimeError(f"{len(batch) - ok} requests failed")
+            best, cpu = max(best, len(batch) / elapsed), min(cpu, 1000 * cpu_used / len(batch))
+    return best, cpu
 
 
 def main() -> None:
@@ -195,28 +211,33 @@ def main() -> None:
     from hiper_envs.webshop import WebShopEnv
 
     episodes = _record(args.episodes, seed=0)
-    local = WebShopEnv()
-    _replay(local, episodes[:5])  # warm-up
-    figures["step_inprocess_ms"] = 1000 * _replay(local, episodes)
+    local = WebShopEnv(page_cache=0)
+    _replay(local, episodes[:5])  # warm-up (imports, templates)
+    figures["step_inprocess_ms"] = 1000 * _replay(local, episodes[5:])
+    cached = WebShopEnv()
+    _replay(cached, episodes)
+    figures["step_inprocess_revisit_ms"] = 1000 * _replay(cached, episodes)  # every page seen before
     proc, url = _start_server(dev=False)
     try:
         figures["step_http_ms"] = 1000 * _replay(WebShopEnv(server_url=url), episodes)
-        paths = _page_paths(args.requests)
-        figures["http_waitress_rps"] = bench_http(url, paths, args.clients)
+        paths = _page_paths(3 * args.requests)
+        figures["http_waitress_rps"], figures["http_waitress_cpu_ms"] = bench_http(url, proc.pid, paths, args.clients)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"step: in-process {figures['step_inprocess_ms']:.3f} ms | over HTTP {figures['step_http_ms']:.3f} ms | "
+    print(f"step: in-process {figures['step_inprocess_ms']:.3f} ms (pages seen before: "
+          f"{figures['step_inprocess_revisit_ms']:.3f} ms) | over HTTP {figures['step_http_ms']:.3f} ms | "
           f"ratio http/in-process {figures['step_http_ms'] / figures['step_inprocess_ms']:.1f}x")  # fmt: skip
     proc, url = _start_server(dev=True)
     try:
-        figures["http_flask_dev_rps"] = bench_http(url, paths, args.clients)
+        figures["http_flask_dev_rps"], figures["http_flask_dev_cpu_ms"] = bench_http(url, proc.pid, paths, args.clients)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"http: waitress {figures['http_waitress_rps']:.0f} req/s | flask dev server "
-          f"{figures['http_flask_dev_rps']:.0f} req/s | ratio {figures['http_waitress_rps'] / figures['http_flask_dev_rps']:.1f}x "
-          f"({args.requests} requests, {args.clients} clients)")  # fmt: skip
+    print(f"http: waitress {figures['http_waitress_rps']:.0f} req/s ({figures['http_waitress_cpu_ms']:.3f} ms server "
+          f"CPU/request) | flask dev server {figures['http_flask_dev_rps']:.0f} req/s "
+          f"({figures['http_flask_dev_cpu_ms']:.3f} ms) | ratio {figures['http_waitress_rps'] / figures['http_flask_dev_rps']:.1f}x "
+          f"({args.requests} requests a pass, {args.clients} clients)")  # fmt: skip
     print(json.dumps({k: round(v, 4) for k, v in figures.items()}, sort_keys=True))
 
 

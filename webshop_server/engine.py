@@ -63,9 +63,11 @@ class WebShop:
     Args:
         catalog: the products and goals.
         show_attrs: show upstream's hidden "Attributes" sub-page button.
+        page_cache: how many rendered pages to keep (a page is a pure function of session and URL, and training
+            revisits the same pages: every env of a group plays the same goal); 0 renders every time.
     """
 
-    def __init__(self, catalog: Catalog, *, show_attrs: bool = False) -> None:
+    def __init__(self, catalog: Catalog, *, show_attrs: bool = False, page_cache: int = 4096) -> None:
         self.catalog = catalog
         self.sub_pages = SUB_PAGES if show_attrs else SUB_PAGES[:3]
         self._jinja = jinja2.Environment(
@@ -75,6 +77,7 @@ class WebShop:
             auto_reload=False,  # templates are package data: no stat() per render
         )
         self._search = functools.lru_cache(maxsize=4096)(self.catalog.search)
+        self._cached_render = functools.lru_cache(maxsize=page_cache)(self._render) if page_cache else self._render
 
     # ------------------------------------------------------------------ sessions and goals
     def goal_index(self, session: str) -> int:
@@ -101,7 +104,13 @@ class WebShop:
 
     # ------------------------------------------------------------------ pages
     def render(self, session: str, state: State) -> Page:
-        """Render ``state`` for ``session``; :class:`PageError` when the page does not exist or a parameter is bad."""
+        """Render ``state`` for ``session``; :class:`PageError` when the page does not exist or a parameter is bad.
+
+        The page is shared with later calls for the same page: treat it as read-only.
+        """
+        return self._cached_render(session, state)
+
+    def _render(self, session: str, state: State) -> Page:
         goal = self.goal(session)
         if state.page == "index":
             html = self._template("search_page.html", goal, search_action=f"/search/{_quote(session)}")

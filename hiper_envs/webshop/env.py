@@ -71,9 +71,10 @@ class WebShopEnv(OptionEnv):
 
     ## Arguments
     ``gym.make("HiPER/WebShop-v0", split="test", observation_mode="text", num_products=1000, catalog_seed=0,
-    catalog_dir=None, server_url=None, search_backend="bm25s", num_search_candidates=3, expert=False,
-    render_mode=None)``. ``server_url`` drives a running ``python -m webshop_server`` over HTTP; its catalog
-    must be the one these arguments describe (checked at reset).
+    catalog_dir=None, server_url=None, search_backend="bm25s", num_search_candidates=3, page_cache=4096,
+    expert=False, render_mode=None)``. ``page_cache``: rendered pages kept in process (0: none). ``server_url``
+    drives a running ``python -m webshop_server`` over HTTP; its catalog must be the one these arguments
+    describe (checked at reset).
 
     ## Info keys
     The protocol's keys plus ``goal_index``, ``split``, ``session``, ``url`` (the page's path), ``reward_info``
@@ -96,6 +97,7 @@ class WebShopEnv(OptionEnv):
         server_url: str | None = None,
         search_backend: str = "bm25s",
         num_search_candidates: int = 3,
+        page_cache: int = 4096,
         expert: bool = False,
         max_episode_steps: int = DEFAULT_MAX_STEPS,
         render_mode: str | None = None,
@@ -118,7 +120,7 @@ class WebShopEnv(OptionEnv):
         self.observation_mode = observation_mode
         self.num_search_candidates = num_search_candidates
         self.server_url = server_url
-        self._shop = WebShop(catalog)
+        self._shop = WebShop(catalog, page_cache=page_cache)
         self._backend: Backend = HttpBackend(server_url) if server_url else InProcessBackend(self._shop)
         self._page = ParsedPage()
         self._html = ""

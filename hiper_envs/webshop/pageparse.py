@@ -11,6 +11,7 @@ observations. A small reader of the site's own markup (see :class:`_Reader`). Mo
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from html import unescape
@@ -67,7 +68,11 @@ _ATTR = re.compile(r"([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:\"([^\"]*)\"|'([^'
 
 
 def _attrs(raw: str) -> dict[str, str]:
-    return {m.group(1).lower(): unescape(m.group(2) or m.group(3) or m.group(4) or "") for m in _ATTR.finditer(raw)}
+    out = {}
+    for m in _ATTR.finditer(raw):
+        value = m.group(2) or m.group(3) or m.group(4) or ""
+        out[m.group(1).lower()] = unescape(value) if "&" in value else value
+    return out
 
 
 class _Reader:
@@ -90,7 +95,7 @@ class _Reader:
         for match in _TOKEN.finditer(html):
             text = match.group(4)
             if text is not None:
-                self.handle_data(unescape(text))
+                self.handle_data(unescape(text) if "&" in text else text)
             elif match.group(2) is not None:
                 tag = match.group(2).lower()
                 if match.group(1):
@@ -135,8 +140,10 @@ class _Reader:
     def handle_endtag(self, tag: str) -> None:
         if tag in _HIDDEN:
             self._hidden = max(0, self._hidden - 1)
-        elif (tag == "button" and self._in == "button") or (tag == "a" and self._in == "product") or (
-            tag == "label" and self._in == "option"
+        elif (
+            (tag == "button" and self._in == "button")
+            or (tag == "a" and self._in == "product")
+            or (tag == "label" and self._in == "option")
         ):
             text = " ".join("".join(self._buffer).split())
             self._buffer = []
@@ -160,8 +167,9 @@ class _Reader:
             self.page.parts.append(("text", text))
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_page(html: str) -> ParsedPage:
-    """Parse one page of the shop."""
+    """Parse one page of the shop (cached: the same page is read once; treat the result as read-only)."""
     reader = _Reader()
     reader.feed(html)
     return reader.page

@@ -50,3 +50,23 @@ def test_human_goals(catalog):
 def test_missing_files_are_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="no product file"):
         load_official_catalog(tmp_path)
+
+
+def test_env_plays_the_official_goals():
+    import gymnasium as gym
+
+    import hiper_envs  # noqa: F401 - registers the ids
+
+    env = gym.make("HiPER/WebShop-v0", catalog_dir=str(FIXTURE), expert=True)
+    rewards = []
+    for i in range(3):
+        obs, info = env.reset(options={"game_index": i})
+        assert info["task"] == load_official_catalog(FIXTURE).goals[i]["instruction_text"]
+        while True:
+            obs, reward, terminated, truncated, info = env.step(info["expert_action"])
+            if terminated or truncated:
+                rewards.append(reward)
+                break
+    assert rewards == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="no goals"):
+        gym.make("HiPER/WebShop-v0", catalog_dir=str(FIXTURE), split="train")
