@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from webshop_server.catalog import Catalog
 from webshop_server.reward import RewardBreakdown, get_reward
@@ -140,18 +141,27 @@ class WebShop:
             return Page(self._page("sub_page.html", session, goal, targets, product=product, sub_page=state.sub_page),
                         state, targets)  # fmt: skip
         targets = dict(back)
-        option_links: dict[str, dict[str, str]] = {}
+        groups: list[tuple[str, list[tuple[str, str, str, bool]]]] = []
         for name, values in product["options"].items():
-            option_links[name] = {}
-            for value in values:
+            radios = []
+            for i, value in enumerate(values):
                 target = state.with_option(name, value)
                 targets.setdefault(value, target)
-                option_links[name][value] = target.path(session)
+                radio_id = f"radio_{i}_{name.replace(' ', '_')}"
+                radios.append((radio_id, value, target.path(session), state.options.get(name) == value))
+            groups.append((name, radios))
         for label in self.sub_pages:
             targets[label.lower()] = replace(state, page="sub", sub_page=label)
         targets["buy now"] = State("done", asin=state.asin, options=dict(state.options))
-        html = self._page("item_page.html", session, goal, targets, product=product, options=state.options,
-                          option_links=option_links, sub_pages=self.sub_pages)  # fmt: skip
+        buttons = {
+            "back to search": targets["back to search"],
+            "< prev": targets["< prev"],
+            "buy now": targets["buy now"],
+        }
+        for label in self.sub_pages:
+            buttons[label.lower()] = targets[label.lower()]
+        html = self._page("item_page.html", session, goal, buttons, product=product, groups=groups,
+                          sub_pages=[label.lower() for label in self.sub_pages])  # fmt: skip
         return Page(html, state, targets)
 
     def _results(self, session: str, state: State, goal: dict[str, Any]) -> Page:
@@ -169,9 +179,13 @@ class WebShop:
             targets["< prev"] = replace(state, page_num=state.page_num - 1)
         if state.page_num < last:
             targets["next >"] = replace(state, page_num=state.page_num + 1)
+        buttons = dict(targets)
+        links = []
         for p in products:
-            targets[p["asin"].lower()] = State("item", keywords, state.page_num, p["asin"])
-        html = self._page("results_page.html", session, goal, targets, products=products,
+            target = State("item", keywords, state.page_num, p["asin"])
+            targets[p["asin"].lower()] = target
+            links.append((p, target.path(session)))
+        html = self._page("results_page.html", session, goal, buttons, products=links,
                           page_num=state.page_num, total=len(asins))  # fmt: skip
         return Page(html, state, targets)
 
@@ -186,12 +200,30 @@ class WebShop:
             raise PageError(400, "page numbers start at 1")
         return product
 
-    def _page(self, name: str, session: str, goal: dict[str, Any], targets: dict[str, State], **context: Any) -> str:
-        links = {text: target.path(session) for text, target in targets.items()}
-        return self._template(name, goal, links=links, **context)
+    def _page(self, name: str, session: str, goal: dict[str, Any], buttons: dict[str, State], **context: Any) -> str:
+        markup = {text: _button(text, target.path(session)) for text, target in buttons.items()}
+        return self._template(name, goal, buttons=markup, **context)
 
     def _template(self, name: str, goal: dict[str, Any], **context: Any) -> str:
         return self._jinja.get_template(name).render(instruction=goal["instruction_text"], goal=goal, **context)
+
+
+#: Each button's label as shown, its element id and its classes (upstream's texts).
+_BUTTONS: dict[str, tuple[str, str, str]] = {
+    "back to search": ("Back to Search", "back-to-search", "btn btn-primary"),
+    "< prev": ("< Prev", "prev-page", "btn btn-primary"),
+    "next >": ("Next >", "next-page", "btn btn-primary"),
+    "buy now": ("Buy Now", "buy-now", "btn btn-lg purchase"),
+    **{s.lower(): (s, f"sub-{s.lower()}", "btn btn-primary") for s in SUB_PAGES},
+}
+
+
+def _button(key: str, href: str) -> Markup:
+    """A button as a one-button GET form (works without JavaScript); built here, not by a macro, for speed."""
+    label, element_id, classes = _BUTTONS[key]
+    return Markup(
+        '<form class="inline" method="get" action="{}"><button type="submit" class="{}" id="{}">{}</button></form>'
+    ).format(href, classes, element_id, label)
 
 
 def _quote(text: str) -> str:
