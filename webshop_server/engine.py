@@ -9,6 +9,7 @@ any other id draws a goal by weight with the id as seed. Sessions therefore neve
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import random
 import re
@@ -78,6 +79,7 @@ class WebShop:
             auto_reload=False,  # templates are package data: no stat() per render
         )
         self._search = functools.lru_cache(maxsize=4096)(self.catalog.search)
+        self._cum_weights: list[float] | None = None
         self._cached_render = functools.lru_cache(maxsize=page_cache)(self._render) if page_cache else self._render
 
     # ------------------------------------------------------------------ sessions and goals
@@ -92,8 +94,9 @@ class WebShop:
             return index
         if not session or len(session) > 100:
             raise PageError(400, "a session id has 1 to 100 characters")
-        weights = [g.get("weight", 1.0) for g in goals]
-        return random.Random(session).choices(range(len(goals)), weights=weights)[0]
+        if self._cum_weights is None:
+            self._cum_weights = list(itertools.accumulate(g.get("weight", 1.0) for g in goals))
+        return random.Random(session).choices(range(len(goals)), cum_weights=self._cum_weights)[0]
 
     def goal(self, session: str) -> dict[str, Any]:
         """The goal of a session."""
