@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import html
 import numbers
 import re
 import unicodedata
@@ -23,6 +25,13 @@ OBSERVATION_MODES = ("text", "text_rich", "html")
 DEFAULT_MAX_STEPS = 15
 _CHARSET = frozenset(chr(c) for c in range(32, 127)) | {"\n", "\t"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_path(path: str):  # noqa: ANN202 - (session, webshop_server.state.State), imported lazily
+    from webshop_server.state import parse_path
+
+    return parse_path(path)
 
 
 def _ascii(text: str) -> str:
@@ -134,11 +143,11 @@ class WebShopEnv(OptionEnv):
         self._expert_policy = ShopExpert(self) if self.expert else None
 
     # ------------------------------------------------------------------ pages
-    def _show(self, html: str) -> str:
-        self._html = html
-        self._page = parse_page(html)
+    def _show(self, page_html: str) -> str:
+        self._html = page_html
+        self._page = parse_page(page_html)
         if self.observation_mode == "html":
-            return _ascii(html)
+            return _ascii(page_html)
         if self.observation_mode == "text_rich":
             return _ascii(self._page.text_rich(self._visited))
         return _ascii(self._page.text())
@@ -146,9 +155,7 @@ class WebShopEnv(OptionEnv):
     @property
     def state(self):  # noqa: ANN201 - webshop_server.state.State, imported lazily
         """The current page as a :class:`webshop_server.state.State`."""
-        from webshop_server.state import parse_path
-
-        return parse_path(self._backend.path)[1]
+        return _parse_path(self._backend.path)[1]
 
     @property
     def goal(self) -> dict[str, Any]:
@@ -163,7 +170,7 @@ class WebShopEnv(OptionEnv):
         self._searched, self._visited = set(), set()
         self._reward, self._reward_info = 0.0, None
         obs = self._show(self._backend.get(f"/{self._session}"))
-        if self.server_url and self._goal["instruction_text"] not in self._html.replace("&#39;", "'"):
+        if self.server_url and self._goal["instruction_text"] not in html.unescape(self._html):
             raise RuntimeError(
                 f"the server at {self.server_url} shows another instruction for goal {self._goal_index}: start it "
                 "with the same catalog (--num-products / --catalog-dir / --seed) as this env"
@@ -231,7 +238,7 @@ class WebShopEnv(OptionEnv):
 
     # ------------------------------------------------------------------ subgoals
     def _subgoal_status(self, subgoal: str) -> SubgoalStatus:
-        if normalize_command(subgoal) == normalize_command(self._goal["instruction_text"]):
+        if normalize_command(_ascii(subgoal)) == normalize_command(_ascii(self._goal["instruction_text"])):
             return "achieved" if self._won else "pending"
         parsed = parse_subgoal(subgoal)
         if parsed is None:
