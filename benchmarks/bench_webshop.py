@@ -14,7 +14,7 @@ Rows, each with a baseline measured in the same run:
 Targets (``docs/webshop.md``): search p50 <= 2 ms at 100k products; in-process step <= 1 ms; >= 1,000 req/s.
 The last line is a JSON object with every figure. Usage::
 
-    python benchmarks/bench_webshop.py                  # 1k and 100k products, 4,000 HTTP requests
+    python benchmarks/bench_webshop.py                  # 1k and 100k products, 3 x 3,000 HTTP requests
     python benchmarks/bench_webshop.py --large 20000 --requests 1000
 """
 
@@ -126,7 +126,7 @@ def _start_server(dev: bool) -> tuple[subprocess.Popen, str]:
 
 
 def _page_paths(count: int) -> list[str]:
-    """Paths of ``count`` real episode pages (search, results, item, done), each of another goal's session.
+    """Paths of ``count`` real episode pages (search, results, item, sub-pages, done), of distinct goals' sessions.
 
     Goals from 500 on: the step replay (test goals) has already had the server render its pages.
     """
@@ -143,6 +143,10 @@ def _page_paths(count: int) -> list[str]:
         while True:
             obs, reward, terminated, truncated, info = env.step(info["expert_action"])
             paths.append(info["url"])
+            if info["url"].startswith("/item_page/") and "click[description]" in info["admissible_commands"]:
+                parts = info["url"].split("/")  # the item's Description / Features / Reviews pages too
+                base, options = "/".join(parts[2:6]), parts[6]
+                paths += [f"/item_sub_page/{base}/{sub}/{options}" for sub in ("Description", "Features", "Reviews")]
             if terminated or truncated:
                 break
         goal += 1
@@ -206,7 +210,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=100_000, help="products of the large catalog")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--episodes", type=int, default=100, help="episodes for the step time")
-    parser.add_argument("--requests", type=int, default=4000, help="HTTP requests per server")
+    parser.add_argument("--requests", type=int, default=3000, help="HTTP requests per pass (3 passes a server)")
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
     figures: dict[str, float] = {}
