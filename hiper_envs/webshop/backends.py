@@ -6,7 +6,11 @@ Both turn a URL path into the page's HTML, so the env above them sees identical 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # webshop_server is imported lazily: importing hiper_envs must stay light
+    from webshop_server.engine import WebShop
 
 __all__ = ["Backend", "HttpBackend", "InProcessBackend"]
 
@@ -31,7 +35,7 @@ class Backend(ABC):
 class InProcessBackend(Backend):
     """Renders pages with a :class:`webshop_server.engine.WebShop` in this process (no HTTP, no threads)."""
 
-    def __init__(self, shop) -> None:  # noqa: ANN001 - webshop_server is imported lazily by the env
+    def __init__(self, shop: WebShop) -> None:
         self.shop = shop
 
     def get(self, path: str) -> str:

@@ -7,7 +7,7 @@ import html
 import numbers
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
@@ -17,6 +17,9 @@ from hiper_envs.webshop.backends import Backend, HttpBackend, InProcessBackend
 from hiper_envs.webshop.expert import ShopExpert
 from hiper_envs.webshop.pageparse import ParsedPage, parse_page
 from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates
+
+if TYPE_CHECKING:  # webshop_server is imported lazily: importing hiper_envs must stay light
+    from webshop_server.state import State
 
 __all__ = ["OBSERVATION_MODES", "StepBudget", "WebShopEnv"]
 
@@ -28,7 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_path(path: str):  # noqa: ANN202 - (session, webshop_server.state.State), imported lazily
+def _parse_path(path: str) -> tuple[str, State]:
     from webshop_server.state import parse_path
 
     return parse_path(path)
@@ -153,7 +156,7 @@ class WebShopEnv(OptionEnv):
         return _ascii(self._page.text())
 
     @property
-    def state(self):  # noqa: ANN201 - webshop_server.state.State, imported lazily
+    def state(self) -> State:
         """The current page as a :class:`webshop_server.state.State`."""
         return _parse_path(self._backend.path)[1]
 
