@@ -7,8 +7,10 @@ upstream builds its synthetic goals: a target product, a few of its attributes, 
 (", and price lower than 40.00 dollars"), a rarity weight; then shuffled with seed 233.
 
 Distractors make the tasks non-trivial: products of the same type differ in attributes, options and price; the
-attribute pools are shared across the types of a category (same attributes, other type); and some products
-have an over-budget *twin* (same text, another ASIN, two to three times the price).
+attribute pools are shared across the types of a category (same attributes, other type); and products get
+near-miss siblings: an over-budget *twin* (same text, two to three times the price), an *option sibling* (same
+text, about half of the option values) and an *attribute sibling* (same type, all attributes but one). Siblings
+are placed before or after their product at random, so score ties do not favour the original.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ __all__ = ["PRICE_RANGE", "generate_goals", "generate_products", "option_text", 
 
 #: Upstream's price grid: the multiples of ten from 10 to 990.
 PRICE_RANGE: tuple[float, ...] = tuple(10.0 * i for i in range(1, 100))
-TWIN_RATE = 0.08
+TWIN_RATE = 0.10
+SIBLING_RATE = 0.15
 GOALS_PER_PRODUCT = 3
 _ASIN_CHARS = string.digits + string.ascii_uppercase
 _TEMPLATES = (
@@ -65,8 +68,8 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _product(kind: ProductType, asin: str, rng: random.Random) -> dict[str, Any]:
-    attributes = rng.sample(kind.attributes, rng.randint(3, 5))
+def _product(kind: ProductType, asin: str, rng: random.Random, attributes: list[str] | None = None) -> dict[str, Any]:
+    attributes = attributes or rng.sample(kind.attributes, rng.randint(3, 5))
     brand = rng.choice(BRANDS)
     options: dict[str, list[str]] = {}
     for name, values in kind.options.items():
@@ -115,24 +118,57 @@ def _product(kind: ProductType, asin: str, rng: random.Random) -> dict[str, Any]
 
 
 def generate_products(num_products: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
-    """``num_products`` products, the same for the same seed (twins included in the count)."""
+    """``num_products`` products, the same for the same seed (siblings included in the count)."""
     if not isinstance(num_products, int) or num_products < 1:
         raise ValueError(f"num_products must be a positive int, got {num_products!r}")
     rng = random.Random(seed)
     taken: set[str] = set()
     products: list[dict[str, Any]] = []
     while len(products) < num_products:
-        product = _product(TYPES[len(products) % len(TYPES)] if rng.random() < 0.5 else rng.choice(TYPES),
-                           _asin(rng, taken), rng)  # fmt: skip
-        products.append(product)
-        if len(products) < num_products and rng.random() < TWIN_RATE:
-            twin = dict(product, asin=_asin(rng, taken))
-            factor = rng.uniform(2.0, 3.0)
-            twin["pricing"] = [round(p * factor, 2) for p in product["pricing"]]
-            pricing = twin["pricing"]
-            twin["Price"] = f"${pricing[0]}" if len(pricing) == 1 else f"${pricing[0]} to ${pricing[1]}"
-            products.append(twin)
+        kind = TYPES[len(products) % len(TYPES)] if rng.random() < 0.5 else rng.choice(TYPES)
+        product = _product(kind, _asin(rng, taken), rng)
+        family = [product]
+        if rng.random() < TWIN_RATE:
+            family.append(_twin(product, _asin(rng, taken), rng))
+        if rng.random() < SIBLING_RATE and any(len(v) > 1 for v in product["options"].values()):
+            family.append(_option_sibling(product, _asin(rng, taken), rng))
+        if rng.random() < SIBLING_RATE:
+            family.append(_attribute_sibling(kind, product, _asin(rng, taken), rng))
+        rng.shuffle(family)  # a distractor may come first: score ties break by catalog order
+        products.extend(family[: num_products - len(products)])
     return products
+
+
+def _with_pricing(product: dict[str, Any], pricing: list[float]) -> dict[str, Any]:
+    price = f"${pricing[0]}" if len(pricing) == 1 else f"${pricing[0]} to ${pricing[1]}"
+    return dict(product, pricing=pricing, Price=price)
+
+
+def _twin(product: dict[str, Any], asin: str, rng: random.Random) -> dict[str, Any]:
+    """The same product under another ASIN at two to three times the price (fails any goal's price limit)."""
+    factor = rng.uniform(2.0, 3.0)
+    return _with_pricing(dict(product, asin=asin), [round(p * factor, 2) for p in product["pricing"]])
+
+
+def _option_sibling(product: dict[str, Any], asin: str, rng: random.Random) -> dict[str, Any]:
+    """The same text and price but other option values (about half of each axis's): the goal's may be missing."""
+    options = {}
+    for name, values in product["options"].items():
+        keep = set(rng.sample(values, max(1, len(values) // 2)))
+        options[name] = [v for v in values if v in keep]
+    price = round(product["pricing"][0] * rng.uniform(0.9, 1.1), 2)
+    return _with_pricing(dict(product, asin=asin, options=options), [price])
+
+
+def _attribute_sibling(kind: ProductType, product: dict[str, Any], asin: str, rng: random.Random) -> dict[str, Any]:
+    """A product of the same type sharing all but one of the attributes (another brand, title, price)."""
+    attributes = list(product["Attributes"])
+    others = [a for a in kind.attributes if a not in attributes]
+    attributes[rng.randrange(len(attributes))] = rng.choice(others)
+    sibling = _product(kind, asin, rng, attributes)
+    # A keyword-stuffed title, as marketplaces have: it can outrank the product it imitates.
+    title = f"{sibling['Title'].split(' ')[0]} {kind.noun} " + " ".join(a.title() for a in attributes) + f" {kind.noun}"
+    return dict(sibling, name=title, Title=title)
 
 
 def product_price(product: dict[str, Any], seed: int = 0) -> float:

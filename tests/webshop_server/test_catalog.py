@@ -65,8 +65,24 @@ def test_distractors_exist(catalog):
     by_text = {}
     for p in products:
         by_text.setdefault(p["Title"] + p["Description"], []).append(p)
-    twins = [ps for ps in by_text.values() if len(ps) > 1]
-    assert len(twins) > 30 and all(ps[1]["pricing"][0] > 1.9 * ps[0]["pricing"][0] for ps in twins)
+    groups = [ps for ps in by_text.values() if len(ps) > 1]
+    prices = [[p["pricing"][0] for p in ps] for ps in groups]
+    twins = [ps for ps, pr in zip(groups, prices, strict=True) if max(pr) > 1.9 * min(pr)]
+    assert len(twins) > 50
+    assert any(ps[0]["pricing"][0] > ps[-1]["pricing"][0] for ps in twins)  # the expensive one may come first
+    option_siblings = [ps for ps in groups if len({str(p["options"]) for p in ps}) > 1]
+    assert len(option_siblings) > 50
+    by_type = {}
+    for p in products:
+        by_type.setdefault(p["query"], []).append(frozenset(p["Attributes"]))
+    near = sum(
+        1
+        for sets in by_type.values()
+        for i, a in enumerate(sets)
+        for b in sets[i + 1 :]
+        if len(a) == len(b) == len(a & b) + 1
+    )
+    assert near > 50  # attribute siblings: same type, all attributes but one
     shared = {a for p in products if p["query"] == "shampoos" for a in p["Attributes"]}
     assert shared & {a for p in products if p["query"] == "lipsticks" for a in p["Attributes"]}
 
