@@ -150,3 +150,22 @@ def test_won_and_score_follow_the_reward():
     obs, reward, terminated, truncated, info = env.step("click[buy now]")
     assert terminated and not info["won"] and info["score"] == reward < 1.0
     assert info["reward_info"]["total"] == reward and "Thank you for shopping with us!" in obs
+
+
+def test_expert_plan_length_counts_down_along_the_expert():
+    env = WebShopEnv(expert=True)
+    for i in range(20):
+        obs, info = env.reset(options={"game_index": i})
+        lengths = [info["expert_plan_length"]]
+        while True:
+            obs, reward, terminated, truncated, info = env.step(info["expert_action"])
+            if terminated or truncated:
+                break
+            lengths.append(info["expert_plan_length"])
+        assert lengths == list(range(len(lengths), 0, -1))  # one step fewer each step, 1 before buying
+    # Off the plan, the plan grows: back on the search page after a search, it must search again.
+    obs, info = env.reset(options={"game_index": 0})
+    start = info["expert_plan_length"]
+    env.step(info["expert_action"])
+    *_, info = env.step("click[back to search]")
+    assert info["expert_plan_length"] == start
