@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from webshop_server.catalog import Catalog
 from webshop_server.reward import RewardBreakdown, get_reward
-from webshop_server.state import SUB_PAGES, State, normalize_keywords
+from webshop_server.state import SUB_PAGES, State, normalize_keywords, search_path
 
 __all__ = ["PRODUCT_WINDOW", "Page", "PageError", "WebShop"]
 
@@ -117,7 +117,7 @@ class WebShop:
     def _render(self, session: str, state: State) -> Page:
         goal = self.goal(session)
         if state.page == "index":
-            html = self._template("search_page.html", goal, search_action=f"/search/{_quote(session)}")
+            html = self._template("search_page.html", goal, search_action=search_path(session))
             return Page(html, state, {}, has_search_bar=True)
         if state.page == "results":
             return self._results(session, state, goal)
@@ -227,9 +227,3 @@ def _button(key: str, href: str) -> Markup:
     return Markup(
         '<form class="inline" method="get" action="{}"><button type="submit" class="{}" id="{}">{}</button></form>'
     ).format(href, classes, element_id, label)
-
-
-def _quote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")

@@ -13,7 +13,16 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import quote, unquote
 
-__all__ = ["PAGES", "SUB_PAGES", "State", "decode_options", "encode_options", "normalize_keywords", "parse_path"]
+__all__ = [
+    "PAGES",
+    "SUB_PAGES",
+    "State",
+    "decode_options",
+    "encode_options",
+    "normalize_keywords",
+    "parse_path",
+    "search_path",
+]
 
 PageKind = Literal["index", "results", "item", "sub", "done"]
 PAGES: tuple[str, ...] = ("index", "results", "item", "sub", "done")
@@ -91,6 +100,11 @@ class State:
         if self.page == "sub":
             return f"/item_sub_page/{sid}/{self.asin}/{kw}/{self.page_num}/{self.sub_page}/{opts}"
         return f"/done/{sid}/{self.asin}/{opts}"
+
+
+def search_path(session: str) -> str:
+    """The URL path the search form of ``session`` submits to (it redirects to the first results page)."""
+    return f"/search/{_quote(session)}"
 
 
 def parse_path(path: str) -> tuple[str, State]:

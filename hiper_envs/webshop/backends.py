@@ -50,7 +50,7 @@ class InProcessBackend(Backend):
         """Render the first results page of ``query``, as the server's redirect would."""
         from webshop_server.state import State, normalize_keywords, parse_path
 
-        session = parse_path(action.replace("/search/", "/", 1))[0]
+        session = parse_path(action.removeprefix("/search"))[0]
         return self.get(State("results", normalize_keywords(query), 1).path(session))
 
 
