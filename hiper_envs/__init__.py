@@ -18,7 +18,7 @@ __all__ = [
 
 #: The registered environment ids and their entry points (strings: importing ``hiper_envs`` stays light, the
 #: engines load on ``gym.make``). The step limit is the env's own (it scales with the task), hence no
-#: ``max_episode_steps`` here.
+#: ``max_episode_steps`` here; ``gym.make(id, max_episode_steps=N)`` reaches the env through ``SyncTimeLimit``.
 _ENTRY_POINTS: dict[str, str] = {
     "HiPER/ALFWorld-v0": "hiper_envs.alfworld.env:ALFWorldEnv",
 }
@@ -33,11 +33,13 @@ def register_envs() -> None:
     named before the colon). Gymnasium >= 1.0 no longer loads ``gymnasium.envs`` entry-point plugins, so a plain
     ``gym.make("HiPER/ALFWorld-v0")`` without the import is not possible.
     """
-    from gymnasium.envs.registration import register, registry
+    from gymnasium.envs.registration import WrapperSpec, register, registry
 
+    # Applied by `make` after its TimeLimit: hands `make(max_episode_steps=N)` to the env (see SyncTimeLimit).
+    sync = WrapperSpec(name="SyncTimeLimit", entry_point="hiper_envs.core:SyncTimeLimit", kwargs={})
     for env_id, entry_point in _ENTRY_POINTS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point, max_episode_steps=None)
+            register(id=env_id, entry_point=entry_point, max_episode_steps=None, additional_wrappers=(sync,))
 
 
 register_envs()
