@@ -1,0 +1,133 @@
+"""Rollout env throughput: env steps/s *including resets*, for stock vs pooled resets and Sync vs Subproc pools.
+
+The workload is the rollout's: ``--num-envs`` ALFWorld envs (``train`` split, ``K=1``, 50-step budget) played by
+random admissible actions (no policy cost), every env stepped each round (one ``pool.step`` call over the
+running envs, as the rollout does), and an env whose episode ended reset at once, with a new seed. Each arm plays
+``--steps`` env steps; its time counts the steps *and* the resets (the initial ones too), not the one-off set-up
+(building the game pool, starting the workers), which is printed apart.
+
+Arms (the ratios are against ``stock/sync`` measured in the same process, so the load of the box cancels out):
+
+- ``stock``: the plain env on the full train split (10,000 games): nearly every reset is a game's first in the
+  process and pays its PDDL->SAS translation (~280 ms) and generation (~55 ms).
+- ``pooled``: a :class:`~hiper_envs.alfworld.pool.GamePool` of ``--pool-size`` games, built ahead.
+- ``sync``: :class:`~hiper_agent.envpool.SyncEnvPool`; ``subproc``: :class:`~hiper_agent.envpool.SubprocEnvPool`
+  with ``--workers`` processes.
+
+Usage::
+
+    python benchmarks/bench_rollout.py                      # 32 envs, 3,200 steps an arm, pool of 64 games
+    python benchmarks/bench_rollout.py --steps 200 --num-envs 4 --pool-size 4   # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+
+# Parse the arguments first: fast_downward's translator overwrites sys.argv.
+_PARSER = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+_PARSER.add_argument("--num-envs", type=int, default=32, help="envs in the pool")
+_PARSER.add_argument("--steps", type=int, default=3200, help="env steps per arm (resets come on top)")
+_PARSER.add_argument("--pool-size", type=int, default=64, help="games in the GamePool of the pooled arms")
+_PARSER.add_argument("--workers", type=int, default=2, help="SubprocEnvPool worker processes")
+_PARSER.add_argument("--build-processes", type=int, default=2, help="processes that build the GamePool")
+_PARSER.add_argument("--arms", nargs="+", default=["stock/sync", "stock/subproc", "pooled/sync", "pooled/subproc"])
+_PARSER.add_argument("--seed", type=int, default=0, help="reset seeds and random-action seed")
+
+ENV_ID = "HiPER/ALFWorld-v0"
+
+
+def play(pool, num_envs: int, steps: int, seed: int) -> dict[str, float]:
+    """Play ``steps`` env steps with random admissible actions, resetting ended envs at once; return counts."""
+    rng = random.Random(seed)
+    next_seed = seed
+    start = time.perf_counter()
+    seeds = list(range(next_seed, next_seed + num_envs))
+    next_seed += num_envs
+    admissible = [info["admissible_commands"] for _, info in pool.reset(range(num_envs), seeds, [None] * num_envs)]
+    done_steps = resets = episodes = 0
+    resets += num_envs
+    while done_steps < steps:
+        indices = list(range(min(num_envs, steps - done_steps)))
+        results = pool.step(indices, [rng.choice(admissible[i]) for i in indices])
+        done_steps += len(indices)
+        ended = []
+        for i, (_, _, terminated, truncated, info) in zip(indices, results, strict=True):
+            admissible[i] = info["admissible_commands"]
+            if terminated or truncated:
+                ended.append(i)
+        if ended:
+            seeds = list(range(next_seed, next_seed + len(ended)))
+            next_seed += len(ended)
+            for i, (_, info) in zip(ended, pool.reset(ended, seeds, [None] * len(ended)), strict=True):
+                admissible[i] = info["admissible_commands"]
+            resets += len(ended)
+            episodes += len(ended)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "steps": done_steps, "resets": resets, "episodes": episodes}
+
+
+def main() -> int:
+    """Run the arms; print a table and a final JSON line."""
+    args = _PARSER.parse_args()
+    import hiper_envs  # noqa: F401  (registers the ids)
+    from hiper_agent.envpool import SubprocEnvPool, SyncEnvPool, make_env_fns
+    from hiper_envs.alfworld.pool import GamePool
+
+    unknown = set(args.arms) - {"stock/sync", "stock/subproc", "pooled/sync", "pooled/subproc"}
+    if unknown:
+        _PARSER.error(f"unknown arms {sorted(unknown)}")
+    setup: dict[str, float] = {}
+    game_pool = None
+    if any(arm.startswith("pooled") for arm in args.arms):
+        t = time.perf_counter()
+        game_pool = GamePool("train", size=args.pool_size, seed=0, processes=args.build_processes)
+        setup["pool_build_s"] = time.perf_counter() - t
+        print(f"GamePool of {args.pool_size} train games built in {setup['pool_build_s']:.1f} s "
+              f"({args.build_processes} processes)", flush=True)  # fmt: skip
+
+    results: dict[str, dict[str, float]] = {}
+    for arm in args.arms:
+        resets, backend = arm.split("/")
+        kwargs = {"split": "train"} if resets == "stock" else {"split": "train", "task_source": game_pool}
+        fns = make_env_fns(ENV_ID, args.num_envs, **kwargs)
+        t = time.perf_counter()
+        pool = SyncEnvPool(fns) if backend == "sync" else SubprocEnvPool(fns, num_workers=args.workers)
+        setup[f"{arm} start_s"] = time.perf_counter() - t
+        try:
+            # A different seed range per arm would change the games; the same one keeps the workload equal.
+            result = play(pool, args.num_envs, args.steps, args.seed)
+        finally:
+            pool.close()
+        result["steps_per_s"] = result["steps"] / result["seconds"]
+        results[arm] = result
+        print(f"{arm:<16} {result['steps_per_s']:8.1f} steps/s  ({result['steps']} steps, {result['resets']} resets, "
+              f"{result['seconds']:.1f} s; start-up {setup[f'{arm} start_s']:.1f} s)", flush=True)  # fmt: skip
+
+    baseline = results.get("stock/sync")
+    ratios = {}
+    if baseline is not None:
+        print(f"\n{'arm':<16}{'steps/s':>10}{'x stock/sync':>14}")
+        for arm, result in results.items():
+            ratios[arm] = result["steps_per_s"] / baseline["steps_per_s"]
+            print(f"{arm:<16}{result['steps_per_s']:>10.1f}{ratios[arm]:>14.2f}")
+    summary = {
+        "num_envs": args.num_envs,
+        "steps_per_arm": args.steps,
+        "pool_size": args.pool_size,
+        "workers": args.workers,
+        "steps_per_s": {arm: round(r["steps_per_s"], 2) for arm, r in results.items()},
+        "ratio_vs_stock_sync": {arm: round(x, 3) for arm, x in ratios.items()},
+        "resets": {arm: r["resets"] for arm, r in results.items()},
+        "setup_s": {key: round(value, 2) for key, value in setup.items()},
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
