@@ -4,7 +4,13 @@ The workload is the rollout's: ``--num-envs`` ALFWorld envs (``train`` split, ``
 random admissible actions (no policy cost), every env stepped each round (one ``pool.step`` call over the
 running envs, as the rollout does), and an env whose episode ended reset at once, with a new seed. Each arm plays
 ``--steps`` env steps; its time counts the steps *and* the resets (the initial ones too), not the one-off set-up
-(building the game pool, starting the workers), which is printed apart.
+(building the game pool, starting the workers, and one untimed warm-up reset of every env: the first reset in a
+process imports and parses the grammar, and each env loads its planner library), which is printed apart.
+
+Besides wall-clock steps/s, each arm reports its CPU time (this process plus the workers, from ``/proc``) per
+step and ``parallelism`` = CPU / wall: on a box whose cores are busy with other jobs the workers cannot run in
+parallel, and CPU ms/step shows what the backend costs; on idle cores a backend's wall time tends to
+CPU / min(workers, cores).
 
 Arms (the ratios are against ``stock/sync`` measured in the same process, so the load of the box cancels out):
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -39,6 +46,20 @@ _PARSER.add_argument("--arms", nargs="+", default=["stock/sync", "stock/subproc"
 _PARSER.add_argument("--seed", type=int, default=0, help="reset seeds and random-action seed")
 
 ENV_ID = "HiPER/ALFWorld-v0"
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) of this process and of the processes ``pids`` (Linux ``/proc``; else this one)."""
+    total = time.process_time()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15 of stat)
+        except OSError:
+            pass
+    return total
 
 
 def play(pool, num_envs: int, steps: int, seed: int) -> dict[str, float]:
@@ -97,24 +118,33 @@ def main() -> int:
         fns = make_env_fns(ENV_ID, args.num_envs, **kwargs)
         t = time.perf_counter()
         pool = SyncEnvPool(fns) if backend == "sync" else SubprocEnvPool(fns, num_workers=args.workers)
-        setup[f"{arm} start_s"] = time.perf_counter() - t
+        pids = pool.worker_pids if isinstance(pool, SubprocEnvPool) else []
         try:
-            # A different seed range per arm would change the games; the same one keeps the workload equal.
+            warm = range(10**6, 10**6 + args.num_envs)  # seeds the timed part never uses
+            pool.reset(range(args.num_envs), list(warm), [None] * args.num_envs)
+            setup[f"{arm} start_s"] = time.perf_counter() - t
+            cpu = cpu_seconds(pids)
+            # The same seeds in every arm: the same games for the stock arms, the same workload for all.
             result = play(pool, args.num_envs, args.steps, args.seed)
+            result["cpu_seconds"] = cpu_seconds(pids) - cpu
         finally:
             pool.close()
         result["steps_per_s"] = result["steps"] / result["seconds"]
+        result["cpu_ms_per_step"] = 1000 * result["cpu_seconds"] / result["steps"]
+        result["parallelism"] = result["cpu_seconds"] / result["seconds"]
         results[arm] = result
         print(f"{arm:<16} {result['steps_per_s']:8.1f} steps/s  ({result['steps']} steps, {result['resets']} resets, "
-              f"{result['seconds']:.1f} s; start-up {setup[f'{arm} start_s']:.1f} s)", flush=True)  # fmt: skip
+              f"{result['seconds']:.1f} s; {result['cpu_ms_per_step']:.2f} CPU ms/step, parallelism "
+              f"{result['parallelism']:.2f}; start-up {setup[f'{arm} start_s']:.1f} s)", flush=True)  # fmt: skip
 
     baseline = results.get("stock/sync")
     ratios = {}
     if baseline is not None:
-        print(f"\n{'arm':<16}{'steps/s':>10}{'x stock/sync':>14}")
+        print(f"\n{'arm':<16}{'steps/s':>10}{'x stock/sync':>14}{'CPU ms/step':>13}{'parallelism':>13}")
         for arm, result in results.items():
             ratios[arm] = result["steps_per_s"] / baseline["steps_per_s"]
-            print(f"{arm:<16}{result['steps_per_s']:>10.1f}{ratios[arm]:>14.2f}")
+            print(f"{arm:<16}{result['steps_per_s']:>10.1f}{ratios[arm]:>14.2f}"
+                  f"{result['cpu_ms_per_step']:>13.2f}{result['parallelism']:>13.2f}")  # fmt: skip
     summary = {
         "num_envs": args.num_envs,
         "steps_per_arm": args.steps,
@@ -122,7 +152,10 @@ def main() -> int:
         "workers": args.workers,
         "steps_per_s": {arm: round(r["steps_per_s"], 2) for arm, r in results.items()},
         "ratio_vs_stock_sync": {arm: round(x, 3) for arm, x in ratios.items()},
+        "cpu_ms_per_step": {arm: round(r["cpu_ms_per_step"], 3) for arm, r in results.items()},
+        "parallelism": {arm: round(r["parallelism"], 2) for arm, r in results.items()},
         "resets": {arm: r["resets"] for arm, r in results.items()},
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "setup_s": {key: round(value, 2) for key, value in setup.items()},
     }
     print(json.dumps(summary))

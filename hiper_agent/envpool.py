@@ -149,6 +149,11 @@ class SubprocEnvPool(EnvPool):
         """Number of worker processes."""
         return len(self._conns)
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """The workers' process ids (for monitoring, e.g. their CPU time in ``benchmarks/bench_rollout.py``)."""
+        return [process.pid for process in self._processes]
+
     def reset(
         self, indices: Sequence[int], seeds: Sequence[int | None], options: Sequence[dict[str, Any] | None]
     ) -> list[tuple[Any, dict[str, Any]]]:
