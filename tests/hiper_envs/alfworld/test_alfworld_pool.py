@@ -97,6 +97,15 @@ def test_parallel_build_equals_serial_build(pool):
     assert [transcript(env, seed=5)] == expected
 
 
+def test_cache_dir_round_trip(pool, tmp_path):
+    first = GamePool(SPLIT, size=2, seed=0, cache_dir=tmp_path)
+    assert first.cache_path.exists() and first.cache_path.parent == tmp_path
+    again = GamePool(SPLIT, size=2, seed=0, cache_dir=tmp_path)  # loaded: the same games and translations
+    assert [again[i] for i in range(2)] == [pool[i] for i in range(2)] and again._blobs == first._blobs
+    other = GamePool(SPLIT, size=2, seed=1, cache_dir=tmp_path)  # other arguments, other file
+    assert other.cache_path != first.cache_path and other[0].game_id != pool[0].game_id
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="size"):
         GamePool(SPLIT, size=0)
