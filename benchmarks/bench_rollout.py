@@ -3,7 +3,8 @@
 The workload is the rollout's: ``--num-envs`` ALFWorld envs (``train`` split, ``K=1``, 50-step budget) played by
 random admissible actions (no policy cost), every env stepped each round (one ``pool.step`` call over the
 running envs, as the rollout does), and an env whose episode ended reset at once, with a new seed. Each arm plays
-``--steps`` env steps; its time counts the steps *and* the resets (the initial ones too), not the one-off set-up
+``--steps`` env steps, in ``--repeats`` rounds taken in turns with the other arms (so that the load of a shared
+box hits every arm alike); its time counts the steps *and* the resets (the initial ones too), not the one-off set-up
 (building the game pool, starting the workers, and one untimed warm-up reset of every env: the first reset in a
 process imports and parses the grammar, and each env loads its planner library), which is printed apart.
 
@@ -43,6 +44,7 @@ _PARSER.add_argument("--pool-size", type=int, default=64, help="games in the Gam
 _PARSER.add_argument("--workers", type=int, default=2, help="SubprocEnvPool worker processes")
 _PARSER.add_argument("--build-processes", type=int, default=2, help="processes that build the GamePool")
 _PARSER.add_argument("--arms", nargs="+", default=["stock/sync", "stock/subproc", "pooled/sync", "pooled/subproc"])
+_PARSER.add_argument("--repeats", type=int, default=4, help="rounds: the arms take turns, --steps / R steps each")
 _PARSER.add_argument("--seed", type=int, default=0, help="reset seeds and random-action seed")
 
 ENV_ID = "HiPER/ALFWorld-v0"
@@ -111,24 +113,38 @@ def main() -> int:
         print(f"GamePool of {args.pool_size} train games built in {setup['pool_build_s']:.1f} s "
               f"({args.build_processes} processes)", flush=True)  # fmt: skip
 
-    results: dict[str, dict[str, float]] = {}
-    for arm in args.arms:
-        resets, backend = arm.split("/")
-        kwargs = {"split": "train"} if resets == "stock" else {"split": "train", "task_source": game_pool}
-        fns = make_env_fns(ENV_ID, args.num_envs, **kwargs)
-        t = time.perf_counter()
-        pool = SyncEnvPool(fns) if backend == "sync" else SubprocEnvPool(fns, num_workers=args.workers)
-        pids = pool.worker_pids if isinstance(pool, SubprocEnvPool) else []
-        try:
-            warm = range(10**6, 10**6 + args.num_envs)  # seeds the timed part never uses
+    pools, pids = {}, {}
+    try:
+        for arm in args.arms:
+            resets, backend = arm.split("/")
+            kwargs = {"split": "train"} if resets == "stock" else {"split": "train", "task_source": game_pool}
+            fns = make_env_fns(ENV_ID, args.num_envs, **kwargs)
+            t = time.perf_counter()
+            pool = SyncEnvPool(fns) if backend == "sync" else SubprocEnvPool(fns, num_workers=args.workers)
+            pools[arm] = pool
+            pids[arm] = pool.worker_pids if isinstance(pool, SubprocEnvPool) else []
+            warm = range(10**8, 10**8 + args.num_envs)  # seeds the timed part never uses
             pool.reset(range(args.num_envs), list(warm), [None] * args.num_envs)
             setup[f"{arm} start_s"] = time.perf_counter() - t
-            cpu = cpu_seconds(pids)
-            # The same seeds in every arm: the same games for the stock arms, the same workload for all.
-            result = play(pool, args.num_envs, args.steps, args.seed)
-            result["cpu_seconds"] = cpu_seconds(pids) - cpu
-        finally:
+
+        # The arms take turns (round r of every arm, then round r + 1), so that a change in the box's load hits
+        # them alike; round r uses the same seeds in every arm (the same games in the stock arms).
+        rounds: dict[str, list[dict[str, float]]] = {arm: [] for arm in args.arms}
+        for r in range(args.repeats):
+            for arm in args.arms:
+                cpu = cpu_seconds(pids[arm])
+                result = play(pools[arm], args.num_envs, args.steps // args.repeats, args.seed + r * 10**6)
+                result["cpu_seconds"] = cpu_seconds(pids[arm]) - cpu
+                rounds[arm].append(result)
+                print(f"round {r} {arm:<16} {result['steps'] / result['seconds']:8.1f} steps/s "
+                      f"({result['resets']} resets)", flush=True)  # fmt: skip
+    finally:
+        for pool in pools.values():
             pool.close()
+
+    results: dict[str, dict[str, float]] = {}
+    for arm, parts in rounds.items():
+        result = {key: sum(part[key] for part in parts) for key in parts[0]}
         result["steps_per_s"] = result["steps"] / result["seconds"]
         result["cpu_ms_per_step"] = 1000 * result["cpu_seconds"] / result["steps"]
         result["parallelism"] = result["cpu_seconds"] / result["seconds"]
@@ -148,6 +164,7 @@ def main() -> int:
     summary = {
         "num_envs": args.num_envs,
         "steps_per_arm": args.steps,
+        "repeats": args.repeats,
         "pool_size": args.pool_size,
         "workers": args.workers,
         "steps_per_s": {arm: round(r["steps_per_s"], 2) for arm, r in results.items()},
