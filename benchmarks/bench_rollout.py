@@ -1,19 +1,20 @@
 """Rollout env throughput: env steps/s *including resets*, for stock vs pooled resets and Sync vs Subproc pools.
 
-The workload is the rollout's: ``--num-envs`` ALFWorld envs (``train`` split, ``K=1``, 50-step budget) played by
-random admissible actions (no policy cost), every env stepped each round (one ``pool.step`` call over the
-running envs, as the rollout does), and an env whose episode ended reset at once, with a new seed. Each arm plays
-``--steps`` env steps, in ``--repeats`` rounds taken in turns with the other arms (so that the load of a shared
-box hits every arm alike); its time counts the steps *and* the resets (the initial ones too), not the one-off set-up
-(building the game pool, starting the workers, and one untimed warm-up reset of every env: the first reset in a
-process imports and parses the grammar, and each env loads its planner library), which is printed apart.
+The workload is the rollout's (``hiper_agent.rollout``): an *iteration* resets ``--num-envs`` ALFWorld envs
+(``train`` split, ``K=1``, the default 50-step budget) with fresh seeds and plays one episode in each with random
+admissible actions (no policy cost, ~2 ms env steps), stepping at each turn only the envs whose episode still runs
+(one ``pool.step`` call over that subset). Random play rarely wins, so an episode is ~50 steps and a reset comes
+every ~50 steps. Each arm plays ``--iterations`` iterations, taking turns with the other arms (so that the load
+of a shared box hits every arm alike); its time counts the steps *and* the resets. The one-off set-up is timed
+apart: building the game pool, starting the workers, and one warm-up reset of every env (the first reset in a
+process imports and parses the grammar; each env loads its planner library).
 
 Besides wall-clock steps/s, each arm reports its CPU time (this process plus the workers, from ``/proc``) per
 step and ``parallelism`` = CPU / wall: on a box whose cores are busy with other jobs the workers cannot run in
 parallel, and CPU ms/step shows what the backend costs; on idle cores a backend's wall time tends to
 CPU / min(workers, cores).
 
-Arms (the ratios are against ``stock/sync`` measured in the same process, so the load of the box cancels out):
+Arms (the ratios are against ``stock/sync`` measured in the same process):
 
 - ``stock``: the plain env on the full train split (10,000 games): nearly every reset is a game's first in the
   process and pays its PDDL->SAS translation (~280 ms) and generation (~55 ms).
@@ -23,8 +24,8 @@ Arms (the ratios are against ``stock/sync`` measured in the same process, so the
 
 Usage::
 
-    python benchmarks/bench_rollout.py                      # 32 envs, 3,200 steps an arm, pool of 64 games
-    python benchmarks/bench_rollout.py --steps 200 --num-envs 4 --pool-size 4   # quick check
+    python benchmarks/bench_rollout.py                      # 32 envs, 3 iterations an arm, pool of 64 games
+    python benchmarks/bench_rollout.py --num-envs 4 --iterations 1 --pool-size 4   # quick check
 """
 
 from __future__ import annotations
@@ -39,12 +40,11 @@ import time
 # Parse the arguments first: fast_downward's translator overwrites sys.argv.
 _PARSER = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _PARSER.add_argument("--num-envs", type=int, default=32, help="envs in the pool")
-_PARSER.add_argument("--steps", type=int, default=3200, help="env steps per arm (resets come on top)")
+_PARSER.add_argument("--iterations", type=int, default=3, help="rollout iterations (one episode per env) an arm")
 _PARSER.add_argument("--pool-size", type=int, default=64, help="games in the GamePool of the pooled arms")
 _PARSER.add_argument("--workers", type=int, default=2, help="SubprocEnvPool worker processes")
 _PARSER.add_argument("--build-processes", type=int, default=2, help="processes that build the GamePool")
 _PARSER.add_argument("--arms", nargs="+", default=["stock/sync", "stock/subproc", "pooled/sync", "pooled/subproc"])
-_PARSER.add_argument("--repeats", type=int, default=4, help="rounds: the arms take turns, --steps / R steps each")
 _PARSER.add_argument("--seed", type=int, default=0, help="reset seeds and random-action seed")
 
 ENV_ID = "HiPER/ALFWorld-v0"
@@ -64,34 +64,23 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def play(pool, num_envs: int, steps: int, seed: int) -> dict[str, float]:
-    """Play ``steps`` env steps with random admissible actions, resetting ended envs at once; return counts."""
+def play(pool, num_envs: int, seed: int) -> dict[str, float]:
+    """One rollout iteration: reset every env (seeds ``seed ..``), play each episode to its end; return counts."""
     rng = random.Random(seed)
-    next_seed = seed
     start = time.perf_counter()
-    seeds = list(range(next_seed, next_seed + num_envs))
-    next_seed += num_envs
-    admissible = [info["admissible_commands"] for _, info in pool.reset(range(num_envs), seeds, [None] * num_envs)]
-    done_steps = resets = episodes = 0
-    resets += num_envs
-    while done_steps < steps:
-        indices = list(range(min(num_envs, steps - done_steps)))
-        results = pool.step(indices, [rng.choice(admissible[i]) for i in indices])
-        done_steps += len(indices)
-        ended = []
-        for i, (_, _, terminated, truncated, info) in zip(indices, results, strict=True):
+    resets = pool.reset(range(num_envs), list(range(seed, seed + num_envs)), [None] * num_envs)
+    admissible = {i: info["admissible_commands"] for i, (_, info) in enumerate(resets)}
+    running, steps = list(range(num_envs)), 0
+    while running:
+        results = pool.step(running, [rng.choice(admissible[i]) for i in running])
+        steps += len(running)
+        still = []
+        for i, (_, _, terminated, truncated, info) in zip(running, results, strict=True):
             admissible[i] = info["admissible_commands"]
-            if terminated or truncated:
-                ended.append(i)
-        if ended:
-            seeds = list(range(next_seed, next_seed + len(ended)))
-            next_seed += len(ended)
-            for i, (_, info) in zip(ended, pool.reset(ended, seeds, [None] * len(ended)), strict=True):
-                admissible[i] = info["admissible_commands"]
-            resets += len(ended)
-            episodes += len(ended)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "steps": done_steps, "resets": resets, "episodes": episodes}
+            if not (terminated or truncated):
+                still.append(i)
+        running = still
+    return {"seconds": time.perf_counter() - start, "steps": steps, "resets": num_envs}
 
 
 def main() -> int:
@@ -127,16 +116,16 @@ def main() -> int:
             pool.reset(range(args.num_envs), list(warm), [None] * args.num_envs)
             setup[f"{arm} start_s"] = time.perf_counter() - t
 
-        # The arms take turns (round r of every arm, then round r + 1), so that a change in the box's load hits
-        # them alike; round r uses the same seeds in every arm (the same games in the stock arms).
+        # The arms take turns (iteration r of every arm, then r + 1), so that a change in the box's load hits
+        # them alike; iteration r uses the same seeds in every arm (the same games, the same random actions).
         rounds: dict[str, list[dict[str, float]]] = {arm: [] for arm in args.arms}
-        for r in range(args.repeats):
+        for r in range(args.iterations):
             for arm in args.arms:
                 cpu = cpu_seconds(pids[arm])
-                result = play(pools[arm], args.num_envs, args.steps // args.repeats, args.seed + r * 10**6)
+                result = play(pools[arm], args.num_envs, args.seed + r * args.num_envs)
                 result["cpu_seconds"] = cpu_seconds(pids[arm]) - cpu
                 rounds[arm].append(result)
-                print(f"round {r} {arm:<16} {result['steps'] / result['seconds']:8.1f} steps/s "
+                print(f"iteration {r} {arm:<16} {result['steps'] / result['seconds']:8.1f} steps/s "
                       f"({result['resets']} resets)", flush=True)  # fmt: skip
     finally:
         for pool in pools.values():
@@ -163,8 +152,8 @@ def main() -> int:
                   f"{result['cpu_ms_per_step']:>13.2f}{result['parallelism']:>13.2f}")  # fmt: skip
     summary = {
         "num_envs": args.num_envs,
-        "steps_per_arm": args.steps,
-        "repeats": args.repeats,
+        "iterations": args.iterations,
+        "steps": {arm: r["steps"] for arm, r in results.items()},
         "pool_size": args.pool_size,
         "workers": args.workers,
         "steps_per_s": {arm: round(r["steps_per_s"], 2) for arm, r in results.items()},
