@@ -1,6 +1,11 @@
 """Env pools: SubprocEnvPool plays the same transcripts as SyncEnvPool, steps subsets, reports worker errors."""
 
+import json
+import os
+import pathlib
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -70,3 +75,17 @@ def test_subproc_errors_come_back_and_the_pool_survives(env_fns):
 def test_failing_env_factory_is_reported():
     with pytest.raises(RuntimeError, match="num_subtasks"):
         SubprocEnvPool(make_env_fns(ENV_ID, 2, num_subtasks=0), num_workers=1)
+
+
+def test_bench_rollout_smoke():
+    # the smallest run of every arm (2 envs, one iteration, a 2-game pool built in-process)
+    script = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_rollout.py"
+    args = ["--num-envs", "2", "--iterations", "1", "--pool-size", "2", "--build-processes", "1"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # the workers import this checkout
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    arms = ["stock/sync", "stock/subproc", "pooled/sync", "pooled/subproc"]
+    assert sorted(summary["steps_per_s"]) == sorted(arms) and summary["ratio_vs_stock_sync"]["stock/sync"] == 1.0
+    assert all(summary["resets"][arm] == 2 and summary["steps"][arm] >= 2 for arm in arms)
+    assert summary["steps"]["stock/sync"] == summary["steps"]["stock/subproc"]  # same seeds, same episodes
