@@ -25,7 +25,7 @@ from pathlib import Path
 from hiper_envs.alfworld.sources import GeneratedTaskSource
 from hiper_envs.alfworld.spec import GameSpec
 
-__all__ = ["GamePool"]
+__all__ = ["GamePool", "shared_pool"]
 
 #: What a pool's games and translations depend on besides its arguments: these packages' versions and the source of
 #: ``hiper_envs.alfworld`` (the generator, rooms, problems, planner and engine); any change makes a new cache key.
@@ -144,3 +144,26 @@ class GamePool:
             f"GamePool(split={self.split!r}, size={len(self)}, seed={self.seed}, num_subtasks={self.num_subtasks}, "
             f"task_types={list(self.task_types)})"
         )
+
+
+_SHARED: dict[tuple, GamePool] = {}
+
+
+def default_cache_dir() -> Path:
+    """Where pools are kept between runs: ``$HIPER_CACHE`` if set, else ``~/.cache/hiper`` (the project's cache)."""
+    return Path(os.environ.get("HIPER_CACHE", "~/.cache/hiper")).expanduser()
+
+
+def shared_pool(
+    split: str, size: int, *, seed: int = 0, num_subtasks: int = 1, task_types: Sequence[str] | None = None
+) -> GamePool:
+    """The pool of these arguments, built once per process (over up to 2 processes) and kept in the cache.
+
+    What ``gym.make("HiPER/ALFWorld-v0", pool_size=N)`` uses: every env of a process with the same split, seed,
+    ``K`` and task types shares one pool, and a second run loads it from disk instead of building it.
+    """
+    key = (split, size, seed, num_subtasks, None if task_types is None else tuple(task_types))
+    if key not in _SHARED:
+        _SHARED[key] = GamePool(split, size=size, seed=seed, num_subtasks=num_subtasks, task_types=task_types,
+                                processes=max(1, min(2, os.cpu_count() or 1)), cache_dir=default_cache_dir())  # fmt: skip
+    return _SHARED[key]

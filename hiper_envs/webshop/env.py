@@ -341,4 +341,3 @@ class WebShopEnv(OptionEnv):
         """Close the HTTP session (if any)."""
         self._backend.close()
         super().close()
-
