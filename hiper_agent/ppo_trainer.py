@@ -63,10 +63,9 @@ class HiPERTrainer:
         # progress shaping reads the expert's plan length: the training envs carry the oracle, evaluation never does
         train_kwargs = {**env_kwargs, "expert": True} if c.progress_shaping > 0 else env_kwargs
         self.pool: EnvPool = make_pool(c.env_id, c.num_envs, c.env_workers, **train_kwargs)
+        self.env_kwargs = env_kwargs
         self.panels = c.eval_panels()
-        eval_size = min(c.num_envs, max(c.eval_episodes, 1))
-        self.eval_pools = {p.split: make_pool(c.env_id, eval_size, c.env_workers, **{**env_kwargs, **p.env_kwargs()})
-                           for p in self.panels}  # fmt: skip
+        self.eval_pools: dict[str, EnvPool] = {}  # built on the first evaluation
         # expert demonstrations: the warm start's data (and the text the tiny LLM's tokenizer is trained on)
         self.demos: list[list[dict[str, Any]]] = []
         if c.sft_episodes > 0 or (c.policy == "llm" and c.model == "tiny"):
@@ -263,6 +262,11 @@ class HiPERTrainer:
 
     def _evaluate(self, it: int) -> dict[str, float]:
         c = self.config
+        size = min(c.num_envs, max(c.eval_episodes, 1))
+        for p in self.panels:
+            if p.split not in self.eval_pools:
+                kwargs = {**self.env_kwargs, **p.env_kwargs()}  # the training env's settings, the panel's split
+                self.eval_pools[p.split] = make_pool(c.env_id, size, c.env_workers, **kwargs)
         return evaluate_panels(self.eval_pools, self.policy, self.panels, greedy=c.eval_temperature == 0,
                                temperature=c.eval_temperature or 1.0,
                                rng_seed=iteration_seed(c.seed, it + 1, "eval"))  # fmt: skip
