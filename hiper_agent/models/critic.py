@@ -184,7 +184,7 @@ def build_critic(
 
 
 def _spans(offsets: Sequence[Any]) -> list[tuple[int, int]]:
-    """Accepts ``(start, end)`` pairs or bare end offsets (as ``hiper_agent.rollout.token_char_ends`` gives)."""
+    """Accepts ``(start, end)`` pairs or bare end offsets (as ``hiper_agent.generation.base.token_char_ends`` gives)."""
     spans: list[tuple[int, int]] = []
     previous = 0
     for item in offsets:
