@@ -9,20 +9,17 @@ the same seeds:
 - `RayEnvPool` (``hiper_agent.envpool_ray``, ``pip install hiper[ray]``): Ray actors, locally or on a cluster;
   a dead worker is replaced and its envs replayed.
 - other backends (worker processes) implement the same three methods.
-
-`make_env_pool` builds one by name (``ENV_POOL_BACKENDS``), importing optional backends only when asked for.
 """
 
 from __future__ import annotations
 
 import abc
-import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["ENV_POOL_BACKENDS", "EnvPool", "StepResult", "SyncEnvPool", "make_env_fns", "make_env_pool"]
+__all__ = ["EnvPool", "StepResult", "SyncEnvPool", "make_env_fns"]
 
 #: ``(observation, reward, terminated, truncated, info)`` of one env step.
 StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
@@ -99,37 +96,3 @@ class _EnvFn:
         import hiper_envs  # noqa: F401  (registers the HiPER/* ids in a fresh worker process)
 
         return gym.make(self.env_id, **self.kwargs)
-
-
-#: Pool backends by name, as ``"module:Class"`` entry points imported on use (so Ray stays optional).
-#: Every backend but ``"sync"`` takes ``(env_fns, num_workers=N, **kwargs)``.
-ENV_POOL_BACKENDS: dict[str, str] = {
-    "sync": "hiper_agent.envpool:SyncEnvPool",
-    "ray": "hiper_agent.envpool_ray:RayEnvPool",
-}
-
-
-def make_env_pool(
-    env_fns: Sequence[Callable[[], gym.Env]], backend: str = "sync", *, num_workers: int = 0, **kwargs: Any
-) -> EnvPool:
-    """The pool ``backend`` over ``env_fns`` (what ``--env-workers N`` selects: ``"sync"`` for 0, else workers).
-
-    Args:
-        env_fns: one picklable factory per env (:func:`make_env_fns`).
-        backend: a key of :data:`ENV_POOL_BACKENDS`.
-        num_workers: worker processes/actors; must be 0 for ``"sync"`` and >= 1 for the others.
-        **kwargs: passed to the backend (e.g. ``address=`` for Ray).
-
-    Raises:
-        ValueError: an unknown backend, or a worker count the backend cannot use.
-    """
-    if backend not in ENV_POOL_BACKENDS:
-        raise ValueError(f"unknown env pool backend {backend!r}; choose one of {sorted(ENV_POOL_BACKENDS)}")
-    if backend == "sync":
-        if num_workers or kwargs:
-            raise ValueError(f"the sync pool runs the envs in this process: got num_workers={num_workers}, {kwargs}")
-        return SyncEnvPool(env_fns)
-    if num_workers < 1:
-        raise ValueError(f"the {backend!r} pool needs num_workers >= 1, got {num_workers} (use 'sync' for none)")
-    module, _, name = ENV_POOL_BACKENDS[backend].partition(":")
-    return getattr(importlib.import_module(module), name)(env_fns, num_workers=num_workers, **kwargs)

@@ -77,11 +77,14 @@ class RayEnvPool(EnvPool):
     Args:
         env_fns: picklable env factories (:func:`~hiper_agent.envpool.make_env_fns`), one per env; they run in
             the actors, so the packages they import must be importable there (see docs/scale.md).
-        num_workers: actors; env ``i`` lives on actor ``i * num_workers // num_envs`` (contiguous blocks).
+        num_workers: actors (at most one per env: more are not started); env ``i`` lives on actor
+            ``i * num_workers // num_envs`` (contiguous blocks).
         address: the Ray cluster to join when Ray is not initialised yet (``"auto"``, ``"ray://host:10001"``);
             ``None`` starts a local instance. An already initialised Ray is used as it is.
         init_kwargs: more ``ray.init`` keywords when the pool initialises Ray (``num_cpus``, ``runtime_env``...).
-        num_cpus_per_worker: CPUs each actor reserves in Ray's scheduler.
+        num_cpus_per_worker: CPUs each actor reserves in Ray's scheduler. The default 0 reserves none (text envs
+            are light and mostly wait), so a training pool and its evaluation pools fit on a machine of any size;
+            actors are spread over the cluster's nodes either way.
         max_restarts: how many times in a row one call may find its actor dead before the pool gives up.
 
     Example:
@@ -98,13 +101,14 @@ class RayEnvPool(EnvPool):
         *,
         address: str | None = None,
         init_kwargs: dict[str, Any] | None = None,
-        num_cpus_per_worker: float = 1.0,
+        num_cpus_per_worker: float = 0.0,
         max_restarts: int = 3,
     ) -> None:
         if not env_fns:
             raise ValueError("RayEnvPool needs at least one env factory")
-        if not 1 <= num_workers <= len(env_fns):
-            raise ValueError(f"num_workers must be in [1, num_envs={len(env_fns)}], got {num_workers}")
+        if num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {num_workers} (use SyncEnvPool for no workers)")
+        num_workers = min(num_workers, len(env_fns))
         if max_restarts < 0:
             raise ValueError(f"max_restarts must be >= 0, got {max_restarts}")
         try:
@@ -126,7 +130,7 @@ class RayEnvPool(EnvPool):
         for i, (w, _) in enumerate(self._where):
             self._where[i] = (w, len(self._members[w]))
             self._members[w].append(i)
-        self._actor_cls = ray.remote(num_cpus=num_cpus_per_worker)(_EnvWorker)
+        self._actor_cls = ray.remote(num_cpus=num_cpus_per_worker, scheduling_strategy="SPREAD")(_EnvWorker)
         self._actors = [self._new_actor(w) for w in range(num_workers)]
         self._logs = [_EnvLog() for _ in range(self.num_envs)]
         self._closed = False

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hiper_agent.envpool import EnvPool, SyncEnvPool, make_env_fns, make_env_pool
+from hiper_agent.envpool import EnvPool, SyncEnvPool, make_env_fns
 
 ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'hiper[ray]' to test the Ray env pool")
 from hiper_agent.envpool_ray import RayEnvPool  # noqa: E402
@@ -88,7 +88,7 @@ def test_killed_worker_loses_nothing(local_ray, reference):
     # kills mid-episode (each worker), and worker 1's replacement between episodes (the next call is a reset, and the
     # replay re-runs a finished episode). Each kill is followed by a call to that worker.
     kill = {2: 0, 7: 1, 19: 1}
-    with make_env_pool(env_fns(), "ray", num_workers=2) as pool:
+    with RayEnvPool(env_fns(), num_workers=2) as pool:
         transcript = play(pool, seed=7, kill=kill)
         assert pool.num_restarts == len(kill)
     assert transcript == reference
@@ -106,12 +106,10 @@ def test_replay_detects_an_unseeded_env(local_ray):
 
 def test_bad_arguments(local_ray):
     fns = make_env_fns("HiPER/ALFWorld-v0", 2, **ENV_KWARGS)
-    with pytest.raises(ValueError, match="num_workers"):
-        RayEnvPool(fns, num_workers=3)
-    with pytest.raises(ValueError, match="unknown env pool backend"):
-        make_env_pool(fns, "dask", num_workers=2)
-    with pytest.raises(ValueError, match="num_workers >= 1"):
-        make_env_pool(fns, "ray")
+    with pytest.raises(ValueError, match="num_workers must be >= 1"):
+        RayEnvPool(fns, num_workers=0)
+    with RayEnvPool(fns, num_workers=3) as pool:  # more workers than envs: one per env
+        assert pool.num_workers == 2 and len(pool.actors) == 2
     with RayEnvPool(fns, num_workers=1) as pool:
         with pytest.raises(IndexError, match="out of range"):
             pool.reset([2], [0], [None])
