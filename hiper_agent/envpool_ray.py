@@ -44,6 +44,13 @@ class _EnvLog:
         self.observations.append(obs)
 
 
+class _OurRay:
+    """The Ray instance a pool started (rather than one the user initialised), and how many pools are open on it."""
+
+    started = False
+    pools = 0
+
+
 class _EnvWorker:
     """A Ray actor holding a few envs (``local`` index = position in ``env_fns``)."""
 
@@ -116,9 +123,12 @@ class RayEnvPool(EnvPool):
         except ImportError as err:  # pragma: no cover - depends on the install
             raise ImportError("RayEnvPool needs Ray: pip install 'hiper[ray]'") from err
         self._ray = ray
-        self._owns_ray = not ray.is_initialized()
-        if self._owns_ray:
+        if not ray.is_initialized():
             ray.init(address=address, **(init_kwargs or {}))
+            _OurRay.started, _OurRay.pools = True, 0
+        # pools on a Ray instance this module started shut it down with the last of them (a trainer has several)
+        self._on_our_ray = _OurRay.started
+        _OurRay.pools += self._on_our_ray
         self.num_envs = len(env_fns)
         self.num_workers = num_workers
         self.max_restarts = max_restarts
@@ -159,19 +169,23 @@ class RayEnvPool(EnvPool):
         return results
 
     def close(self) -> None:
-        """Close the envs and end the actors (and Ray, when this pool started it)."""
+        """Close the envs and end the actors (and Ray, when a pool started it and this is the last one open)."""
         if self._closed:
             return
         self._closed = True
         ray = self._ray
-        try:
-            ray.get([a.close.remote() for a in self._actors])
-        except _worker_lost_errors(ray):
-            pass  # a dead actor has nothing left to close
-        for actor in self._actors:
-            ray.kill(actor)
-        if self._owns_ray:
-            ray.shutdown()
+        if ray.is_initialized():
+            try:
+                ray.get([a.close.remote() for a in self._actors])
+            except _worker_lost_errors(ray):
+                pass  # a dead actor has nothing left to close
+            for actor in self._actors:
+                ray.kill(actor)
+        if self._on_our_ray:
+            _OurRay.pools -= 1
+            if _OurRay.pools == 0 and _OurRay.started:
+                ray.shutdown()
+                _OurRay.started = False
 
     # ------------------------------------------------------------------ workers
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import pytest
@@ -18,6 +19,21 @@ NUM_ENVS = 4
 ENV_KWARGS = {"max_episode_steps": 5}
 
 
+def test_pools_share_the_ray_they_started():
+    # a trainer opens a training pool and evaluation pools: the first starts Ray, the last one closed shuts it down
+    # (runs first in this file, before the module's own Ray instance exists)
+    if ray.is_initialized():
+        pytest.skip("needs to start Ray itself; another test initialised it first")
+    kwargs = {"init_kwargs": {"num_cpus": 2, "include_dashboard": False, "log_to_driver": False}}
+    first = RayEnvPool(make_env_fns("HiPER/ALFWorld-v0", 1, **ENV_KWARGS), num_workers=1, **kwargs)
+    second = RayEnvPool(make_env_fns("HiPER/ALFWorld-v0", 1, **ENV_KWARGS), num_workers=1, **kwargs)
+    first.close()
+    assert ray.is_initialized()
+    assert second.reset([0], [0], [None])[0][1]["admissible_commands"]  # still served
+    second.close()
+    assert not ray.is_initialized()
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -29,19 +45,32 @@ def env_fns() -> list:
     return make_env_fns("HiPER/ALFWorld-v0", NUM_ENVS, **ENV_KWARGS)
 
 
-def play(pool: EnvPool, seed: int, kill: dict[int, int] | None = None) -> list[tuple[Any, ...]]:
+def kill(actor: Any) -> None:
+    """``ray.kill`` and wait until the actor is gone (the kill is asynchronous: a call sent right after may still be
+    served), so each kill costs the pool exactly one replacement."""
+    ray.kill(actor)
+    for _ in range(600):
+        try:
+            ray.get(actor.replay.remote(0, []), timeout=10)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed actor still answers")
+
+
+def play(pool: EnvPool, seed: int, kills: dict[int, int] | None = None) -> list[tuple[Any, ...]]:
     """Two seeded episodes per env with seeded random actions; returns every reset and step result in order.
 
     Odd-numbered rounds step only the even envs (subsets, as the rollout does once some episodes have ended), an
-    action is sometimes invalid text, and ``kill`` maps a round to the worker whose actor is killed before it
+    action is sometimes invalid text, and ``kills`` maps a round to the worker whose actor is killed before it
     (episode ``e`` plays rounds ``20 e .. 20 e + 19``; round ``20 e - 1`` is just before its reset).
     """
     rngs = [random.Random(seed * 100 + i) for i in range(NUM_ENVS)]
     transcript: list[tuple[Any, ...]] = []
     for episode in range(2):
         seeds = [seed + 10 * episode + i for i in range(NUM_ENVS)]
-        if kill and 20 * episode - 1 in kill:
-            ray.kill(pool.actors[kill[20 * episode - 1]])
+        if kills and 20 * episode - 1 in kills:
+            kill(pool.actors[kills[20 * episode - 1]])
         infos = {}
         resets = pool.reset(range(NUM_ENVS), seeds, [None] * NUM_ENVS)
         for i, (obs, info) in zip(range(NUM_ENVS), resets, strict=True):
@@ -50,8 +79,8 @@ def play(pool: EnvPool, seed: int, kill: dict[int, int] | None = None) -> list[t
         active = set(range(NUM_ENVS))
         for step in range(20):
             round_ = episode * 20 + step
-            if kill and round_ in kill:
-                ray.kill(pool.actors[kill[round_]])
+            if kills and round_ in kills:
+                kill(pool.actors[kills[round_]])
             if not active:
                 break
             indices = sorted(i for i in active if step % 2 == 0 or i % 2 == 0)
@@ -87,10 +116,10 @@ def test_same_transcript_as_sync_pool(local_ray, reference):
 def test_killed_worker_loses_nothing(local_ray, reference):
     # kills mid-episode (each worker), and worker 1's replacement between episodes (the next call is a reset, and the
     # replay re-runs a finished episode). Each kill is followed by a call to that worker.
-    kill = {2: 0, 7: 1, 19: 1}
+    kills = {2: 0, 7: 1, 19: 1}
     with RayEnvPool(env_fns(), num_workers=2) as pool:
-        transcript = play(pool, seed=7, kill=kill)
-        assert pool.num_restarts == len(kill)
+        transcript = play(pool, seed=7, kills=kills)
+        assert pool.num_restarts == len(kills)
     assert transcript == reference
 
 
@@ -99,7 +128,7 @@ def test_replay_detects_an_unseeded_env(local_ray):
     with RayEnvPool(make_env_fns("HiPER/ALFWorld-v0", 1, **ENV_KWARGS), num_workers=1) as pool:
         [(_, info)] = pool.reset([0], [None], [None])
         pool.step([0], [info["admissible_commands"][0]])
-        ray.kill(pool.actors[0])
+        kill(pool.actors[0])
         with pytest.raises(RuntimeError, match="not deterministic"):
             pool.step([0], ["look"])
 
