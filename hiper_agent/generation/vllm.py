@@ -95,6 +95,11 @@ class VLLMGenerator(GenerationBackend):
         except ImportError as err:
             raise ImportError("VLLMGenerator needs vLLM on a CUDA machine: pip install 'hiper[vllm]'") from err
         self._vllm = vllm
+        if next(lm.model.parameters()).device.type != "cuda":
+            raise ValueError(
+                f"VLLMGenerator samples on a CUDA GPU; the policy is on {next(lm.model.parameters()).device} "
+                "(move it to cuda, or use the HF backend on a CPU)"
+            )
         self.model = lm.model
         self.tokenizer = lm.tokenizer
         self.max_new_tokens = max_new_tokens
@@ -126,8 +131,8 @@ class VLLMGenerator(GenerationBackend):
             **(engine_kwargs or {}),
         }
         self.llm = vllm.LLM(**kwargs)
-        self._asleep = False
-        self._pushed: tuple[int, int] | None = None
+        # engine state shared with the views of other temperatures (`with_sampling`): one engine, one weight push
+        self._engine_state: dict[str, Any] = {"asleep": False, "pushed": None}
         self.sync_weights()
 
     # ------------------------------------------------------------------ weights
@@ -144,23 +149,32 @@ class VLLMGenerator(GenerationBackend):
             else:  # older vLLM: the same call through the worker RPC
                 self.llm.collective_rpc(lambda worker: loader(worker.model_runner.model))
         self.llm.reset_prefix_cache()
-        self._pushed = self._weights_version()
+        self._engine_state["pushed"] = self._weights_version()
 
     def sleep(self) -> None:
         """Frees the engine's GPU memory until the next :meth:`generate` (only with ``sleep_mode=True``)."""
         if not self.sleep_mode:
             raise RuntimeError("VLLMGenerator(sleep_mode=False) cannot sleep: build it with sleep_mode=True")
-        if not self._asleep:
+        if not self._engine_state["asleep"]:
             self.llm.sleep(level=2)  # level 2 drops the weights too: they are pushed again on waking
-            self._asleep = True
+            self._engine_state["asleep"] = True
+
+    def with_sampling(self, temperature: float, top_p: float = 1.0) -> VLLMGenerator:
+        """A generator sampling at another temperature / top-p from the same engine (no second engine, no copy)."""
+        if temperature <= 0 or not 0 < top_p <= 1:
+            raise ValueError(f"need temperature > 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+        view = copy.copy(self)  # shares the engine and its state dict
+        view.temperature, view.top_p = temperature, top_p
+        return view
 
     def _ready(self) -> None:
-        if self._asleep:
+        state = self._engine_state
+        if state["asleep"]:
             self.llm.wake_up(tags=["weights"])
             self.sync_weights()
             self.llm.wake_up(tags=["kv_cache"])
-            self._asleep = False
-        elif self._weights_version() != self._pushed:
+            state["asleep"] = False
+        elif self._weights_version() != state["pushed"]:
             self.sync_weights()
 
     # ------------------------------------------------------------------ generation
