@@ -126,6 +126,8 @@ class RayEnvPool(EnvPool):
         if not ray.is_initialized():
             ray.init(address=address, **(init_kwargs or {}))
             _OurRay.started, _OurRay.pools = True, 0
+        elif _OurRay.pools == 0:  # ours shuts down with its last pool: a running Ray with none open is the user's
+            _OurRay.started = False
         # pools on a Ray instance this module started shut it down with the last of them (a trainer has several)
         self._on_our_ray = _OurRay.started
         _OurRay.pools += self._on_our_ray
