@@ -306,6 +306,13 @@ class PPOConfig:
     num_iterations: int = field(
         default=30, metadata={"help": "Rollout + update iterations (HiPER: 150 epochs); 0 evaluates only."}
     )
+    total_env_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Stop once the training rollouts have taken this many env steps (the budget axis for comparing "
+            "methods: SB3's total_timesteps); 0: only num_iterations counts."
+        },
+    )
     ppo_epochs: int = field(default=1, metadata={"help": "Passes over each rollout batch (verl: 1)."})
     minibatch_size: int = field(default=32, metadata={"help": "Steps (responses) per optimizer step."})
     grad_accum_steps: int = field(

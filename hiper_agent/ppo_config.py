@@ -43,7 +43,7 @@ _POSITIVE = (
 _NON_NEGATIVE = (
     "history_length action_memory lora_r num_threads num_iterations kl_coef entropy_coef vf_coef "
     "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus progress_shaping sft_epochs "
-    "sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature env_workers eval_seed"
+    "sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature env_workers eval_seed total_env_steps"
 ).split()
 _DERIVED = ("run_name", "run_dir", "num_groups", "micro_batch_size")
 

@@ -105,11 +105,12 @@ class HiPERTrainer:
                 self.policy.freeze_reference()
             logger.log(0, self._evaluate(0) if c.eval_every > 0 else {})
         bar = ProgressBar(total=c.num_iterations, initial=self.iteration, enabled=c.progress)
-        while self.iteration < c.num_iterations:
+        while self.iteration < c.num_iterations and not self._budget_spent():
             it = self.iteration + 1
             t0 = time.perf_counter()
             metrics = self._iteration(it)
-            if c.eval_every > 0 and (it % c.eval_every == 0 or it == c.num_iterations):
+            last = it == c.num_iterations or self._budget_spent()
+            if c.eval_every > 0 and (it % c.eval_every == 0 or last):
                 e0 = time.perf_counter()
                 metrics.update(self._evaluate(it))
                 metrics["time/eval_s"] = time.perf_counter() - e0
@@ -117,7 +118,7 @@ class HiPERTrainer:
             self.iteration = it
             logger.log(it, metrics)
             bar.update(metrics)
-            if c.checkpoint_every > 0 and (it % c.checkpoint_every == 0 or it == c.num_iterations):
+            if c.checkpoint_every > 0 and (it % c.checkpoint_every == 0 or last):
                 self._save()
         bar.close()
         logger.close()
@@ -133,6 +134,11 @@ class HiPERTrainer:
         }
         self.close()
         return summary
+
+    def _budget_spent(self) -> bool:
+        """Whether the env-step budget (``total_env_steps``, 0: none) is used up."""
+        budget = self.config.total_env_steps
+        return budget > 0 and self.totals["rollout/total_env_steps"] >= budget
 
     def _iteration(self, it: int) -> dict[str, float]:
         c = self.config

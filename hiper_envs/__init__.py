@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from gymnasium.envs.registration import WrapperSpec
+
 from hiper_envs.checker import check_option_env
 from hiper_envs.core import OptionEnv
-from hiper_envs.options import OptionAction, format_response, parse_response
+from hiper_envs.options import (
+    KEEP,
+    PROTOCOL_VERSION,
+    SWITCH,
+    TAGS,
+    OptionAction,
+    ParsedResponse,
+    close_tag,
+    format_response,
+    open_tag,
+    parse_response,
+)
 
 __all__ = [
     "ENV_IDS",
+    "KEEP",
+    "PROTOCOL_VERSION",
+    "SWITCH",
+    "TAGS",
     "OptionAction",
     "OptionEnv",
+    "ParsedResponse",
     "check_option_env",
+    "close_tag",
     "format_response",
+    "open_tag",
     "parse_response",
     "register_envs",
 ]
@@ -21,6 +41,15 @@ __all__ = [
 #: ``max_episode_steps`` here.
 _ENTRY_POINTS: dict[str, str] = {
     "HiPER/ALFWorld-v0": "hiper_envs.alfworld.env:ALFWorldEnv",
+    "HiPER/WebShop-v0": "hiper_envs.webshop.env:WebShopEnv",
+}
+#: Extra registration arguments. WebShop has a fixed default budget (15 steps), so Gymnasium's ``TimeLimit``
+#: carries it and ``StepBudget`` hands ``gym.make(..., max_episode_steps=N)`` to the env itself.
+_EXTRA: dict[str, dict] = {
+    "HiPER/WebShop-v0": {
+        "max_episode_steps": 15,
+        "additional_wrappers": (WrapperSpec("StepBudget", "hiper_envs.webshop.env:StepBudget", {}),),
+    },
 }
 ENV_IDS: tuple[str, ...] = tuple(_ENTRY_POINTS)
 
@@ -37,7 +66,8 @@ def register_envs() -> None:
 
     for env_id, entry_point in _ENTRY_POINTS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point, max_episode_steps=None)
+            kwargs = _EXTRA.get(env_id, {"max_episode_steps": None})
+            register(id=env_id, entry_point=entry_point, **kwargs)
 
 
 register_envs()

@@ -21,7 +21,7 @@ from torch import nn
 
 from hiper_agent.models.forward import position_ids_from_mask
 from hiper_agent.models.loader import LoadedModel, load_model
-from hiper_envs.options import parse_response
+from hiper_agent.protocol import parse_response
 
 __all__ = [
     "HEAD_HIGH",

@@ -24,7 +24,7 @@ from hiper_agent.generation.base import token_offsets
 from hiper_agent.models.critic import value_positions
 from hiper_agent.policies.base import HEADS, Decision, Evaluation, Policy
 from hiper_agent.prompts import HistoryEntry, PromptBuilder, template_for_env
-from hiper_envs.options import parse_response
+from hiper_agent.protocol import parse_response
 
 if TYPE_CHECKING:
     from hiper_agent.buffer import Turn
