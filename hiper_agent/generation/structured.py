@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from hiper_agent.generation.constraints import CompiledConstraint, FormatConstraint, VocabIndex
+from hiper_agent.protocol import KEEP, SWITCH, close_tag, open_tag
 
 __all__ = ["compile_for_replay", "escape_regex", "format_regex", "replay_allowed"]
 
@@ -71,20 +72,24 @@ def format_regex(constraint: FormatConstraint, *, chars_per_token: int = 4) -> t
         free, free_len = f"{_FREE_START}{_FREE_CHAR}{{0,{limit - 1}}}", limit - 1 + _FREE_START_LEN
     else:
         free, free_len = _alternatives(constraint.subgoals)
-    subgoal_open, subgoal_close = "\n<subgoal>", "</subgoal>"
+    subgoal_open, subgoal_close = "\n" + open_tag("subgoal"), close_tag("subgoal")
+    switch_open, switch_close = open_tag("switch"), close_tag("switch")
+    lit = escape_regex
     if constraint.keep_subgoal is not None:
-        keep = escape_regex(constraint.keep_subgoal)
         switch = (
-            f"<switch>(KEEP</switch>{escape_regex(subgoal_open)}{keep}|"
-            f"SWITCH</switch>{escape_regex(subgoal_open)}{free}){subgoal_close}"
+            f"{lit(switch_open)}({lit(KEEP)}{lit(switch_close)}{lit(subgoal_open)}{lit(constraint.keep_subgoal)}|"
+            f"{lit(SWITCH)}{lit(switch_close)}{lit(subgoal_open)}{free}){lit(subgoal_close)}"
         )
-        switch_len = len("<switch>SWITCH</switch>") + len(subgoal_open) + max(free_len, len(constraint.keep_subgoal))
+        subgoal_len = max(free_len, len(constraint.keep_subgoal))
     else:
-        switch = f"<switch>(KEEP|SWITCH)</switch>{escape_regex(subgoal_open)}{free}{subgoal_close}"
-        switch_len = len("<switch>SWITCH</switch>") + len(subgoal_open) + free_len
+        switch = f"{lit(switch_open)}({lit(KEEP)}|{lit(SWITCH)}){lit(switch_close)}{lit(subgoal_open)}{free}"
+        switch += lit(subgoal_close)
+        subgoal_len = free_len
     actions, action_len = _alternatives(constraint.admissible)
-    regex = f"{switch}{escape_regex(chr(10) + '<action>')}{actions}</action>"
-    return regex, switch_len + len(subgoal_close) + len("\n<action>") + action_len + len("</action>")
+    action_open, action_close = "\n" + open_tag("action"), close_tag("action")
+    regex = f"{switch}{lit(action_open)}{actions}{lit(action_close)}"
+    head = len(switch_open) + max(len(KEEP), len(SWITCH)) + len(switch_close) + len(subgoal_open)
+    return regex, head + subgoal_len + len(subgoal_close) + len(action_open) + action_len + len(action_close)
 
 
 def replay_allowed(

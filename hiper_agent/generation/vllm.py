@@ -42,6 +42,7 @@ import torch
 from hiper_agent.generation.base import GenerationBackend, Sample
 from hiper_agent.generation.constraints import FormatConstraint, VocabIndex
 from hiper_agent.generation.structured import compile_for_replay, format_regex, replay_allowed
+from hiper_agent.protocol import close_tag
 
 __all__ = ["VLLMGenerator", "checkpoint_weights"]
 
@@ -76,7 +77,7 @@ class VLLMGenerator(GenerationBackend):
         max_new_tokens: int = 48,
         temperature: float = 1.0,
         top_p: float = 1.0,
-        stop_strings: Sequence[str] = ("</action>",),
+        stop_strings: Sequence[str] = (close_tag("action"),),
         max_prompt_tokens: int | None = None,
         gpu_memory_utilization: float = 0.3,
         max_model_len: int | None = None,
@@ -248,7 +249,7 @@ class VLLMGenerator(GenerationBackend):
             regex, max_chars = format_regex(constraint)
             budget = max(self.max_new_tokens, max_chars + 1)  # a token spells >= 1 char; +1 for the EOS
             if not constraint.end_with_eos:
-                kwargs.update(stop=["</action>"], include_stop_str_in_output=True)
+                kwargs.update(stop=[close_tag("action")], include_stop_str_in_output=True)
             kwargs.update(_structured(vllm, regex))
         return vllm.SamplingParams(max_tokens=budget, **kwargs), budget
 

@@ -15,7 +15,7 @@ if not torch.cuda.is_available():
 from hiper_agent.generation import FormatConstraint, sequence_logprobs  # noqa: E402
 from hiper_agent.generation.vllm import VLLMGenerator  # noqa: E402
 from hiper_agent.models import causal_lm_logits, load_model  # noqa: E402
-from hiper_envs import parse_response  # noqa: E402
+from hiper_agent.protocol import parse_response  # noqa: E402
 
 CORPUS = [
     "You are in the kitchen. You see a fridge 1, a countertop 1, a cabinet 2.",
