@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from hiper_envs.webshop.env import OBSERVATION_MODES, StepBudget, WebShopEnv
+from hiper_envs.webshop.env import OBSERVATION_MODES, WebShopEnv
 
-__all__ = ["OBSERVATION_MODES", "StepBudget", "WebShopEnv"]
+__all__ = ["OBSERVATION_MODES", "WebShopEnv"]

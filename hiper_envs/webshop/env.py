@@ -9,8 +9,6 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
-
 from hiper_envs.core import OptionEnv, TaskInfo
 from hiper_envs.options import SubgoalStatus, normalize_command
 from hiper_envs.webshop.backends import Backend, HttpBackend, InProcessBackend
@@ -21,7 +19,7 @@ from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates
 if TYPE_CHECKING:  # webshop_server is imported lazily: importing hiper_envs must stay light
     from webshop_server.state import State
 
-__all__ = ["OBSERVATION_MODES", "StepBudget", "WebShopEnv"]
+__all__ = ["OBSERVATION_MODES", "WebShopEnv"]
 
 OBSERVATION_MODES = ("text", "text_rich", "html")
 #: The usual budget in the literature (verl-agent, GiGPO); HiPER's paper used 50.
@@ -343,24 +341,3 @@ class WebShopEnv(OptionEnv):
         """Close the HTTP session (if any)."""
         self._backend.close()
         super().close()
-
-
-class StepBudget(gym.Wrapper, gym.utils.RecordConstructorArgs):
-    """Hands the step limit that ``gym.make(..., max_episode_steps=N)`` gave the ``TimeLimit`` to the env.
-
-    Gymnasium's ``make`` consumes ``max_episode_steps`` for its ``TimeLimit`` wrapper and never passes it to the
-    env, whose own budget (it reports ``truncated`` and ``info["max_episode_steps"]``) would stay at its default.
-    Registered as an additional wrapper of ``HiPER/WebShop-v0``, this wrapper finds the ``TimeLimit`` below it
-    and sets the env's budget to the same N, so the two agree.
-    """
-
-    def __init__(self, env: gym.Env) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self)
-        super().__init__(env)
-        inner: Any = env
-        while isinstance(inner, gym.Wrapper):
-            if isinstance(inner, gym.wrappers.TimeLimit):
-                steps = inner._max_episode_steps
-                self.unwrapped.max_episode_steps = steps  # type: ignore[attr-defined]
-                break
-            inner = inner.env
