@@ -214,6 +214,15 @@ class PolicyConfig:
             "rewriting it. Off: measured neutral to harmful on the cpu preset (docs/training.md)."
         },
     )
+    generation_backend: str = field(
+        default="hf",
+        metadata={
+            "help": "How the LLM policy samples:\n"
+            "- hf: a decoding loop over the training model itself (any device).\n"
+            "- vllm: an in-process vLLM engine fed the policy's weights whenever they change (CUDA only, the "
+            "`vllm` extra; docs/scale.md)."
+        },
+    )
 
 
 @dataclass

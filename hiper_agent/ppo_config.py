@@ -206,6 +206,10 @@ class HiPERConfig:
             f"prompt_style {self.prompt_style!r} must be one of 'auto', 'full', 'compact'.",
         )
         require(
+            self.generation_backend in ("hf", "vllm"),
+            f"generation_backend {self.generation_backend!r} must be 'hf' or 'vllm'.",
+        )
+        require(
             isinstance(self.resume, bool) or (isinstance(self.resume, str) and self.resume != ""),
             f"resume ({self.resume!r}) must be True/False or a checkpoint path.",
         )
