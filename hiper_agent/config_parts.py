@@ -127,7 +127,16 @@ class EnvConfig:
     )
     env_workers: int = field(
         default=0,
-        metadata={"help": "0 steps the envs in this process; N > 0 runs them in N Ray actors (the `ray` extra)."},
+        metadata={"help": "0 steps the envs in this process; N > 0 runs them in N workers of `env_backend`."},
+    )
+    env_backend: str = field(
+        default="ray",
+        metadata={
+            "help": "Where env_workers run:\n"
+            "- ray: Ray actors, locally or on a cluster (`ray.init(address=...)`); a dead worker is replaced and "
+            "its episodes replayed (the `ray` extra).\n"
+            "- subprocess: worker processes on this machine (no extra); pays only with idle cores."
+        },
     )
     max_episode_steps: int | None = field(
         default=None, metadata={"help": "Time limit per episode; None keeps the env's registered default."}

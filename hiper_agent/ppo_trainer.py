@@ -25,7 +25,7 @@ import hiper_envs  # noqa: F401  (registers the HiPER/* ids)
 from hiper_agent import credit
 from hiper_agent.buffer import Minibatch, RolloutBuffer
 from hiper_agent.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
-from hiper_agent.envpool import EnvPool, SyncEnvPool, make_env_fns
+from hiper_agent.envpool import EnvPool, SubprocEnvPool, SyncEnvPool, make_env_fns
 from hiper_agent.evaluation import evaluate_panels
 from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary
 from hiper_agent.plotting import plot_learning_curve
@@ -62,7 +62,7 @@ class HiPERTrainer:
             env_kwargs["max_episode_steps"] = c.max_episode_steps
         # progress shaping reads the expert's plan length: the training envs carry the oracle, evaluation never does
         train_kwargs = {**env_kwargs, "expert": True} if c.progress_shaping > 0 else env_kwargs
-        self.pool: EnvPool = make_pool(c.env_id, c.num_envs, c.env_workers, **train_kwargs)
+        self.pool: EnvPool = make_pool(c.env_id, c.num_envs, c.env_workers, c.env_backend, **train_kwargs)
         self.env_kwargs = env_kwargs
         self.panels = c.eval_panels()
         self.eval_pools: dict[str, EnvPool] = {}  # built on the first evaluation
@@ -266,7 +266,7 @@ class HiPERTrainer:
         for p in self.panels:
             if p.split not in self.eval_pools:
                 kwargs = {**self.env_kwargs, **p.env_kwargs()}  # the training env's settings, the panel's split
-                self.eval_pools[p.split] = make_pool(c.env_id, size, c.env_workers, **kwargs)
+                self.eval_pools[p.split] = make_pool(c.env_id, size, c.env_workers, c.env_backend, **kwargs)
         return evaluate_panels(self.eval_pools, self.policy, self.panels, greedy=c.eval_temperature == 0,
                                temperature=c.eval_temperature or 1.0,
                                rng_seed=iteration_seed(c.seed, it + 1, "eval"))  # fmt: skip
@@ -298,11 +298,13 @@ class HiPERTrainer:
             pool.close()
 
 
-def make_pool(env_id: str, num_envs: int, workers: int = 0, **kwargs: Any) -> EnvPool:
-    """``num_envs`` envs in this process (``workers=0``), or spread over ``workers`` Ray actors."""
+def make_pool(env_id: str, num_envs: int, workers: int = 0, backend: str = "ray", **kwargs: Any) -> EnvPool:
+    """``num_envs`` envs in this process (``workers=0``), or spread over ``workers`` Ray actors or processes."""
     fns = make_env_fns(env_id, num_envs, **kwargs)
     if workers <= 0:
         return SyncEnvPool(fns)
+    if backend == "subprocess":
+        return SubprocEnvPool(fns, num_workers=workers)
     from hiper_agent.envpool_ray import RayEnvPool
 
     return RayEnvPool(fns, num_workers=workers)
