@@ -97,7 +97,7 @@ def agent_options(args: argparse.Namespace) -> dict[str, Any]:
         return options
     if spec in ("random", "expert") or spec.startswith("python:"):
         return {}
-    return {"greedy": greedy, "temperature": max(args.temperature, 1e-6), "device": args.device}
+    return {"greedy": greedy, "device": args.device}
 
 
 def run(args: argparse.Namespace) -> Path:

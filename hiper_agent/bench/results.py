@@ -1,7 +1,8 @@
 """A benchmark's results folder: ``results.json`` (header, summary, episodes), ``episodes.jsonl``, ``results.md``.
 
 ``episodes.jsonl`` gets one line per finished episode as soon as it ends (the checkpoint ``--resume`` reads);
-``results.json`` is rewritten with every episode, sorted by panel index, and the summary when the run ends.
+``results.json`` holds the header from the start, and every episode (sorted by panel index) with the summary
+once the run ends.
 """
 
 from __future__ import annotations
@@ -90,6 +91,11 @@ class ResultsDir:
                     )
         self.path.mkdir(parents=True, exist_ok=True)
         self.header = {"format": FORMAT, **header, "created": self.header.get("created", _now())}
+        # rewrite the checkpoint without any torn line a crash left, so new records start on a line of their own
+        lines = [json.dumps(r) + "\n" for r in self.episodes()]
+        tmp = self.path / (EPISODES_FILE + ".tmp")
+        tmp.write_text("".join(lines))
+        os.replace(tmp, self.path / EPISODES_FILE)
         self._write()
 
     def episodes(self) -> list[dict[str, Any]]:

@@ -35,10 +35,12 @@ class EpisodeRecorder:
     option_lengths: dict[int, int] = field(default_factory=dict)
     proposed: set[int] = field(default_factory=set)
     achieved: set[int] = field(default_factory=set)
+    actions: list[str | None] = field(default_factory=list)
 
     def step(self, reward: float, info: dict[str, Any], agent_step: AgentStep) -> None:
         """Record one env step (``info`` is what the step returned)."""
         self.steps += 1
+        self.actions.append(info.get("action"))
         self.episode_return += float(reward)
         self.invalid_actions += bool(info.get("invalid_action", False))
         self.format_errors += bool(agent_step.format_error or info.get("format_errors"))
@@ -73,6 +75,8 @@ class EpisodeRecorder:
             "subgoals_achieved": len(self.achieved & self.proposed),
             "subtasks_done": int(info.get("subtasks_done", int(won))),
             "error": None if error is None else f"{type(error).__name__}: {error}",
+            # the commands the env executed (None: an invalid step), so two runs can be compared step by step
+            "actions": list(self.actions),
         }
 
 
@@ -137,7 +141,7 @@ def run_benchmark(
             recorders: dict[int, EpisodeRecorder] = {}
 
             def start(slots: list[int]) -> None:
-                slots = [s for s in slots if queue]
+                slots = slots[: len(queue)]
                 indices = [queue.pop() for _ in slots]
                 resets = [panel.reset_args(i) for i in indices]
                 replies = pool.reset(slots, [r["seed"] for r in resets], [r["options"] for r in resets])
