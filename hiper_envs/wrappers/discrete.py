@@ -34,7 +34,7 @@ def _bucket(word: str, size: int) -> int:
     return zlib.crc32(word.encode()) % size
 
 
-class DiscreteCommandWrapper(gym.Wrapper):
+class DiscreteCommandWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Exposes a text env as ``Discrete(max_actions)`` over ``info["admissible_commands"]`` with an action mask.
 
     ## Action Space
@@ -88,7 +88,12 @@ class DiscreteCommandWrapper(gym.Wrapper):
         for name, value in (("task_features", task_features), ("obs_features", obs_features)):
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-        super().__init__(env)
+        # recorded so that gym.make can rebuild the wrapped env from its spec (the env checkers do)
+        gym.utils.RecordConstructorArgs.__init__(
+            self, max_actions=max_actions, task_features=task_features, obs_features=obs_features,
+            verb_features=verb_features,
+        )  # fmt: skip
+        gym.Wrapper.__init__(self, env)
         self.max_actions = max_actions
         self.task_features, self.obs_features, self.verb_features = task_features, obs_features, verb_features
         self.slot_features = 1 + verb_features + _SLOT_EXTRA
