@@ -45,11 +45,13 @@ class PickupBonus(gym.Wrapper):
         self._paid = False
 
     def reset(self, **kwargs):
+        """Reset and note the task's words."""
         obs, info = self.env.reset(**kwargs)
         self._task_words, self._paid = set(str(info.get("task", "")).lower().split()), False
         return obs, info
 
     def step(self, action):
+        """Step; pay the bonus on the first pick-up of an object the task names."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         match = _PICKUP.search(str(obs))
         if not self._paid and match and match.group(1).lower() in self._task_words:

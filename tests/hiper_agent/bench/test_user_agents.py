@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from bench_helpers import bench
@@ -116,3 +118,14 @@ def test_console_script_subprocess(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads((out / RESULTS_FILE).read_text())["episodes"]) == 2
+
+
+def test_the_documented_example_agent_runs(tmp_path, monkeypatch):
+    doc = (Path(__file__).parents[3] / "docs" / "benchmarking.md").read_text()
+    code = re.search(r"```python\n(.*?)```", doc, re.DOTALL).group(1)
+    assert len(code.strip().splitlines()) <= 22  # the page promises a 20-line agent
+    (tmp_path / "my_agent.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    episodes = bench("python:my_agent:WordOverlap", tmp_path / "run", episodes=3, num_envs=3, max_steps=6)
+    assert all(e["error"] is None for e in episodes)
+    assert any(e["options"] > 1 for e in episodes)  # it opens an option whenever its verb changes
