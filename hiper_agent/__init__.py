@@ -3,8 +3,9 @@
 The main entry points (imported lazily, so ``import hiper_agent`` does not load torch):
 
 - :class:`HiPERConfig` and :func:`train` / :class:`HiPERTrainer`: the PPO trainer (``python examples/train_hiper.py``);
+- :class:`Policy`, :func:`make_policy`, :func:`load_policy`: the policy families (LLM, candidate scorer);
 - :func:`load_model`, :class:`HFGenerator`: models and batched (optionally constrained) generation;
-- :func:`evaluate`: the benchmark harness;
+- :func:`evaluate`, :class:`EvalPanel`: evaluation on fixed panels;
 - :mod:`hiper_agent.credit`: HAE and the flat baselines.
 """
 
@@ -13,7 +14,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["HFGenerator", "HiPERConfig", "HiPERTrainer", "PromptBuilder", "evaluate", "load_model", "train"]
+__all__ = [
+    "EvalPanel",
+    "HFGenerator",
+    "HiPERConfig",
+    "HiPERTrainer",
+    "Policy",
+    "PromptBuilder",
+    "evaluate",
+    "load_model",
+    "load_policy",
+    "make_policy",
+    "train",
+]
 
 _LAZY = {
     "HiPERConfig": "hiper_agent.ppo_config",
@@ -23,6 +36,10 @@ _LAZY = {
     "HFGenerator": "hiper_agent.generation",
     "PromptBuilder": "hiper_agent.prompts",
     "evaluate": "hiper_agent.evaluation",
+    "EvalPanel": "hiper_agent.panels",
+    "Policy": "hiper_agent.policies",
+    "make_policy": "hiper_agent.policies",
+    "load_policy": "hiper_agent.policies",
 }
 
 

@@ -1,29 +1,33 @@
-"""Benchmark harness: play a policy on a fixed, held-out set of games and report success by task type.
+"""Evaluation on fixed panels: play a policy on the same held-out games every time, report success with a 95 % CI.
 
-The set is fixed by index (``reset(options={"game_index": i})``) and decoding is greedy by default, so two
-evaluations of the same weights give the same numbers, and two agents are compared on the same games.
+A panel (``panels.py``) fixes the games and their reset seeds by ``(env, split, K, n, seed)``, so two evaluations
+of two methods play the same tasks in the same order. Metrics are namespaced per split,
+``eval/<split>/success_rate`` with ``eval/<split>/success_ci_low`` / ``..._ci_high`` (Wilson) and
+``eval/<split>/episodes``, plus per task type ``eval/<split>/success/<task_type>``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-from hiper_agent.prompts import PromptBuilder
-from hiper_agent.rollout import RolloutStats, Trajectory, collect_rollouts, rollout_metrics
+from hiper_agent.buffer import Trajectory
+from hiper_agent.envpool import EnvPool
+from hiper_agent.panels import EvalPanel, wilson_interval
+from hiper_agent.policies.base import Policy
+from hiper_agent.rollout import RolloutStats, collect_rollouts, rollout_metrics
 
-__all__ = ["EvalResult", "evaluate"]
+__all__ = ["EvalResult", "evaluate", "evaluate_panels"]
 
 
 @dataclass
 class EvalResult:
-    """Outcome of an evaluation."""
+    """Outcome of an evaluation on one panel."""
 
+    panel: EvalPanel
     trajectories: list[Trajectory]
     stats: RolloutStats
     by_task_type: dict[str, float] = field(default_factory=dict)
@@ -33,53 +37,79 @@ class EvalResult:
         """Fraction of episodes won."""
         return float(np.mean([t.won for t in self.trajectories])) if self.trajectories else 0.0
 
-    def metrics(self, prefix: str = "eval") -> dict[str, float]:
-        """Namespaced metrics, per task type included."""
+    @property
+    def success_ci(self) -> tuple[float, float]:
+        """Wilson 95 % interval of the success rate."""
+        return wilson_interval(sum(t.won for t in self.trajectories), len(self.trajectories))
+
+    def metrics(self, prefix: str | None = None) -> dict[str, float]:
+        """Namespaced metrics (``eval/<split>/...`` by default), per task type and CI included."""
+        prefix = prefix or f"eval/{self.panel.split}"
         out = rollout_metrics(self.trajectories, self.stats, prefix)
+        low, high = self.success_ci
+        out.update({f"{prefix}/success_ci_low": low, f"{prefix}/success_ci_high": high})
         out.update({f"{prefix}/success/{k}": v for k, v in sorted(self.by_task_type.items())})
         return out
 
     def table(self) -> str:
-        """A plain-text table of success per task type."""
+        """A plain-text table of success per task type, with the overall 95 % interval."""
         rows = [("task type", "episodes", "success")]
         counts: dict[str, int] = defaultdict(int)
         for traj in self.trajectories:
             counts[traj.task_type] += 1
         for task_type, rate in sorted(self.by_task_type.items()):
             rows.append((task_type, str(counts[task_type]), f"{100 * rate:.1f}%"))
-        rows.append(("all", str(len(self.trajectories)), f"{100 * self.success_rate:.1f}%"))
+        low, high = self.success_ci
+        rows.append(("all", str(len(self.trajectories)),
+                     f"{100 * self.success_rate:.1f}% [{100 * low:.1f}, {100 * high:.1f}]"))  # fmt: skip
         width = [max(len(r[i]) for r in rows) for i in range(3)]
         return "\n".join(f"{a:<{width[0]}}  {b:>{width[1]}}  {c:>{width[2]}}" for a, b, c in rows)
 
 
 def evaluate(
-    envs: Sequence[gym.Env],
-    generator: Any,
-    prompt_builder: PromptBuilder,
+    pool: EnvPool,
+    policy: Policy,
+    panel: EvalPanel,
     *,
-    num_episodes: int,
-    constrained: bool = False,
-    keep_subgoal: bool = False,
     greedy: bool = True,
-    torch_generator: Any = None,
-    first_game: int = 0,
+    temperature: float | None = None,
+    rng_seed: int = 0,
 ) -> EvalResult:
-    """Play games ``first_game .. first_game + num_episodes - 1`` of the envs' task source, ``len(envs)`` at a time."""
+    """Play every episode of ``panel``, ``pool.num_envs`` at a time (the pool's envs are made for the panel's split).
+
+    Which games are played, and with which reset seeds, depends on the panel only; sampled decisions draw from
+    one RNG seeded with ``rng_seed``.
+    """
+    from hiper_agent.seeding import torch_generator
+
+    rng = torch_generator(rng_seed)
     trajectories: list[Trajectory] = []
     total = RolloutStats()
-    for start in range(0, num_episodes, len(envs)):
-        chunk = list(envs[: min(len(envs), num_episodes - start)])
-        options = [{"game_index": first_game + start + i} for i in range(len(chunk))]
-        trajs, stats = collect_rollouts(
-            chunk, generator, prompt_builder, group_size=1, seed=first_game + start, torch_generator=torch_generator,
-            constrained=constrained, keep_subgoal=keep_subgoal, greedy=greedy, reset_options=options,
-        )  # fmt: skip
+    for start in range(0, panel.episodes, pool.num_envs):
+        resets = [panel.reset_args(i) for i in range(start, min(panel.episodes, start + pool.num_envs))]
+        trajs, stats = collect_rollouts(pool, policy, resets, rng=rng, greedy=greedy, temperature=temperature)
         trajectories.extend(trajs)
-        total.new_tokens += stats.new_tokens
-        total.seconds += stats.seconds
-        total.generate_seconds += stats.generate_seconds
-        total.env_seconds += stats.env_seconds
+        total += stats
     by_type: dict[str, list[bool]] = defaultdict(list)
     for traj in trajectories:
         by_type[traj.task_type].append(traj.won)
-    return EvalResult(trajectories, total, {k: float(np.mean(v)) for k, v in by_type.items()})
+    return EvalResult(panel, trajectories, total, {k: float(np.mean(v)) for k, v in by_type.items()})
+
+
+def evaluate_panels(
+    pools: Mapping[str, EnvPool],
+    policy: Policy,
+    panels: Sequence[EvalPanel],
+    *,
+    greedy: bool = True,
+    temperature: float | None = None,
+    rng_seed: int = 0,
+) -> dict[str, float]:
+    """Evaluate on each panel (``pools`` keyed by split) and merge the namespaced metrics."""
+    policy.eval()
+    metrics: dict[str, float] = {}
+    for panel in panels:
+        result = evaluate(pools[panel.split], policy, panel, greedy=greedy, temperature=temperature,
+                          rng_seed=rng_seed)  # fmt: skip
+        metrics.update(result.metrics())
+    return metrics

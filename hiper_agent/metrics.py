@@ -34,23 +34,35 @@ _EPISODE_STATS: dict[str, str] = {
     "success_rate": "Fraction of episodes won.",
     "success/<task_type>": "Success rate of one task type (e.g. pick_and_place_simple).",
     "score": "Mean env score in [0, 1] (ALFWorld: won; WebShop: purchase reward).",
-    "episode_return": "Mean shaped return: reward_scale·reward plus penalties, summed over an episode.",
+    "episode_return": "Mean env return (unshaped; the shaped one is train/shaped_return).",
     "episode_length": "Mean steps per episode.",
     "episodes": "Number of episodes played.",
     "invalid_rate": "Fraction of steps whose action was invalid (info['invalid_action']).",
     "format_error_rate": "Fraction of responses missing or mangling the <switch>/<subgoal>/<action> blocks.",
     "segments_per_episode": "Mean number of options (subgoal segments) per episode.",
     "subgoal_achieved_rate": "Fraction of steps whose subgoal the env verified as achieved.",
-    "tokens_per_s": "Generated tokens per second of rollout wall time.",
+    "tokens_per_s": "Decision units (LLM: generated tokens; scorer: choices) per second of rollout wall time.",
+    "steps_per_s": "Env steps per second of rollout wall time (resets and policy time included).",
+}
+# Only held-out evaluation: the panel's 95 % interval.
+_EVAL_ONLY: dict[str, str] = {
+    "success_ci_low": "Lower end of the Wilson 95 % interval of success_rate.",
+    "success_ci_high": "Upper end of the Wilson 95 % interval of success_rate.",
 }
 
 #: Every metric key and its meaning. `<task_type>` stands for one path component (a task type name).
 METRIC_KEYS: dict[str, str] = {
     **{f"rollout/{k}": f"Training rollouts: {v[0].lower()}{v[1:]}" for k, v in _EPISODE_STATS.items()},
-    **{f"eval/{k}": f"Held-out evaluation: {v[0].lower()}{v[1:]}" for k, v in _EPISODE_STATS.items()},
+    **{
+        f"eval/<split>/{k}": f"Held-out evaluation on the split's fixed panel: {v[0].lower()}{v[1:]}"
+        for k, v in {**_EPISODE_STATS, **_EVAL_ONLY}.items()
+    },
+    "rollout/total_episodes": "Training episodes played so far in the run.",
+    "rollout/total_env_steps": "Training env steps taken so far in the run (the budget axis for comparisons).",
     # PPO update
     "train/policy_loss": "Clipped PPO surrogate loss (mean over response tokens).",
-    "train/value_loss": "Value loss of a single-head critic (gae).",
+    "train/value_loss": "Mean of the heads' value losses (one head for gae).",
+    "train/shaped_return": "Mean shaped return the estimator saw: reward_scale·reward plus bonuses and penalties.",
     "train/value_loss_low": "Value loss of the low-level (within-segment) head.",
     "train/value_loss_high": "Value loss of the high-level (segment) head.",
     "train/value_loss_switch": "Value loss of the switch (termination) head.",
@@ -68,7 +80,7 @@ METRIC_KEYS: dict[str, str] = {
     "sft/loss": "Cross-entropy of the expert responses after the last epoch (mean over response tokens).",
     "sft/loss_first": "The same after the first epoch.",
     "sft/token_accuracy": "Fraction of response tokens predicted exactly.",
-    "sft/examples": "Expert steps (prompt, response pairs) in the warm-start set.",
+    "sft/steps": "Optimizer steps of the warm start.",
     # Wall-clock time
     "time/iteration_s": "Seconds spent in the iteration (rollout, update and any evaluation).",
     "time/rollout_s": "Seconds spent generating and stepping envs.",
@@ -223,7 +235,8 @@ def _print(line: str) -> None:
 # (key, label, format) shown on the console and in the progress bar, when present.
 _CONSOLE = [
     ("rollout/success_rate", "success", "{:.1%}"),
-    ("eval/success_rate", "eval", "{:.1%}"),
+    ("eval/valid_seen/success_rate", "seen", "{:.1%}"),
+    ("eval/valid_unseen/success_rate", "unseen", "{:.1%}"),
     ("rollout/episode_return", "return", "{:.2f}"),
     ("rollout/episode_length", "len", "{:.1f}"),
     ("train/policy_loss", "pg", "{:.4f}"),
@@ -256,7 +269,7 @@ class ProgressBar:
 
     def update(self, metrics: Mapping[str, Any], n: int = 1) -> None:
         """Advances by `n` iterations and refreshes the shown values (the last eval value stays shown)."""
-        for key, label, fmt in _CONSOLE[:4] + _CONSOLE[7:8]:
+        for key, label, fmt in _CONSOLE[:5] + _CONSOLE[8:9]:
             if metrics.get(key) is not None:
                 self._shown[label] = fmt.format(metrics[key])
         self._bar.set_postfix(self._shown, refresh=False)
@@ -278,6 +291,13 @@ def _duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _rate(record: Mapping[str, Any], prefix: str) -> str:
+    """``62.0% [57.7, 66.1]``: a success rate with its 95 % interval when the record has one."""
+    text = f"{record[f'{prefix}/success_rate']:.1%}"
+    low, high = record.get(f"{prefix}/success_ci_low"), record.get(f"{prefix}/success_ci_high")
+    return text if low is None or high is None else f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
 def _count(value: Any) -> str:
@@ -307,18 +327,21 @@ def format_summary(
     records = list(history)
     head = "HiPER" if config is None else f"HiPER({config.advantage_estimator}) on {config.env_id}"
     parts = []
-    for prefix, label in (("eval", "eval success"), ("rollout", "train success")):
-        key = f"{prefix}/success_rate"
+    splits = sorted({k.split("/")[1] for r in records for k in r if k.startswith("eval/") and
+                     k.endswith("/success_rate") and k.count("/") == 2})  # fmt: skip
+    for key in [f"eval/{s}/success_rate" for s in splits] or ["rollout/success_rate"]:
+        prefix = key.rsplit("/", 1)[0]
+        label = f"{prefix.split('/', 1)[1]} success" if prefix.startswith("eval/") else "train success"
         points = [r for r in records if r.get(key) is not None and r["step"] >= 0]
         if not points:
             continue
         first, last = points[0], points[-1]
         episodes = [r.get(f"{prefix}/episodes") for r in (first, last)]
         if first is last:
-            text = f"{label} {first[key]:.1%}"
+            text = f"{label} {_rate(first, prefix)}"
             details = [f"{_count(episodes[0])} episodes"] if episodes[0] else []
         else:
-            text = f"{label} {first[key]:.1%} -> {last[key]:.1%}"
+            text = f"{label} {_rate(first, prefix)} -> {_rate(last, prefix)}"
             details = [f"{100 * (last[key] - first[key]):+.1f} pts"]
             if episodes[0] and episodes[0] == episodes[1]:
                 details.append(f"{_count(episodes[0])} episodes each")
@@ -328,7 +351,9 @@ def format_summary(
         if before_sft:
             details.append(f"{before_sft[0]:.1%} before SFT")
         parts.append(text + (f" ({', '.join(details)})" if details else ""))
-        break  # eval when there is any, else rollout
+    totals = [r for r in records if r.get("rollout/total_episodes") is not None]
+    if totals:
+        parts.append(f"{_count(totals[-1]['rollout/total_episodes'])} training episodes")
     if not parts:
         parts.append("no success metrics logged")
     iterations = [r["step"] for r in records if r["step"] > 0 and any(k.startswith(("rollout/", "train/")) for k in r)]

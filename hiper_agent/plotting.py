@@ -18,6 +18,17 @@ def _series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[fl
     return [s for s, _ in points], [v for _, v in points]
 
 
+def _eval_splits(records: list[dict[str, Any]]) -> list[str]:
+    """The splits with held-out evaluations (``eval/<split>/success_rate``), in a stable order."""
+    keys = {
+        k for r in records for k in r if k.startswith("eval/") and k.endswith("/success_rate") and k.count("/") == 2
+    }
+    return sorted(k.split("/")[1] for k in keys)
+
+
+_EVAL_COLORS = ("tab:red", "tab:green", "tab:orange", "tab:brown")
+
+
 def plot_learning_curve(
     metrics: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
     out_png: str | os.PathLike[str],
@@ -56,9 +67,10 @@ def plot_learning_curve(
             title = f"HiPER({config.get('advantage_estimator')}) on {config.get('env_id')}, model {config.get('model')}"
 
     panels = []
-    if _series(records, "rollout/success_rate")[0] or _series(records, "eval/success_rate")[0]:
+    splits = _eval_splits(records)
+    if _series(records, "rollout/success_rate")[0] or splits:
         panels.append("success")
-    if _series(records, "rollout/episode_length")[0] or _series(records, "eval/episode_length")[0]:
+    if _series(records, "rollout/episode_length")[0] or splits:
         panels.append("length")
     if _series(records, "train/policy_loss")[0] or _series(records, "train/kl")[0]:
         panels.append("update")
@@ -83,19 +95,19 @@ def plot_learning_curve(
                 alpha=0.8,
                 label=f"train rollouts{n_envs}",
             )
-            x, y = _series(records, "eval/success_rate")
-            if x:
-                n_eval = [r.get("eval/episodes") for r in records if r.get("eval/success_rate") is not None][-1]
-                label = "held-out eval" + (f" ({int(n_eval)} episodes)" if n_eval else "")
-                ax.plot(x, [100 * v for v in y], "s-", color="tab:red", ms=5, lw=2, label=label)
-                ax.annotate(
-                    f"{100 * y[-1]:.1f}%",
-                    (x[-1], 100 * y[-1]),
-                    textcoords="offset points",
-                    xytext=(6, 4),
-                    color="tab:red",
-                    fontsize=9,
-                )
+            for split, color in zip(splits, _EVAL_COLORS, strict=False):
+                prefix = f"eval/{split}"
+                x, y = _series(records, f"{prefix}/success_rate")
+                evals = [r for r in records if r.get(f"{prefix}/success_rate") is not None]
+                n_eval = evals[-1].get(f"{prefix}/episodes")
+                label = f"held-out {split}" + (f" ({int(n_eval)} episodes, 95% CI)" if n_eval else "")
+                ax.plot(x, [100 * v for v in y], "s-", color=color, ms=5, lw=2, label=label)
+                if all(r.get(f"{prefix}/success_ci_low") is not None for r in evals):
+                    ax.fill_between(x, [100 * r[f"{prefix}/success_ci_low"] for r in evals],
+                                    [100 * r[f"{prefix}/success_ci_high"] for r in evals], color=color,
+                                    alpha=0.15, lw=0)  # fmt: skip
+                ax.annotate(f"{100 * y[-1]:.1f}%", (x[-1], 100 * y[-1]), textcoords="offset points",
+                            xytext=(6, 4), color=color, fontsize=9)  # fmt: skip
             ax.set_ylim(-3, 103)
             ax.yaxis.set_major_formatter(PercentFormatter())
             ax.set_ylabel("success rate")
@@ -103,7 +115,7 @@ def plot_learning_curve(
         elif panel == "length":
             for key, color, label in (
                 ("rollout/episode_length", "tab:blue", "train rollouts"),
-                ("eval/episode_length", "tab:red", "held-out eval"),
+                *((f"eval/{s}/episode_length", c, f"held-out {s}") for s, c in zip(splits, _EVAL_COLORS, strict=False)),
             ):
                 x, y = _series(records, key)
                 if x:

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hiper_agent.protocol import KEEP, SWITCH, format_response
+
 __all__ = ["HistoryEntry", "PromptBuilder", "PromptStyle", "template_for_env"]
 
 PromptStyle = Literal["full", "compact", "react"]
@@ -35,9 +37,10 @@ Current observation: {observation}
 Current sub-goal: {subgoal}
 Admissible actions: [{actions}]
 Answer with exactly three blocks and nothing else:
-<switch>KEEP or SWITCH</switch>
-<subgoal>the sub-goal you follow next (copy it exactly if KEEP)</subgoal>
-<action>exactly one admissible action</action>"""
+{answer_format}"""
+# what the full prompt shows of the answer's format, spelt by the protocol
+_ANSWER_FORMAT = format_response(True, "the sub-goal you follow next (copy it exactly if KEEP)",
+                                 "exactly one admissible action").replace(SWITCH, f"{KEEP} or {SWITCH}", 1)  # fmt: skip
 
 _REACT_TEMPLATE = """{intro} Your task is: {task}
 You have taken {step} step(s) so far.{memory}{history}
@@ -123,6 +126,7 @@ class PromptBuilder:
                 observation=self._cut(observation),
                 subgoal=subgoal or "None",
                 actions=", ".join(f"'{a}'" for a in actions) if self.show_admissible else "(any valid command)",
+                answer_format=_ANSWER_FORMAT,
             )
         else:
             text = _COMPACT_TEMPLATE.format(

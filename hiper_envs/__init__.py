@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from hiper_envs.checker import check_option_env
 from hiper_envs.core import OptionEnv
-from hiper_envs.options import OptionAction, format_response, parse_response
+from hiper_envs.options import (
+    KEEP,
+    PROTOCOL_VERSION,
+    SWITCH,
+    TAGS,
+    OptionAction,
+    ParsedResponse,
+    close_tag,
+    format_response,
+    open_tag,
+    parse_response,
+)
 
 __all__ = [
     "ENV_IDS",
+    "KEEP",
+    "PROTOCOL_VERSION",
+    "SWITCH",
+    "TAGS",
     "OptionAction",
     "OptionEnv",
+    "ParsedResponse",
     "check_option_env",
+    "close_tag",
     "format_response",
+    "open_tag",
     "parse_response",
     "register_envs",
 ]

@@ -24,8 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "KEEP",
     "PROTOCOL_VERSION",
+    "SWITCH",
     "TAGS",
+    "close_tag",
     "OptionAction",
     "ParsedResponse",
     "SegmentTracker",
@@ -34,11 +37,28 @@ __all__ = [
     "format_response",
     "looks_like_response",
     "normalize_command",
+    "open_tag",
     "parse_response",
 ]
 
 PROTOCOL_VERSION = "hiper-options/1"
 TAGS: tuple[str, str, str] = ("switch", "subgoal", "action")
+#: The two words of the ``<switch>`` block.
+KEEP, SWITCH = "KEEP", "SWITCH"
+
+
+def open_tag(tag: str) -> str:
+    """``<tag>``: the canonical opening spelling of a block (``tag`` in :data:`TAGS`)."""
+    if tag not in TAGS:
+        raise ValueError(f"unknown block {tag!r}; the protocol's blocks are {TAGS}")
+    return f"<{tag}>"
+
+
+def close_tag(tag: str) -> str:
+    """``</tag>``: the canonical closing spelling of a block."""
+    return f"</{open_tag(tag)[1:]}"
+
+
 SubgoalStatus = Literal["achieved", "pending", "unknown"]
 
 #: Longest action or subgoal text the envs accept; longer input is an invalid action, not a crash.
@@ -202,8 +222,8 @@ def parse_response(text: Any, *, first_step: bool = False) -> ParsedResponse:
 
 def format_response(switch: bool, subgoal: str | None, action: str) -> str:
     """Write the canonical three-block text (the inverse of :func:`parse_response`)."""
-    word = "SWITCH" if switch else "KEEP"
-    return f"<switch>{word}</switch>\n<subgoal>{subgoal or ''}</subgoal>\n<action>{action}</action>"
+    blocks = zip(TAGS, (SWITCH if switch else KEEP, subgoal or "", action), strict=True)
+    return "\n".join(f"{open_tag(tag)}{text}{close_tag(tag)}" for tag, text in blocks)
 
 
 def looks_like_response(text: str) -> bool:

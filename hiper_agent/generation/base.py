@@ -25,6 +25,8 @@ __all__ = [
     "allowed_mask",
     "sampling_logprobs",
     "sequence_logprobs",
+    "token_char_ends",
+    "token_offsets",
 ]
 
 #: Per response position: the token ids the sampler allowed, or ``None`` where the whole vocabulary was allowed.
@@ -199,3 +201,22 @@ def sequence_logprobs(
     probs = logp.exp()
     entropy = -(probs * logp.masked_fill(probs == 0, 0.0)).sum(-1)  # 0 * -inf is nan; excluded tokens add 0
     return chosen, entropy
+
+
+def token_char_ends(tokenizer: Any, ids: Sequence[int]) -> list[int]:
+    """For each token, the character offset where its text ends in ``decode(ids)``.
+
+    Works for any tokenizer (byte-level pieces that only decode in pairs simply share an end), and agrees with
+    how the response text was produced, unlike re-tokenizing the text.
+    """
+    ends, previous = [], 0
+    for j in range(len(ids)):
+        previous = max(previous, len(tokenizer.decode(ids[: j + 1], skip_special_tokens=False)))
+        ends.append(previous)
+    return ends
+
+
+def token_offsets(tokenizer: Any, ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Per-token ``(start, end)`` character offsets in ``decode(ids)``."""
+    ends = token_char_ends(tokenizer, ids)
+    return list(zip([0, *ends[:-1]], ends, strict=True))

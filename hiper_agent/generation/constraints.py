@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hiper_agent.protocol import KEEP, SWITCH, close_tag, open_tag
+
 __all__ = ["CompiledConstraint", "ConstraintState", "FormatConstraint", "VocabIndex"]
 
 
@@ -182,13 +184,15 @@ class CompiledConstraint:
 
     def __init__(self, constraint: FormatConstraint, vocab: VocabIndex) -> None:
         self.constraint = constraint
-        switch = _choice(("KEEP", "SWITCH"), "</switch>", vocab)
-        segments: list[Any] = [_Forced(vocab.encode("<switch>")), switch, _Forced(vocab.encode("\n<subgoal>"))]
+        switch = _choice((KEEP, SWITCH), close_tag("switch"), vocab)
+        segments: list[Any] = [_Forced(vocab.encode(open_tag("switch"))), switch,
+                               _Forced(vocab.encode("\n" + open_tag("subgoal")))]  # fmt: skip
         if constraint.allow_free_subgoal:
-            segments.append(_FreeText(vocab.encode("</subgoal>"), constraint.max_subgoal_tokens))
+            segments.append(_FreeText(vocab.encode(close_tag("subgoal")), constraint.max_subgoal_tokens))
         else:
-            segments.append(_choice(constraint.subgoals, "</subgoal>", vocab))
-        segments += [_Forced(vocab.encode("\n<action>")), _choice(constraint.admissible, "</action>", vocab)]
+            segments.append(_choice(constraint.subgoals, close_tag("subgoal"), vocab))
+        segments += [_Forced(vocab.encode("\n" + open_tag("action"))),
+                     _choice(constraint.admissible, close_tag("action"), vocab)]  # fmt: skip
         if constraint.end_with_eos:
             segments.append(_Forced((vocab.eos_id,)))
         self.segments = segments
@@ -199,15 +203,15 @@ class CompiledConstraint:
         self.required_tokens = sum(s.max_len for s in segments)
         # KEEP with a current subgoal: the subgoal block (index SUBGOAL) becomes that text, forced. KEEP is offered
         # only while the budget holds the forced path, so the format always completes.
-        keep_path = (*vocab.encode("KEEP"), *vocab.encode("</switch>"))
+        keep_path = (*vocab.encode(KEEP), *vocab.encode(close_tag("switch")))
         self.keep_node: _Trie | None = None  # where the switch block's trie ends on KEEP
         self.keep_segment: _Forced | None = None
         self.keep_cost = 0  # tokens from the switch block's start to the end of the response, via KEEP
         self.without_keep: list[int] = []  # the switch block's first tokens, KEEP's excluded
         first = keep_path[0]
-        if constraint.keep_subgoal is not None and first != vocab.encode("SWITCH")[0]:  # else KEEP can't be refused
+        if constraint.keep_subgoal is not None and first != vocab.encode(SWITCH)[0]:  # else KEEP can't be refused
             self.keep_node = _walk(switch.root, keep_path)
-            self.keep_segment = _Forced((*vocab.encode(constraint.keep_subgoal), *vocab.encode("</subgoal>")))
+            self.keep_segment = _Forced((*vocab.encode(constraint.keep_subgoal), *vocab.encode(close_tag("subgoal"))))
             self.keep_cost = len(keep_path) + segments[self.SUBGOAL - 1].max_len + self.keep_segment.max_len
             self.keep_cost += self.reserve_after[self.SUBGOAL]
             self.without_keep = [t for t in switch.root.allowed() if t != first]

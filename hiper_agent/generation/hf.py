@@ -21,6 +21,7 @@ import torch
 from hiper_agent.generation.base import FinishReason, GenerationBackend, MaskCache, Sample, sampling_logprobs
 from hiper_agent.generation.constraints import CompiledConstraint, ConstraintState, FormatConstraint, VocabIndex
 from hiper_agent.models.forward import position_ids_from_mask
+from hiper_agent.protocol import close_tag
 
 __all__ = ["HFGenerator"]
 
@@ -53,7 +54,7 @@ class HFGenerator(GenerationBackend):
         temperature: float = 1.0,
         top_p: float = 1.0,
         batch_size: int = 16,
-        stop_strings: Sequence[str] = ("</action>",),
+        stop_strings: Sequence[str] = (close_tag("action"),),
         max_prompt_tokens: int | None = None,
     ) -> None:
         if max_new_tokens < 1 or batch_size < 1:

@@ -21,7 +21,7 @@ from torch import nn
 
 from hiper_agent.models.forward import position_ids_from_mask
 from hiper_agent.models.loader import LoadedModel, load_model
-from hiper_envs.options import parse_response
+from hiper_agent.protocol import parse_response
 
 __all__ = [
     "HEAD_HIGH",
@@ -184,7 +184,7 @@ def build_critic(
 
 
 def _spans(offsets: Sequence[Any]) -> list[tuple[int, int]]:
-    """Accepts ``(start, end)`` pairs or bare end offsets (as ``hiper_agent.rollout.token_char_ends`` gives)."""
+    """Accepts ``(start, end)`` pairs or bare end offsets (as ``hiper_agent.generation.base.token_char_ends`` gives)."""
     spans: list[tuple[int, int]] = []
     previous = 0
     for item in offsets:

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from hiper_agent.errors import ModelNotFoundError, ModelUnavailableError
 from hiper_agent.models.smollm2 import SMOLLM2_NAMES, smollm2_folder
 from hiper_agent.models.tiny import TinyConfig, build_tiny_model, build_tiny_tokenizer
+from hiper_agent.protocol import KEEP, close_tag, open_tag
 
 __all__ = ["DEFAULT_CACHE_DIR", "LoadedModel", "apply_lora", "default_cache_dir", "load_model", "resolve_dtype"]
 
@@ -154,7 +155,9 @@ def _load_folder(folder: str | os.PathLike[str], torch_dtype: Any, **kwargs: Any
     return model, tokenizer
 
 
-_PROBE = "step: 12\nobs: You arrive at drawer 12. On it, you see a mug 3.\n<switch>KEEP</switch>"
+_PROBE = (
+    f"step: 12\nobs: You arrive at drawer 12. On it, you see a mug 3.\n{open_tag('switch')}{KEEP}{close_tag('switch')}"
+)
 
 
 def _load_tokenizer(folder: str | os.PathLike[str], **kwargs: Any) -> Any:

@@ -13,27 +13,22 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from hiper_agent.protocol import KEEP, SWITCH, TAG_TOKENS, format_response
+
 __all__ = ["PROTOCOL_TAG_TOKENS", "PROTOCOL_WORD_TOKENS", "TinyConfig", "build_tiny_model", "build_tiny_tokenizer"]
 
 #: The option protocol's tags, added to the tiny vocabulary as whole (not special, so never skipped) tokens.
-PROTOCOL_TAG_TOKENS: tuple[str, ...] = (
-    "<switch>",
-    "</switch>",
-    "<subgoal>",
-    "</subgoal>",
-    "<action>",
-    "</action>",
-)
+PROTOCOL_TAG_TOKENS: tuple[str, ...] = TAG_TOKENS
 #: The switch decision's two words, also whole tokens: the termination choice is then exactly one token.
-PROTOCOL_WORD_TOKENS: tuple[str, ...] = ("KEEP", "SWITCH")
+PROTOCOL_WORD_TOKENS: tuple[str, ...] = (KEEP, SWITCH)
 PAD_TOKEN, EOS_TOKEN, BOS_TOKEN = "<|pad|>", "<|endoftext|>", "<|startoftext|>"
 # Bump when the training recipe changes, so stale cached tokenizers are not reused.
 _TOKENIZER_RECIPE = "bytelevel-bpe-v2"
 
 # Used when the caller gives no corpus: the protocol's own text, so the format still tokenizes compactly.
 _DEFAULT_CORPUS = (
-    "<switch>KEEP</switch>\n<subgoal>find the apple</subgoal>\n<action>go to countertop 1</action>",
-    "<switch>SWITCH</switch>\n<subgoal>heat the apple</subgoal>\n<action>heat apple 1 with microwave 1</action>",
+    format_response(False, "find the apple", "go to countertop 1"),
+    format_response(True, "heat the apple", "heat apple 1 with microwave 1"),
     "You are in the middle of a room. Looking quickly around you, you see a cabinet 1, a countertop 1, a desk 1.",
     "Your task is to: put a clean mug in the coffeemachine. Your admissible actions are: look, inventory.",
     "search[red shoes] click[buy now] click[< prev] click[next >] 0 1 2 3 4 5 6 7 8 9",

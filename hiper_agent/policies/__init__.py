@@ -57,3 +57,6 @@ def load_policy(folder: str | Path, **kwargs: Any) -> Policy:
     if family not in _LOADERS:
         raise ValueError(f"{folder} holds a {family!r} policy, which is not registered; known: {policy_names()}")
     return _resolve(_LOADERS[family])(folder, **kwargs)
+
+
+register_policy("llm", "hiper_agent.policies.llm:make_llm_policy", "hiper_agent.policies.llm:load_llm_policy")

@@ -44,6 +44,8 @@ class Decision:
         logprobs: `(U,)` log-probability of each decision unit under the acting policy (the PPO "old" log-probs).
         masks: Which units are the switch, subgoal and action decisions (`TokenMasks` over the `U` units).
         written_subgoal: The subgoal the policy wrote or chose (None when it wrote none).
+        action_text: The primitive action the policy meant (shown in later prompts' histories when the env
+            could not execute it); None: the action is the whole of ``action``.
         format_error: The response could not be parsed as the protocol's blocks (always False for a scorer).
         values: `(low, high, switch)` critic values when the policy computes them while acting, else None
             (the LLM's critic runs once after the rollout, see `Policy.compute_values`).
@@ -55,6 +57,7 @@ class Decision:
     masks: TokenMasks
     written_subgoal: str | None = None
     format_error: bool = False
+    action_text: str | None = None
     values: tuple[float, float, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -106,8 +109,13 @@ class Policy(abc.ABC):
         *,
         rng: torch.Generator | None = None,
         greedy: bool = False,
+        temperature: float | None = None,
     ) -> list[Decision]:
-        """Decides one step for each live env (batched); `histories[i]` holds env i's earlier steps."""
+        """Decides one step for each live env (batched); `histories[i]` holds env i's earlier steps.
+
+        `greedy` takes the most likely choice; `temperature` overrides the training temperature (evaluation);
+        the recorded log-probs are those of the distribution actually sampled from.
+        """
 
     def compute_values(self, turns: Sequence[Turn]) -> None:
         """Fills `turn.values` for recorded turns; the default copies the values `act` computed."""
@@ -149,6 +157,11 @@ class Policy(abc.ABC):
     def cost(self, turn: Turn) -> int:
         """Relative cost of re-evaluating a turn; micro-batches group turns of similar cost (LLM: token count)."""
         return 0
+
+    def chunks(self, turns: Sequence[Turn], indices: Sequence[int], size: int) -> list[list[int]]:
+        """``indices`` in micro-batches of ``size``, cheapest turns first (a padded batch costs its longest row)."""
+        ordered = sorted(indices, key=lambda i: self.cost(turns[i]))
+        return [ordered[k : k + size] for k in range(0, len(ordered), size)]
 
     def train(self, mode: bool = True) -> Policy:
         """Training mode of the underlying modules (dropout); returns self."""

@@ -76,8 +76,10 @@ def test_values_are_cleaned_and_validated(tmp_path):
     import torch
 
     with MetricsLogger(tmp_path, tensorboard=False, console=False) as logger:
-        record = logger.log(1, {"eval/episodes": np.int64(8), "train/kl": torch.tensor(0.5), "train/entropy": math.nan})
-        assert record["eval/episodes"] == 8 and record["train/kl"] == 0.5 and record["train/entropy"] is None
+        record = logger.log(
+            1, {"eval/valid_seen/episodes": np.int64(8), "train/kl": torch.tensor(0.5), "train/entropy": math.nan}
+        )
+        assert record["eval/valid_seen/episodes"] == 8 and record["train/kl"] == 0.5 and record["train/entropy"] is None
         with pytest.raises(TypeError, match="must be a number"):
             logger.log(1, {"train/kl": "high"})
         with pytest.raises(ValueError, match="must be >= -1"):
@@ -88,8 +90,10 @@ def test_values_are_cleaned_and_validated(tmp_path):
 
 
 def test_known_keys_and_placeholders():
-    assert is_known_key("rollout/success_rate") and is_known_key("eval/success/pick_and_place_simple")
-    assert not is_known_key("eval/success/a/b") and not is_known_key("rollout/sucess_rate")
+    assert is_known_key("rollout/success_rate") and is_known_key("eval/valid_seen/success/pick_and_place_simple")
+    assert is_known_key("eval/valid_unseen/success_ci_low") and is_known_key("rollout/total_env_steps")
+    assert not is_known_key("eval/valid_seen/success/a/b") and not is_known_key("rollout/sucess_rate")
+    assert not is_known_key("rollout/success_ci_low")  # intervals belong to the fixed evaluation panels
     assert all(re.fullmatch(r"[a-z]+/[a-z_<>/]+", k) for k in METRIC_KEYS)
 
 
@@ -110,9 +114,10 @@ def test_tensorboard_event_file_written_and_purged_on_resume(tmp_path):
 
 def test_console_line_and_progress_bar(tmp_path, capsys):
     with MetricsLogger(tmp_path, tensorboard=False, console=True) as logger:
-        logger.log(3, {"rollout/success_rate": 0.25, "eval/success_rate": 0.5, "rollout/tokens_per_s": 612.4})
+        logger.log(3, {"rollout/success_rate": 0.25, "eval/valid_seen/success_rate": 0.5,
+                       "rollout/tokens_per_s": 612.4})  # fmt: skip
     out = capsys.readouterr().out
-    assert "[step 3] success 25.0% | eval 50.0%" in out and "tok/s 612" in out
+    assert "[step 3] success 25.0% | seen 50.0%" in out and "tok/s 612" in out
     with ProgressBar(total=5, initial=2, enabled=True) as bar:
         bar.update({"rollout/success_rate": 0.5, "rollout/episode_return": 3.0})
         bar.update({"rollout/tokens_per_s": 100.0})
@@ -122,7 +127,8 @@ def test_console_line_and_progress_bar(tmp_path, capsys):
 
 
 def _synthetic_history(iterations=12):
-    history = [{"step": -1, "eval/success_rate": 0.02, "eval/episodes": 20}, {"step": -1, "sft/loss": 1.5}]
+    history = [{"step": -1, "eval/valid_seen/success_rate": 0.02, "eval/valid_seen/episodes": 20},
+               {"step": -1, "sft/loss": 1.5}]  # fmt: skip
     for it in range(iterations + 1):
         record = {"step": it, "time/elapsed_s": 60.0 * it + 13}
         if it > 0:
@@ -131,7 +137,10 @@ def _synthetic_history(iterations=12):
                 "train/policy_loss": 0.1 / it, "train/kl": 0.001 * it,
             })  # fmt: skip
         if it % 4 == 0:
-            record.update({"eval/success_rate": 0.1 + 0.03 * it, "eval/episodes": 20, "eval/episode_length": 19 - it})
+            rate = 0.1 + 0.03 * it
+            record.update({"eval/valid_seen/success_rate": rate, "eval/valid_seen/episodes": 20,
+                           "eval/valid_seen/success_ci_low": rate - 0.1, "eval/valid_seen/success_ci_high": rate + 0.1,
+                           "eval/valid_seen/episode_length": 19 - it, "rollout/total_episodes": 8.0 * it})  # fmt: skip
         history.append(record)
     return history
 
@@ -149,8 +158,8 @@ def test_summary_line():
     config = HiPERConfig.from_preset("cpu")
     line = format_summary(_synthetic_history(), config=config, plot_path=Path("runs/x/learning_curve.png"))
     assert line == (
-        "HiPER(hae) on HiPER/ALFWorld-v0: eval success 10.0% -> 46.0% (+36.0 pts, 20 episodes each, "
-        "2.0% before SFT), 12 iters, 12m13s, plot: runs/x/learning_curve.png"
+        "HiPER(hae) on HiPER/ALFWorld-v0: valid_seen success 10.0% [0.0, 20.0] -> 46.0% [36.0, 56.0] (+36.0 pts, "
+        "20 episodes each, 2.0% before SFT), 96 training episodes, 12 iters, 12m13s, plot: runs/x/learning_curve.png"
     )
     rollout_only = [{"step": 1, "rollout/success_rate": 0.25}, {"step": 2, "rollout/success_rate": 0.5}]
     assert (

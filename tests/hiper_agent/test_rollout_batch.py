@@ -10,10 +10,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hiper_envs"))
 from keydoor_env import KeyDoorEnv  # noqa: E402
 
 from hiper_agent.batch import collate, critic_values, response_logprobs  # noqa: E402
-from hiper_agent.generation import HFGenerator  # noqa: E402
+from hiper_agent.envpool import SyncEnvPool  # noqa: E402
 from hiper_agent.models import build_critic, load_model  # noqa: E402
+from hiper_agent.policies.llm import LLMPolicy  # noqa: E402
 from hiper_agent.prompts import PromptBuilder  # noqa: E402
-from hiper_agent.rollout import collect_rollouts, rollout_metrics  # noqa: E402
+from hiper_agent.rollout import collect_rollouts, group_resets, rollout_metrics  # noqa: E402
 
 CORPUS = ["task: open the door", "take key", "go to door", "open door", "look", "You are in the hall."] * 20
 
@@ -33,10 +34,11 @@ def lm():
 
 
 def rollout(lm, *, num_envs, steps, group_size, seed, sample_seed, constrained, keep_subgoal=False):
-    envs = [KeyDoorEnv(max_episode_steps=steps) for _ in range(num_envs)]
-    return collect_rollouts(envs, HFGenerator(lm, max_new_tokens=24), PromptBuilder("alfworld", "compact"),
-                            group_size=group_size, seed=seed, torch_generator=torch.Generator().manual_seed(sample_seed),
-                            constrained=constrained, keep_subgoal=keep_subgoal)  # fmt: skip
+    pool = SyncEnvPool([lambda: KeyDoorEnv(max_episode_steps=steps)] * num_envs)
+    policy = LLMPolicy(lm, PromptBuilder("alfworld", "compact"), max_new_tokens=24, constrained=constrained,
+                       keep_subgoal=keep_subgoal)  # fmt: skip
+    return collect_rollouts(pool, policy, group_resets(num_envs, group_size, seed), group_size=group_size,
+                            rng=torch.Generator().manual_seed(sample_seed))  # fmt: skip
 
 
 @pytest.mark.parametrize("keep_subgoal", [True, False])
@@ -57,12 +59,13 @@ def test_rollout_records_segments_and_masks(lm, constrained):
     for traj in trajs:
         assert 1 <= len(traj.turns) <= 4 and traj.turns[0].switch
         for turn in traj.turns:
-            n = len(turn.response_ids)
-            assert len(turn.logprobs) == n and len(turn.masks.action) == n
+            n = len(turn.decision.extra["response_ids"])
+            assert len(turn.decision.logprobs) == n and len(turn.decision.masks.action) == n
             if constrained:  # constrained output always parses: every block has tokens, and they are disjoint
                 assert not turn.format_error and not turn.invalid
-                assert turn.masks.switch.any() and turn.masks.subgoal.any() and turn.masks.action.any()
-                assert not (turn.masks.switch & turn.masks.action).any()
+                masks = turn.decision.masks
+                assert masks.switch.any() and masks.subgoal.any() and masks.action.any()
+                assert not (masks.switch & masks.action).any()
     metrics = rollout_metrics(trajs, stats)
     assert 0.0 <= metrics["rollout/success_rate"] <= 1.0 and metrics["rollout/episodes"] == 4.0
 
@@ -70,27 +73,46 @@ def test_rollout_records_segments_and_masks(lm, constrained):
 def test_trainer_batches_reproduce_sampler_logprobs(lm):
     trajs, _ = rollout(lm, num_envs=3, steps=3, group_size=1, seed=0, sample_seed=1, constrained=True)
     turns = [t for traj in trajs for t in traj.turns]
+    extras = [t.decision.extra for t in turns]
     batch = collate(
-        [t.prompt_ids for t in turns],
-        [t.response_ids for t in turns],
+        [e["prompt_ids"] for e in extras],
+        [e["response_ids"] for e in extras],
         lm.tokenizer.pad_token_id,
-        [t.allowed for t in turns],
+        [e["allowed"] for e in extras],
     )
     with torch.no_grad():
         logprobs, entropy = response_logprobs(lm.model, batch)
     r = batch.response_length
     for b, turn in enumerate(turns):
-        n = len(turn.response_ids)
-        torch.testing.assert_close(logprobs[b, r - n :], torch.tensor(turn.logprobs), atol=2e-4, rtol=0)
+        n = len(extras[b]["response_ids"])
+        torch.testing.assert_close(logprobs[b, r - n :], torch.tensor(turn.decision.logprobs), atol=2e-4, rtol=0)
     assert torch.all(entropy[batch.response_mask] >= 0)
     critic = build_critic(lm, seed=0)
     with torch.no_grad():
         values = critic_values(critic, batch)
     assert values.shape == (len(turns), r, 3)
     turn = turns[0]
-    high, low, switch = turn.value_pos
+    high, low, switch = turn.decision.extra["value_pos"]
     assert high == switch == 0
-    assert turn.masks.subgoal[low - 1] and not turn.masks.subgoal[low]  # first token after </subgoal>
+    masks = turn.decision.masks
+    assert masks.subgoal[low - 1] and not masks.subgoal[low]  # first token after </subgoal>
+
+
+def test_policy_evaluate_agrees_with_acting_and_reads_the_heads(lm):
+    # the Policy interface: evaluate() re-scores the recorded units with the sampler's distribution (ratio 1)
+    trajs, _ = rollout(lm, num_envs=2, steps=3, group_size=1, seed=1, sample_seed=3, constrained=True)
+    turns = [t for traj in trajs for t in traj.turns]
+    policy = LLMPolicy(lm, PromptBuilder("alfworld", "compact"), constrained=True, critic=build_critic(lm, seed=0))
+    with torch.no_grad():
+        ev = policy.evaluate(turns)
+    u = ev.logprobs.shape[1]
+    for b, turn in enumerate(turns):
+        n = turn.decision.num_units
+        assert ev.mask[b].sum() == n
+        torch.testing.assert_close(ev.logprobs[b, u - n :], torch.tensor(turn.decision.logprobs), atol=2e-4, rtol=0)
+    policy.compute_values(turns)
+    torch.testing.assert_close(ev.values, torch.tensor([t.values for t in turns], dtype=torch.float32), atol=1e-5,
+                               rtol=0)  # fmt: skip
 
 
 def test_collate_puts_every_tensor_on_the_models_device():

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from hiper_agent.ppo_config import PRESETS, SECTIONS, HiPERConfig, advantage_estimator_names
+from hiper_agent.config_parts import COMPONENTS
+from hiper_agent.ppo_config import PRESETS, HiPERConfig, advantage_estimator_names
 
 
 def test_defaults_are_valid_and_derive_fields():
@@ -40,7 +41,7 @@ def test_defaults_are_valid_and_derive_fields():
 )
 def test_validation_errors_name_value_rule_and_fix(overrides, fragments):
     with pytest.raises(ValueError) as info:
-        HiPERConfig(**overrides)
+        HiPERConfig.from_dict(overrides)
     for fragment in fragments:
         assert fragment in str(info.value)
 
@@ -84,29 +85,39 @@ def test_json_round_trip(tmp_path):
     path = config.save(tmp_path)
     assert path == tmp_path / "config.json"
     data = json.loads(path.read_text())
-    assert data["run_dir"] == config.run_dir and data["micro_batch_size"] == config.micro_batch_size
+    assert data["derived"]["run_dir"] == config.run_dir and data["ppo"]["lr"] == config.lr
+    assert data["derived"]["micro_batch_size"] == config.micro_batch_size
     assert HiPERConfig.load(tmp_path) == config
     assert HiPERConfig.from_dict(config.to_dict()) == config
 
 
 def test_replace_recomputes_derived_fields():
-    config = dataclasses.replace(HiPERConfig.from_preset("smoke"), seed=5, group_size=4)
+    config = HiPERConfig.from_preset("smoke").replace(seed=5, group_size=4)
     assert config.run_name.endswith("-s5") and config.num_groups == 1
 
 
-def test_every_field_has_help_and_sections_exist():
-    names = [f.name for f in dataclasses.fields(HiPERConfig)]
-    assert set(SECTIONS) <= set(names)
-    for f in dataclasses.fields(HiPERConfig):
-        assert f.metadata.get("help"), f"{f.name} has no help"
+def test_every_field_has_help_and_a_unique_flat_name():
+    names = [f.name for comp in COMPONENTS.values() for f in dataclasses.fields(comp)]
+    assert len(names) == len(set(names))  # flat flags and preset keys need unique names across components
+    for comp in COMPONENTS.values():
+        for f in dataclasses.fields(comp):
+            assert f.metadata.get("help"), f"{f.name} has no help"
+
+
+def test_flat_names_read_their_component():
+    config = HiPERConfig.from_preset("smoke", lr=0.25)
+    assert config.lr == config.ppo.lr == 0.25 and config.env_id == config.env.env_id
+    with pytest.raises(AttributeError, match="no field 'lrr'"):
+        _ = config.lrr
 
 
 def test_every_credit_setting_reaches_the_estimators():
     from hiper_agent.ppo_trainer import advantage_config
 
-    config = HiPERConfig(gamma=0.9, lam_low=0.8, lam_high=0.7, gae_lambda=0.6, norm_adv=False, bootstrap_truncated=False,
-                         invalid_action_penalty=0.11, keep_penalty=0.12, keep_penalty_mode="fixed",
-                         keep_consistency_penalty=0.13, subgoal_bonus=0.14)  # fmt: skip
+    config = HiPERConfig.from_dict(dict(gamma=0.9, lam_low=0.8, lam_high=0.7, gae_lambda=0.6, norm_adv=False,
+                                        bootstrap_truncated=False, invalid_action_penalty=0.11, keep_penalty=0.12,
+                                        keep_penalty_mode="fixed", keep_consistency_penalty=0.13,
+                                        subgoal_bonus=0.14))  # fmt: skip
     adv = advantage_config(config)
     assert (adv.gamma, adv.lam_low, adv.lam_high, adv.lam) == (0.9, 0.8, 0.7, 0.6)  # gae reads gae_lambda
     assert (adv.normalize, adv.bootstrap_truncated) == (False, False)

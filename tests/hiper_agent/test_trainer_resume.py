@@ -4,7 +4,6 @@ The default test resumes from the iteration-1 checkpoint of a finished run. The 
 process with SIGKILL right after its first checkpoint and resumes it from the command line.
 """
 
-import dataclasses
 import json
 import os
 import shutil
@@ -23,7 +22,14 @@ from hiper_agent.ppo_trainer import HiPERTrainer, train
 ROOT = Path(__file__).resolve().parents[2]
 # the smoke preset, shrunk further: 2 envs in 1 group, 4-step episodes, 2 held-out games
 SMALL = dict(num_envs=2, group_size=2, max_episode_steps=4, eval_episodes=2, sft_episodes=2, progress=False)
-COMPARED = ("rollout/success_rate", "rollout/episode_length", "train/policy_loss", "train/kl", "eval/success_rate")
+COMPARED = (
+    "rollout/success_rate",
+    "rollout/episode_length",
+    "train/policy_loss",
+    "train/kl",
+    "eval/valid_seen/success_rate",
+    "rollout/total_env_steps",
+)
 
 
 def trajectory_of(history):
@@ -40,7 +46,7 @@ def test_resume_from_checkpoint_reproduces_the_run(tmp_path):
     shutil.copytree(run_dir, cut)
     shutil.rmtree(cut / "checkpoints" / "iter_000002")
     resumed = train(HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="cut", resume=True, **SMALL))
-    assert "eval/success_rate" in full["history"][0] and full["history"][0]["step"] == -1  # before SFT
+    assert "eval/valid_seen/success_rate" in full["history"][0] and full["history"][0]["step"] == -1  # before SFT
     assert trajectory_of(resumed["history"]) == trajectory_of(full["history"])
     lines = [json.loads(x) for x in (cut / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [r["step"] for r in full["history"]]
@@ -52,7 +58,11 @@ def test_evaluation_before_sft_can_be_skipped(tmp_path):
     )
     history = train(config)["history"]
     assert [r["step"] for r in history] == [-1, 0]  # the SFT record, then the evaluation after it
-    assert "sft/loss" in history[0] and "eval/success_rate" not in history[0] and "eval/success_rate" in history[1]
+    assert (
+        "sft/loss" in history[0]
+        and "eval/valid_seen/success_rate" not in history[0]
+        and "eval/valid_seen/success_rate" in history[1]
+    )
 
 
 @pytest.mark.slow
@@ -86,7 +96,7 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
     assert (saved["prompt_style"], saved["history_length"], saved["action_memory"]) == ("compact", 2, 0)
     assert load_model(str(folder)).source == "hf"
     records = [json.loads(x) for x in (tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()]
-    assert [(r["step"], "eval/success_rate" in r) for r in records] == [(-1, True), (-1, False), (0, True)]
+    assert [(r["step"], "eval/valid_seen/success_rate" in r) for r in records] == [(-1, True), (-1, False), (0, True)]
     assert (tmp_path / "sft" / "config.json").is_file()
     config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="rl", model=str(folder),
                                      sft_epochs=0, sft_episodes=0, num_iterations=1, **{k: v for k, v in SMALL.items()
@@ -94,7 +104,7 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
     result = train(config)
     assert (Path(result["run_dir"]) / "policy" / "hiper.json").is_file()
     with pytest.warns(UserWarning, match="history_length=2, this run shows 1: pass --history-length 2"):
-        HiPERTrainer(dataclasses.replace(config, exp_name="rl-other-prompts", history_length=1))
+        HiPERTrainer(config.replace(exp_name="rl-other-prompts", history_length=1))
     assert result["history"][-1]["step"] == 1
 
 
@@ -115,7 +125,7 @@ def test_progress_shaping_gives_only_the_training_envs_the_oracle(tmp_path):
     config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), progress_shaping=1.0, sft_epochs=0,
                                      **SMALL)  # fmt: skip
     trainer = HiPERTrainer(config)
-    assert all(env.unwrapped.expert for env in trainer.envs)
-    assert not any(env.unwrapped.expert for env in trainer.eval_envs)
+    assert all(env.unwrapped.expert for env in trainer.pool.envs)
+    assert not any(env.unwrapped.expert for pool in trainer.eval_pools.values() for env in pool.envs)
     metrics = trainer._iteration(1)  # rollout with the oracle's plan lengths, shaped advantages, an update
     assert metrics["rollout/episodes"] == 2.0

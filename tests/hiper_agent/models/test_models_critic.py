@@ -92,7 +92,7 @@ def test_value_positions_on_known_response(lm):
     pos_high, pos_low, pos_switch = value_positions(text, offsets)
     assert pos_high == 0 and pos_switch == 0
     assert tokens[pos_low - 1] == "</subgoal>" and tokens[pos_low] == "Ċ"  # the first token after the close tag
-    # bare end offsets (what hiper_agent.rollout.token_char_ends gives) work the same, an EOS past the text too
+    # bare end offsets (what hiper_agent.generation.base.token_char_ends gives) work the same, an EOS past the text too
     ends = [end for _, end in offsets] + [len(text) + len("<|endoftext|>")]
     assert value_positions(text, ends) == (0, pos_low, 0)
 
