@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hiper_agent.protocol import KEEP, SWITCH, format_response
+from hiper_agent.protocol import KEEP, SWITCH, close_tag, format_response, open_tag
 
 __all__ = ["HistoryEntry", "PromptBuilder", "PromptStyle", "template_for_env"]
 
@@ -47,7 +47,7 @@ You have taken {step} step(s) so far.{memory}{history}
 Current observation: {observation}
 Admissible actions: [{actions}]
 Think briefly about what to do next inside <think> </think>, then give exactly one admissible action inside
-<action> </action>."""
+{action_block}."""
 
 _COMPACT_TEMPLATE = """task: {task}
 step: {step}{memory}{history}
@@ -127,6 +127,7 @@ class PromptBuilder:
                 subgoal=subgoal or "None",
                 actions=", ".join(f"'{a}'" for a in actions) if self.show_admissible else "(any valid command)",
                 answer_format=_ANSWER_FORMAT,
+                action_block=f"{open_tag('action')} {close_tag('action')}",
             )
         else:
             text = _COMPACT_TEMPLATE.format(

@@ -42,6 +42,14 @@ class PolicyAgent(BenchAgent):
         self._histories: dict[int, list[HistoryEntry]] = {}
         self._rngs: dict[int, Any] = {}
 
+    def setup(self, num_slots: int, env_id: str) -> None:
+        """An LLM policy words its prompts for the env family it is benchmarked on."""
+        from hiper_agent.prompts import template_for_env
+
+        prompts = getattr(self.policy, "prompts", None)
+        if prompts is not None and hasattr(prompts, "family"):
+            prompts.family = template_for_env(env_id)
+
     def begin(self, slot: int, start: EpisodeStart) -> None:
         """See `BenchAgent.begin`."""
         self._histories[slot] = []

@@ -92,7 +92,7 @@ def test_sampling_policy_agent_is_independent_of_num_envs(tmp_path):
 
 
 @pytest.mark.skipif("scorer" not in policy_names(), reason="the scorer policy family is not on this branch yet")
-def test_real_saved_policy_end_to_end(tmp_path):  # pragma: no cover (runs once main has the scorer family)
+def test_saved_scorer_policy_end_to_end(tmp_path):  # pragma: no cover (runs once main has the scorer family)
     from hiper_agent.policies import make_policy
 
     make_policy("scorer").save(tmp_path / "scorer")
@@ -131,3 +131,20 @@ def test_hf_agent_with_a_tiny_local_model(tmp_path, tiny_folder, style, constrai
         assert all(e["format_errors"] == 0 and e["invalid_actions"] == 0 for e in episodes)
     else:  # an untrained model writes noise: counted as format errors, not raised
         assert sum(e["format_errors"] for e in episodes) > 0
+
+
+def test_saved_llm_policy_end_to_end(tmp_path, tiny_folder):
+    from hiper_agent.models import load_model
+    from hiper_agent.policies.llm import LLMPolicy
+    from hiper_agent.prompts import PromptBuilder
+
+    policy = LLMPolicy(
+        load_model(tiny_folder), PromptBuilder("alfworld", "compact"), max_new_tokens=12, constrained=True
+    )
+    policy.save(tmp_path / "policy")
+    agent = make_agent(str(tmp_path / "policy"))
+    assert agent.describe()["family"] == "llm"
+    one = bench(agent, tmp_path / "m1", episodes=2, num_envs=1, max_steps=2)
+    two = bench(str(tmp_path / "policy"), tmp_path / "m2", episodes=2, num_envs=2, max_steps=2)
+    assert all(e["error"] is None and e["steps"] == 2 and e["format_errors"] == 0 for e in one)  # constrained
+    assert [e["actions"] for e in one] == [e["actions"] for e in two]
