@@ -90,7 +90,9 @@ class ResultsDir:
                         f"cannot --resume {self.path}: its {key} was {self.header.get(key)!r}, now {header.get(key)!r}"
                     )
         self.path.mkdir(parents=True, exist_ok=True)
-        self.header = {"format": FORMAT, **header, "created": self.header.get("created", _now())}
+        previous = self.header
+        self.header = {"format": FORMAT, **header, "created": previous.get("created", _now())}
+        self.header["runs"] = list(previous.get("runs", []))  # one entry per (resumed) run: when, how long
         # rewrite the checkpoint without any torn line a crash left, so new records start on a line of their own
         lines = [json.dumps(r) + "\n" for r in self.episodes()]
         tmp = self.path / (EPISODES_FILE + ".tmp")

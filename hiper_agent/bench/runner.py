@@ -134,57 +134,63 @@ def run_benchmark(
     t0 = time.perf_counter()
     if pending:
         agent.setup(num_envs, panel.env_id)
-        with pool_factory(make_env_fns(panel.env_id, num_envs, **kwargs)) as pool:
-            queue = list(reversed(pending))
-            obs: dict[int, str] = {}
-            infos: dict[int, dict[str, Any]] = {}
-            recorders: dict[int, EpisodeRecorder] = {}
+        try:
+            with pool_factory(make_env_fns(panel.env_id, num_envs, **kwargs)) as pool:
+                queue = list(reversed(pending))
+                obs: dict[int, str] = {}
+                infos: dict[int, dict[str, Any]] = {}
+                recorders: dict[int, EpisodeRecorder] = {}
 
-            def start(slots: list[int]) -> None:
-                slots = slots[: len(queue)]
-                indices = [queue.pop() for _ in slots]
-                resets = [panel.reset_args(i) for i in indices]
-                replies = pool.reset(slots, [r["seed"] for r in resets], [r["options"] for r in resets])
-                for slot, index, (o, info) in zip(slots, indices, replies, strict=True):
-                    obs[slot], infos[slot] = o, info
-                    recorders[slot] = EpisodeRecorder(index, info)
-                    try:
-                        agent.begin(slot, EpisodeStart(index, episode_seed(panel.seed, index), o, info))
-                    except Exception as err:  # noqa: BLE001  (a failing reset fails that episode)
-                        finish(slot, error=err)
+                def start(slots: list[int]) -> None:
+                    slots = slots[: len(queue)]
+                    indices = [queue.pop() for _ in slots]
+                    resets = [panel.reset_args(i) for i in indices]
+                    replies = pool.reset(slots, [r["seed"] for r in resets], [r["options"] for r in resets])
+                    for slot, index, (o, info) in zip(slots, indices, replies, strict=True):
+                        obs[slot], infos[slot] = o, info
+                        recorders[slot] = EpisodeRecorder(index, info)
+                        try:
+                            agent.begin(slot, EpisodeStart(index, episode_seed(panel.seed, index), o, info))
+                        except Exception as err:  # noqa: BLE001  (a failing reset fails that episode)
+                            finish(slot, error=err)
 
-            def finish(slot: int, *, truncated: bool = False, error: BaseException | None = None) -> None:
-                nonlocal wins
-                record = recorders.pop(slot).finish(truncated=truncated, error=error)
-                if error is not None:
-                    agent.abandon(slot, error)
-                results.append(record)
-                wins += record["won"]
-                bar.update(1)
-                bar.set_postfix(success=f"{wins / max(1, bar.n):.3f}", refresh=False)
+                def finish(slot: int, *, truncated: bool = False, error: BaseException | None = None) -> None:
+                    nonlocal wins
+                    record = recorders.pop(slot).finish(truncated=truncated, error=error)
+                    if error is not None:
+                        agent.abandon(slot, error)
+                    results.append(record)
+                    wins += record["won"]
+                    bar.update(1)
+                    bar.set_postfix(success=f"{wins / max(1, bar.n):.3f}", refresh=False)
 
-            while True:
-                start([s for s in range(num_envs) if s not in recorders])
-                if not recorders:
-                    if queue:  # every slot failed at its start: try the next episodes
-                        continue
-                    break
-                slots = sorted(recorders)
-                decisions = _slot_steps(agent, slots, obs, infos, step_timeout)
-                stepping = [s for s in slots if isinstance(decisions[s], AgentStep)]
-                for slot in slots:
-                    if not isinstance(decisions[slot], AgentStep):
-                        finish(slot, error=decisions[slot])  # type: ignore[arg-type]
-                replies = pool.step(stepping, [decisions[s].action for s in stepping])  # type: ignore[union-attr]
-                for slot, (o, reward, terminated, truncated, info) in zip(stepping, replies, strict=True):
-                    step = decisions[slot]
-                    assert isinstance(step, AgentStep)
-                    recorders[slot].step(float(reward), info, step)
-                    agent.observe(slot, obs[slot], step, info)
-                    obs[slot], infos[slot] = o, info
-                    if terminated or truncated:
-                        finish(slot, truncated=bool(truncated and not terminated))
-        agent.close()
+                while True:
+                    start([s for s in range(num_envs) if s not in recorders])
+                    if not recorders:
+                        if queue:  # every slot failed at its start: try the next episodes
+                            continue
+                        break
+                    slots = sorted(recorders)
+                    decisions = _slot_steps(agent, slots, obs, infos, step_timeout)
+                    stepping = [s for s in slots if isinstance(decisions[s], AgentStep)]
+                    for slot in slots:
+                        if not isinstance(decisions[slot], AgentStep):
+                            finish(slot, error=decisions[slot])  # type: ignore[arg-type]
+                    replies = pool.step(stepping, [decisions[s].action for s in stepping])  # type: ignore[union-attr]
+                    for slot, (o, reward, terminated, truncated, info) in zip(stepping, replies, strict=True):
+                        step = decisions[slot]
+                        assert isinstance(step, AgentStep)
+                        recorders[slot].step(float(reward), info, step)
+                        try:
+                            agent.observe(slot, obs[slot], step, info)
+                        except Exception as err:  # noqa: BLE001  (an agent failure fails its episode only)
+                            finish(slot, error=err)
+                            continue
+                        obs[slot], infos[slot] = o, info
+                        if terminated or truncated:
+                            finish(slot, truncated=bool(truncated and not terminated))
+        finally:
+            agent.close()
     bar.close()
     records = results.episodes()
     results.finalize(seconds=time.perf_counter() - t0)

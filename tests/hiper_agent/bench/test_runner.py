@@ -78,5 +78,6 @@ def test_resume_plays_only_the_missing_episodes(tmp_path):
         bench("random", out, episodes=7, resume=True)
     resumed = bench("random", out, episodes=6, resume=True)
     assert resumed == full
+    assert len(json.loads((out / RESULTS_FILE).read_text())["header"]["runs"]) == 2  # the first run and the resume
     # the torn line is dropped, not glued to the next record
     assert [json.loads(line)["index"] for line in (out / EPISODES_FILE).read_text().splitlines()] == list(range(6))
