@@ -38,7 +38,9 @@ class DiscreteCommandWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Exposes a text env as ``Discrete(max_actions)`` over ``info["admissible_commands"]`` with an action mask.
 
     ## Action Space
-    ``Discrete(max_actions)``: action ``k`` plays ``info["admissible_commands"][k]``. Commands past
+    ``Discrete(max_actions)``: action ``k`` plays the command in slot ``k`` (``info["slot_commands"][k]``): the
+    ``k``-th admissible command in the env's order, or with ``order="task"`` in order of how many of its words
+    the task names (ties keep the env's order). Commands past
     ``max_actions`` are not reachable (``info["dropped_commands"]`` counts them). A masked-out action (an empty
     slot) is sent as an empty command, which the env records as an invalid step; ``MaskablePPO`` never takes one.
 
@@ -52,11 +54,12 @@ class DiscreteCommandWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
       task, how often it was played this episode (0, 1, 2+) and whether it was the last command.
 
     The per-slot relevance features (words shared with the task) are what lets a small MLP learn a useful
-    policy in minutes: slots are ordered as the env lists its commands, so the policy must learn each slot.
+    policy in minutes. A plain MLP learns each slot's weights separately, so ``order="task"`` helps it further:
+    comparable commands (those naming the task's objects) then sit in the same first slots from state to state.
 
     ## Info keys added
-    ``action_mask`` (bool array, as `action_masks`), ``command`` (the command played, "" for an empty slot),
-    ``dropped_commands`` (int).
+    ``action_mask`` (bool array, as `action_masks`), ``slot_commands`` (the command of each filled slot),
+    ``command`` (the command played, "" for an empty slot), ``dropped_commands`` (int).
 
     Example:
         >>> import gymnasium as gym, hiper_envs
@@ -71,6 +74,7 @@ class DiscreteCommandWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         task_features: hashed bag-of-words size of the task (``info["task"]``).
         obs_features: hashed bag-of-words size of the observation.
         verb_features: hash buckets of a command's first word.
+        order: ``"env"`` (the env's order) or ``"task"`` (most task words first) for the slots.
     """
 
     def __init__(
@@ -81,21 +85,25 @@ class DiscreteCommandWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         task_features: int = 32,
         obs_features: int = 32,
         verb_features: int = 16,
+        order: str = "env",
     ) -> None:
         for name, value in (("max_actions", max_actions), ("verb_features", verb_features)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if order not in ("env", "task"):
+            raise ValueError(f"order must be 'env' or 'task', got {order!r}")
         for name, value in (("task_features", task_features), ("obs_features", obs_features)):
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
         # recorded so that gym.make can rebuild the wrapped env from its spec (the env checkers do)
         gym.utils.RecordConstructorArgs.__init__(
             self, max_actions=max_actions, task_features=task_features, obs_features=obs_features,
-            verb_features=verb_features,
+            verb_features=verb_features, order=order,
         )  # fmt: skip
         gym.Wrapper.__init__(self, env)
         self.max_actions = max_actions
         self.task_features, self.obs_features, self.verb_features = task_features, obs_features, verb_features
+        self.order = order
         self.slot_features = 1 + verb_features + _SLOT_EXTRA
         size = task_features + obs_features + 2 + max_actions * self.slot_features
         self.action_space = spaces.Discrete(max_actions)
@@ -137,11 +145,14 @@ class DiscreteCommandWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     # ------------------------------------------------------------------ features
     def _observe(self, observation: str, info: dict[str, Any], *, invalid: bool) -> np.ndarray:
         commands = [str(c) for c in info.get("admissible_commands") or []]
+        task_words = set(_words(str(info.get("task", ""))))
+        if self.order == "task":  # most task words first (stable: ties keep the env's order)
+            commands.sort(key=lambda c: -sum(w in task_words for w in _words(c)))
         self._commands = commands[: self.max_actions]
         info["dropped_commands"] = max(0, len(commands) - self.max_actions)
         info["action_mask"] = self.action_masks()
+        info["slot_commands"] = list(self._commands)
         self._info = info
-        task_words = set(_words(str(info.get("task", ""))))
         obs_words = set(_words(observation))
         vec = np.zeros(self.observation_space.shape, dtype=np.float32)
         for w in task_words if self.task_features else ():

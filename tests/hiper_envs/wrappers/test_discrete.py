@@ -55,9 +55,19 @@ def test_features_describe_each_slot():
     np.testing.assert_array_equal(obs, again)  # stable hashing: the same text gives the same vector
 
 
-@pytest.mark.parametrize("bad", [{"max_actions": 0}, {"task_features": -1}, {"verb_features": 1.5}])
+def test_task_order_puts_commands_naming_the_task_first():
+    env = DiscreteCommandWrapper(KeyDoorEnv(), max_actions=6, order="task")
+    _, info = env.reset(seed=0)
+    assert info["slot_commands"] == ["go to door", "look", "go to key", "take key"]  # "door" is in the task
+    _, _, _, _, info = env.step(0)
+    assert info["command"] == "go to door"
+
+
+@pytest.mark.parametrize(
+    "bad", [{"max_actions": 0}, {"task_features": -1}, {"verb_features": 1.5}, {"order": "alphabetical"}]
+)
 def test_bad_arguments(bad):
-    with pytest.raises(ValueError, match=next(iter(bad))):
+    with pytest.raises(ValueError, match=next(iter(bad))):  # the message names the argument
         DiscreteCommandWrapper(KeyDoorEnv(), **bad)
 
 
