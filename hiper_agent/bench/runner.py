@@ -97,6 +97,79 @@ def _slot_steps(
     return out
 
 
+class _Session:
+    """One run over the pending episodes: which slot plays which episode, and what each has recorded so far."""
+
+    def __init__(
+        self, agent: BenchAgent, panel: EvalPanel, pool: EnvPool, results: ResultsDir, pending: list[int], bar: Any
+    ) -> None:
+        self.agent, self.panel, self.pool, self.results, self.bar = agent, panel, pool, results, bar
+        self.queue = list(reversed(pending))  # pop() gives the lowest pending index
+        self.obs: dict[int, str] = {}
+        self.infos: dict[int, dict[str, Any]] = {}
+        self.recorders: dict[int, EpisodeRecorder] = {}
+        self.wins = sum(r["won"] for r in results.episodes())
+
+    def start(self, slots: list[int]) -> None:
+        """Reset free slots to the next pending episodes (panel order) and tell the agent."""
+        slots = slots[: len(self.queue)]
+        indices = [self.queue.pop() for _ in slots]
+        resets = [self.panel.reset_args(i) for i in indices]
+        replies = self.pool.reset(slots, [r["seed"] for r in resets], [r["options"] for r in resets])
+        for slot, index, (obs, info) in zip(slots, indices, replies, strict=True):
+            self.obs[slot], self.infos[slot] = obs, info
+            self.recorders[slot] = EpisodeRecorder(index, info)
+            try:
+                self.agent.begin(slot, EpisodeStart(index, episode_seed(self.panel.seed, index), obs, info))
+            except Exception as err:  # noqa: BLE001  (an agent failing to start an episode fails that episode)
+                self.finish(slot, error=err)
+
+    def finish(self, slot: int, *, truncated: bool = False, error: BaseException | None = None) -> None:
+        """Record the slot's episode (a failure when ``error``) and free the slot."""
+        record = self.recorders.pop(slot).finish(truncated=truncated, error=error)
+        if error is not None:
+            self.agent.abandon(slot, error)
+        self.results.append(record)
+        self.wins += record["won"]
+        self.bar.update(1)
+        self.bar.set_postfix(success=f"{self.wins / max(1, self.bar.n):.3f}", refresh=False)
+
+    def step(self, timeout: float | None) -> None:
+        """One decision for every live slot, then one env step each."""
+        slots = sorted(self.recorders)
+        decisions = _slot_steps(self.agent, slots, self.obs, self.infos, timeout)
+        stepping: list[int] = []
+        for slot in slots:
+            decision = decisions[slot]
+            if isinstance(decision, AgentStep):
+                stepping.append(slot)
+            else:
+                self.finish(slot, error=decision)
+        replies = self.pool.step(stepping, [decisions[s].action for s in stepping])  # type: ignore[union-attr]
+        for slot, (obs, reward, terminated, truncated, info) in zip(stepping, replies, strict=True):
+            decision = decisions[slot]
+            assert isinstance(decision, AgentStep)
+            self.recorders[slot].step(float(reward), info, decision)
+            try:
+                self.agent.observe(slot, self.obs[slot], decision, info)
+            except Exception as err:  # noqa: BLE001  (an agent failure fails its episode only)
+                self.finish(slot, error=err)
+                continue
+            self.obs[slot], self.infos[slot] = obs, info
+            if terminated or truncated:
+                self.finish(slot, truncated=bool(truncated and not terminated))
+
+    def play(self, timeout: float | None) -> None:
+        """Until every pending episode is recorded: refill free slots, step the live ones."""
+        while True:
+            self.start([s for s in range(self.pool.num_envs) if s not in self.recorders])
+            if not self.recorders:
+                if self.queue:  # every slot failed at its start: go on with the next episodes
+                    continue
+                return
+            self.step(timeout)
+
+
 def run_benchmark(
     agent: BenchAgent,
     panel: EvalPanel,
@@ -127,74 +200,20 @@ def run_benchmark(
     pending = [i for i in range(panel.episodes) if i not in done]
     num_envs = max(1, min(num_envs, len(pending) or 1))
     kwargs = {**(env_kwargs or {}), **panel.env_kwargs()}
-    if agent.needs_expert:
+    if agent.needs_expert:  # the oracle's info keys exist only for the expert reference agent
         kwargs["expert"] = True
     bar = _progress_bar(panel.episodes, len(done), progress)
-    wins = sum(r["won"] for r in results.episodes())
     t0 = time.perf_counter()
     if pending:
         agent.setup(num_envs, panel.env_id)
         try:
             with pool_factory(make_env_fns(panel.env_id, num_envs, **kwargs)) as pool:
-                queue = list(reversed(pending))
-                obs: dict[int, str] = {}
-                infos: dict[int, dict[str, Any]] = {}
-                recorders: dict[int, EpisodeRecorder] = {}
-
-                def start(slots: list[int]) -> None:
-                    slots = slots[: len(queue)]
-                    indices = [queue.pop() for _ in slots]
-                    resets = [panel.reset_args(i) for i in indices]
-                    replies = pool.reset(slots, [r["seed"] for r in resets], [r["options"] for r in resets])
-                    for slot, index, (o, info) in zip(slots, indices, replies, strict=True):
-                        obs[slot], infos[slot] = o, info
-                        recorders[slot] = EpisodeRecorder(index, info)
-                        try:
-                            agent.begin(slot, EpisodeStart(index, episode_seed(panel.seed, index), o, info))
-                        except Exception as err:  # noqa: BLE001  (a failing reset fails that episode)
-                            finish(slot, error=err)
-
-                def finish(slot: int, *, truncated: bool = False, error: BaseException | None = None) -> None:
-                    nonlocal wins
-                    record = recorders.pop(slot).finish(truncated=truncated, error=error)
-                    if error is not None:
-                        agent.abandon(slot, error)
-                    results.append(record)
-                    wins += record["won"]
-                    bar.update(1)
-                    bar.set_postfix(success=f"{wins / max(1, bar.n):.3f}", refresh=False)
-
-                while True:
-                    start([s for s in range(num_envs) if s not in recorders])
-                    if not recorders:
-                        if queue:  # every slot failed at its start: try the next episodes
-                            continue
-                        break
-                    slots = sorted(recorders)
-                    decisions = _slot_steps(agent, slots, obs, infos, step_timeout)
-                    stepping = [s for s in slots if isinstance(decisions[s], AgentStep)]
-                    for slot in slots:
-                        if not isinstance(decisions[slot], AgentStep):
-                            finish(slot, error=decisions[slot])  # type: ignore[arg-type]
-                    replies = pool.step(stepping, [decisions[s].action for s in stepping])  # type: ignore[union-attr]
-                    for slot, (o, reward, terminated, truncated, info) in zip(stepping, replies, strict=True):
-                        step = decisions[slot]
-                        assert isinstance(step, AgentStep)
-                        recorders[slot].step(float(reward), info, step)
-                        try:
-                            agent.observe(slot, obs[slot], step, info)
-                        except Exception as err:  # noqa: BLE001  (an agent failure fails its episode only)
-                            finish(slot, error=err)
-                            continue
-                        obs[slot], infos[slot] = o, info
-                        if terminated or truncated:
-                            finish(slot, truncated=bool(truncated and not terminated))
+                _Session(agent, panel, pool, results, pending, bar).play(step_timeout)
         finally:
             agent.close()
     bar.close()
-    records = results.episodes()
     results.finalize(seconds=time.perf_counter() - t0)
-    return records
+    return results.episodes()
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
