@@ -1,7 +1,14 @@
 """Train sb3-contrib's MaskablePPO on ALFWorld through `DiscreteCommandWrapper`; held-out success before and after.
 
     pip install -e ".[agent,sb3]"
-    python examples/sb3_maskable_ppo.py --timesteps 30000
+    python examples/sb3_maskable_ppo.py
+
+Measured (seed 0, 2-core CPU box under load, 12 minutes of training, 22k env steps)::
+
+    held-out success on HiPER/ALFWorld-v0:valid_unseen:K1:n100:s0 (task types pick_and_place_simple, look_at_obj_in_light, 30 steps):
+      untrained      0.0 %  95 % CI [0.0, 3.7]
+      MaskablePPO    9.0 %  95 % CI [4.8, 16.2]
+    gain beyond the CIs: yes
 
 The policy is SB3's stock ``MlpPolicy`` on the wrapper's hashed text features, with the action mask over the
 admissible commands. Both evaluations play the same fixed panel of held-out games (`hiper_agent.panels.EvalPanel`:
@@ -99,8 +106,8 @@ class WallClock(BaseCallback):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--timesteps", type=int, default=100_000)
-    p.add_argument("--minutes", type=float, default=12.0, help="wall-clock cap on training")
+    p.add_argument("--timesteps", type=int, default=22_000, help="env steps (43 PPO updates of 4 x 128 steps)")
+    p.add_argument("--minutes", type=float, default=30.0, help="wall-clock cap on training")
     p.add_argument("--train-games", type=int, default=100, help="training games the envs draw from")
     p.add_argument("--num-envs", type=int, default=4)
     p.add_argument("--max-steps", type=int, default=30, help="episode step limit (train and eval)")
