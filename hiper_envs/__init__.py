@@ -36,10 +36,14 @@ __all__ = [
 
 #: The registered environment ids and their entry points (strings: importing ``hiper_envs`` stays light, the
 #: engines load on ``gym.make``). The step limit is the env's own (it scales with the task), hence no
-#: ``max_episode_steps`` here.
+#: ``max_episode_steps`` here; ``gym.make(id, max_episode_steps=N)`` reaches the env through ``SyncTimeLimit``.
 _ENTRY_POINTS: dict[str, str] = {
     "HiPER/ALFWorld-v0": "hiper_envs.alfworld.env:ALFWorldEnv",
+    "HiPER/WebShop-v0": "hiper_envs.webshop.env:WebShopEnv",
 }
+#: Extra registration arguments. WebShop has a fixed default budget (15 steps), so Gymnasium's ``TimeLimit``
+#: carries it (and ``SyncTimeLimit`` hands it, or ``gym.make(..., max_episode_steps=N)``, to the env).
+_EXTRA: dict[str, dict] = {"HiPER/WebShop-v0": {"max_episode_steps": 15}}
 ENV_IDS: tuple[str, ...] = tuple(_ENTRY_POINTS)
 
 
@@ -51,11 +55,14 @@ def register_envs() -> None:
     named before the colon). Gymnasium >= 1.0 no longer loads ``gymnasium.envs`` entry-point plugins, so a plain
     ``gym.make("HiPER/ALFWorld-v0")`` without the import is not possible.
     """
-    from gymnasium.envs.registration import register, registry
+    from gymnasium.envs.registration import WrapperSpec, register, registry
 
+    # Applied by `make` after its TimeLimit: hands `make(max_episode_steps=N)` to the env (see SyncTimeLimit).
+    sync = WrapperSpec(name="SyncTimeLimit", entry_point="hiper_envs.core:SyncTimeLimit", kwargs={})
     for env_id, entry_point in _ENTRY_POINTS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point, max_episode_steps=None)
+            kwargs = _EXTRA.get(env_id, {"max_episode_steps": None})
+            register(id=env_id, entry_point=entry_point, additional_wrappers=(sync,), **kwargs)
 
 
 register_envs()

@@ -22,7 +22,7 @@ from hiper_envs.options import (
     normalize_command,
 )
 
-__all__ = ["OptionEnv", "TaskInfo"]
+__all__ = ["OptionEnv", "SyncTimeLimit", "TaskInfo"]
 
 #: Characters allowed in observations and actions (``spaces.Text`` needs a charset; ours is printable ASCII).
 _CHARSET = "".join(chr(c) for c in range(32, 127)) + "\n\t"
@@ -47,14 +47,16 @@ class OptionEnv(gym.Env[str, Any]):
 
     Why the env truncates by itself instead of leaving it to Gymnasium's ``TimeLimit``: the step budget depends on
     the task (composite tasks get ``K`` times the budget), which ``register(max_episode_steps=...)`` cannot know.
-    The env reports ``truncated=True`` exactly as ``TimeLimit`` would.
+    The env reports ``truncated=True`` as ``TimeLimit`` would (but never together with ``terminated``).
+
+    ``gym.make(id, max_episode_steps=N)`` (and ``gym.make_vec``, which calls ``make``) keeps ``N`` for its own
+    ``TimeLimit`` and never passes it to the constructor; the registered :class:`SyncTimeLimit` wrapper hands it
+    to the env, so the env's budget (and ``info["max_episode_steps"]``) is ``N`` as well.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "human"]}
 
     def __init__(self, *, max_episode_steps: int, expert: bool = False, render_mode: str | None = None) -> None:
-        if not isinstance(max_episode_steps, int) or max_episode_steps <= 0:
-            raise ValueError(f"max_episode_steps must be a positive int, got {max_episode_steps!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.max_episode_steps = max_episode_steps
@@ -69,6 +71,17 @@ class OptionEnv(gym.Env[str, Any]):
         self._won = False
         self._score = 0.0
         self._last_obs = ""
+
+    @property
+    def max_episode_steps(self) -> int:
+        """The step budget: ``step`` truncates when ``elapsed_steps`` reaches it (also ``info["max_episode_steps"]``)."""
+        return self._max_episode_steps
+
+    @max_episode_steps.setter
+    def max_episode_steps(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"max_episode_steps must be a positive int, got {value!r}")
+        self._max_episode_steps = value
 
     # ------------------------------------------------------------------ hooks for subclasses
     @abstractmethod
@@ -185,3 +198,34 @@ class OptionEnv(gym.Env[str, Any]):
         if self.expert and not self._done:
             info["expert_action"], info["expert_subgoal"] = self._expert()
         return info
+
+
+class SyncTimeLimit(gym.Wrapper[str, Any, str, Any], gym.utils.RecordConstructorArgs):
+    """Gives an :class:`OptionEnv` the budget of the ``TimeLimit`` that ``gym.make(max_episode_steps=N)`` put below.
+
+    Why: Gymnasium's ``make`` takes ``max_episode_steps`` for its own ``TimeLimit`` and never passes it to the
+    env, so without this the env would keep truncating at its default (``50 * K`` for ALFWorld) and report that in
+    ``info["max_episode_steps"]`` while the wrapper cut at ``N``. Registered as an ``additional_wrappers`` entry
+    of every HiPER id (``hiper_envs.register_envs``), it is applied by ``make`` right after the ``TimeLimit``, and
+    so also by ``make_vec`` (sync and async: each sub-env is built with ``make``) and by ``gym.make(env.spec)``.
+    Without a ``TimeLimit`` below (no ``max_episode_steps`` given, or ``-1``) it changes nothing. It adds no info
+    key and passes every call through.
+
+    Example:
+        >>> import gymnasium as gym, hiper_envs
+        >>> env = gym.make("HiPER/ALFWorld-v0", max_episode_steps=10)  # doctest: +SKIP
+        >>> env.unwrapped.max_episode_steps  # doctest: +SKIP
+        10
+    """
+
+    def __init__(self, env: gym.Env[str, Any]) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+        if not isinstance(env.unwrapped, OptionEnv):
+            raise TypeError(f"SyncTimeLimit wraps an OptionEnv, got {type(env.unwrapped).__name__}")
+        inner: gym.Env[Any, Any] = env
+        while isinstance(inner, gym.Wrapper):
+            if isinstance(inner, gym.wrappers.TimeLimit):
+                env.unwrapped.max_episode_steps = inner._max_episode_steps
+                break
+            inner = inner.env

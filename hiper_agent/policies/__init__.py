@@ -60,3 +60,7 @@ def load_policy(folder: str | Path, **kwargs: Any) -> Policy:
 
 
 register_policy("llm", "hiper_agent.policies.llm:make_llm_policy", "hiper_agent.policies.llm:load_llm_policy")
+register_policy("scorer", "hiper_agent.policies.scorer:make_scorer_policy", "hiper_agent.policies.scorer:load_scorer")
+register_policy(
+    "flat-scorer", "hiper_agent.policies.scorer:make_flat_scorer_policy", "hiper_agent.policies.scorer:load_scorer"
+)

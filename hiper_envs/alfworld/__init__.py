@@ -13,12 +13,14 @@ from hiper_envs.alfworld.spec import TASK_TYPES, GameSpec, Subtask, TaskSource
 if TYPE_CHECKING:
     from hiper_envs.alfworld.env import ALFWorldEnv
     from hiper_envs.alfworld.expert import ExpertEpisode, ExpertStep, expert_demonstrations
+    from hiper_envs.alfworld.pool import GamePool
 
 __all__ = [
     "TASK_TYPES",
     "ALFWorldEnv",
     "ExpertEpisode",
     "ExpertStep",
+    "GamePool",
     "GameSpec",
     "Subtask",
     "TaskSource",
@@ -29,6 +31,7 @@ _LAZY = {
     "ALFWorldEnv": "hiper_envs.alfworld.env",
     "ExpertEpisode": "hiper_envs.alfworld.expert",
     "ExpertStep": "hiper_envs.alfworld.expert",
+    "GamePool": "hiper_envs.alfworld.pool",
     "expert_demonstrations": "hiper_envs.alfworld.expert",
 }
 

@@ -61,9 +61,12 @@ class ALFWorldEnv(OptionEnv):
     ## Arguments
     ``gym.make("HiPER/ALFWorld-v0", split="train", num_subtasks=1, task_types=None, data_dir=None,
     num_games=None, game_seed=0, expert=False, expert_search=0.0, max_episode_steps=None, render_mode=None,
-    source="auto", task_source=None)``; ``source`` is ``"auto"``, ``"generated"`` or ``"official"`` (see
+    source="auto", task_source=None, pool_size=0)``; ``source`` is ``"auto"``, ``"generated"`` or ``"official"`` (see
     ``make_task_source``); ``expert_search`` makes the expert search before fetching objects (see
-    :class:`~hiper_envs.alfworld.expert.PlannerExpert`).
+    :class:`~hiper_envs.alfworld.expert.PlannerExpert`); ``task_source=GamePool(...)`` plays games compiled ahead
+    (resets ~10 ms instead of ~300 ms; :class:`~hiper_envs.alfworld.pool.GamePool`); ``pool_size=N`` does that for
+    the split's first ``N`` games with a pool shared by the process's envs and kept in ``$HIPER_CACHE``. ``gym.make(...,
+    max_episode_steps=N)`` sets the env's budget to ``N`` (:class:`~hiper_envs.core.SyncTimeLimit`).
 
     ## Info keys
     The protocol's keys (``docs/protocol.md``) plus ``game_id``, ``gamefile``, ``split``, ``num_subtasks``,
@@ -96,6 +99,7 @@ class ALFWorldEnv(OptionEnv):
         render_mode: str | None = None,
         source: str = "auto",
         task_source: TaskSource | None = None,
+        pool_size: int = 0,
     ) -> None:
         if not isinstance(num_subtasks, int) or isinstance(num_subtasks, bool) or num_subtasks < 1:
             raise ValueError(f"num_subtasks must be a positive int, got {num_subtasks!r}")
@@ -104,6 +108,12 @@ class ALFWorldEnv(OptionEnv):
             expert=bool(expert),
             render_mode=render_mode,
         )
+        if pool_size and task_source is None:
+            from hiper_envs.alfworld.pool import shared_pool
+
+            # the split's first `pool_size` games, compiled ahead once per process (and kept on disk)
+            task_source = shared_pool(split, pool_size, seed=game_seed, num_subtasks=num_subtasks,
+                                      task_types=task_types)  # fmt: skip
         if task_source is None:
             from hiper_envs.alfworld.sources import make_task_source
 

@@ -2,11 +2,14 @@
 
 import random
 
+import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 from keydoor_env import KeyDoorEnv
 
+import hiper_envs
 from hiper_envs.checker import check_option_env, check_option_info
+from hiper_envs.core import SyncTimeLimit
 
 
 def check_info(info):
@@ -99,3 +102,29 @@ def test_seed_determinism_and_fuzz():
             done = term or trunc
     a, b = KeyDoorEnv(), KeyDoorEnv()
     assert a.reset(seed=7) == b.reset(seed=7)
+
+
+def test_max_episode_steps_is_validated():
+    env = KeyDoorEnv()
+    for bad in (0, -1, 2.5, True, None):
+        with pytest.raises(ValueError, match="max_episode_steps"):
+            env.max_episode_steps = bad
+        with pytest.raises(ValueError, match="max_episode_steps"):
+            KeyDoorEnv(max_episode_steps=bad)
+    with pytest.raises(TypeError, match="OptionEnv"):
+        SyncTimeLimit(gym.make("CartPole-v1"))
+
+
+def test_make_hands_max_episode_steps_to_any_option_env():
+    # Any OptionEnv registered like the HiPER ids (with SyncTimeLimit) gets make's budget, not its own default.
+    env_id = "HiPERTest/KeyDoor-v0"
+    wrappers = gym.spec(hiper_envs.ENV_IDS[0]).additional_wrappers
+    gym.register(env_id, entry_point=KeyDoorEnv, additional_wrappers=wrappers)
+    try:
+        env = gym.make(env_id, max_episode_steps=2)
+        _, info = env.reset(seed=0)
+        assert env.unwrapped.max_episode_steps == 2 and info["max_episode_steps"] == 2
+        assert [env.step("look")[3] for _ in range(2)] == [False, True]
+        assert gym.make(env_id).unwrapped.max_episode_steps == 10  # KeyDoorEnv's own default
+    finally:
+        del gym.registry[env_id]

@@ -78,6 +78,7 @@ def test_registered_spec():
     spec = gym.spec(ENV_ID)
     assert spec.entry_point == "hiper_envs.alfworld.env:ALFWorldEnv"
     assert spec.max_episode_steps is None  # the env truncates itself at 50 * K
+    assert [w.entry_point for w in spec.additional_wrappers] == ["hiper_envs.core:SyncTimeLimit"]
 
 
 def test_info_keys_at_reset_and_every_step():
@@ -142,12 +143,46 @@ def test_truncation_and_default_step_limit():
     env.close()
 
 
-def test_make_max_episode_steps_adds_a_time_limit():
-    env = gym.make(ENV_ID, **SMALL, max_episode_steps=4)  # Gymnasium's TimeLimit, on top of the env's own 50
-    env.reset(seed=0)
-    truncated = [env.step("look")[3] for _ in range(4)]
-    assert truncated == [False, False, False, True]
+@pytest.mark.parametrize("steps", [4, 60])  # below and above the env's default of 50
+def test_make_max_episode_steps_reaches_the_env(steps):
+    # Gymnasium's make keeps the keyword for its TimeLimit; SyncTimeLimit hands it to the env (issue 11).
+    env = gym.make(ENV_ID, **SMALL, max_episode_steps=steps)
+    assert env.unwrapped.max_episode_steps == steps and env.spec.max_episode_steps == steps
+    _, info = env.reset(seed=0)
+    assert info["max_episode_steps"] == steps
+    flags = []
+    for _ in range(steps):
+        _, _, terminated, truncated, info = env.step("look")
+        flags.append((terminated, truncated))
+    assert flags == [(False, False)] * (steps - 1) + [(False, True)]
+    assert info["max_episode_steps"] == steps and info["elapsed_steps"] == steps
+    again = gym.make(env.spec)  # the spec carries the budget and the wrapper
+    assert again.unwrapped.max_episode_steps == steps
     env.close()
+    again.close()
+
+
+def test_make_without_max_episode_steps_keeps_the_default():
+    env = gym.make(ENV_ID, **SMALL, num_subtasks=2)
+    assert env.unwrapped.max_episode_steps == 100 and env.spec.max_episode_steps is None
+    env.close()
+    env = gym.make(ENV_ID, **SMALL, max_episode_steps=-1)  # Gymnasium's "no TimeLimit"
+    assert env.unwrapped.max_episode_steps == 50
+    env.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_make_vec_max_episode_steps_reaches_the_envs(mode):
+    envs = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode=mode, max_episode_steps=3, **SMALL)
+    try:
+        _, infos = envs.reset(seed=0)
+        assert list(infos["max_episode_steps"]) == [3, 3]
+        for step in range(1, 4):
+            _, _, terminated, truncated, infos = envs.step(["look", "look"])
+            assert list(infos["max_episode_steps"]) == [3, 3] and list(infos["elapsed_steps"]) == [step, step]
+            assert not terminated.any() and list(truncated) == [step == 3] * 2
+    finally:
+        envs.close()
 
 
 def test_invalid_actions_do_not_change_state():

@@ -1,0 +1,51 @@
+"""`ScorerConfig`: the sizes and feature settings of the candidate-scoring policy family."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["ScorerConfig"]
+
+
+@dataclass
+class ScorerConfig:
+    """Sizes of the scorer's text encoder, heads and critic, and how much history it reads."""
+
+    # Text encoder
+    num_buckets: int = 8192
+    """Hash buckets of the token (and bigram) embeddings; unseen words share buckets instead of failing."""
+    embed_dim: int = 64
+    """Width of the token embeddings and of every pooled text vector."""
+    bigrams: bool = True
+    """Also embed hashed word bigrams ("cabinet 1", "take apple"), so numbered objects are told apart."""
+
+    # Heads
+    hidden_dim: int = 128
+    """Width of the state encoder and of each scoring / value MLP."""
+    history_length: int = 4
+    """Recent actions (and the previous observation) the state encoder reads."""
+
+    # Initialization
+    seed: int = 0
+    """Seed of the parameter initialization (acting draws from the rollout's generator instead)."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_buckets", "embed_dim", "hidden_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.history_length < 0:
+            raise ValueError(f"history_length={self.history_length} must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for ``policy.json``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScorerConfig:
+        """Inverse of `to_dict`; unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown ScorerConfig fields {unknown}; known: {sorted(known)}")
+        return cls(**data)

@@ -1,0 +1,343 @@
+"""``HiPER/WebShop-v0``: online shopping on the bundled WebShop, with the option protocol."""
+
+from __future__ import annotations
+
+import functools
+import html
+import numbers
+import re
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+from hiper_envs.core import OptionEnv, TaskInfo
+from hiper_envs.options import SubgoalStatus, normalize_command
+from hiper_envs.webshop.backends import Backend, HttpBackend, InProcessBackend
+from hiper_envs.webshop.expert import ShopExpert
+from hiper_envs.webshop.pageparse import ParsedPage, parse_page
+from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates
+
+if TYPE_CHECKING:  # webshop_server is imported lazily: importing hiper_envs must stay light
+    from webshop_server.state import State
+
+__all__ = ["OBSERVATION_MODES", "WebShopEnv"]
+
+OBSERVATION_MODES = ("text", "text_rich", "html")
+#: The usual budget in the literature (verl-agent, GiGPO); HiPER's paper used 50.
+DEFAULT_MAX_STEPS = 15
+_CHARSET = frozenset(chr(c) for c in range(32, 127)) | {"\n", "\t"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_path(path: str) -> tuple[str, State]:
+    from webshop_server.state import parse_path
+
+    return parse_path(path)
+
+
+def _ascii(text: str) -> str:
+    """Text within the observation charset: accents dropped, other characters as ``?`` ("\u203a" as ">")."""
+    if text.isascii() and not _CONTROL.search(text):
+        return text
+    text = unicodedata.normalize("NFKD", text.replace("\u203a", ">"))
+    return "".join(c if c in _CHARSET else "?" for c in text if not unicodedata.combining(c))
+
+
+class WebShopEnv(OptionEnv):
+    """WebShop (Yao et al., 2022): find and buy the product an instruction describes, with options verified.
+
+    Paper (HiPER): https://arxiv.org/abs/2602.16165. WebShop: https://arxiv.org/abs/2207.01206.
+    Full manual: ``docs/webshop.md``.
+
+    ## Description
+    A shop of generated products (or upstream's, with ``catalog_dir``). The instruction asks for a product with
+    attributes, option values and a price limit; the agent searches, opens products, chooses options and buys.
+
+    ## Action Space
+    ``spaces.Text``: ``search[<keywords>]`` (any keywords, when the page has the search box) or ``click[<x>]``
+    for a clickable of the page (buttons such as ``back to search``, ``next >``, ``< prev``, ``description``,
+    ``buy now``; product ASINs; option values), lower case as upstream. ``info["admissible_commands"]`` lists
+    every clickable and, on the search page, a few search candidates made from the instruction
+    (:func:`~hiper_envs.webshop.subgoals.search_candidates`). Also the option protocol's three-block text or an
+    ``OptionAction``. Anything else is an invalid step (the page stays), never an exception.
+
+    ## Observation Space
+    ``spaces.Text`` in upstream's modes: ``"text"`` (visible text joined by ``" [SEP] "``, the default),
+    ``"text_rich"`` (``[button] x [button_]`` markup) or ``"html"``; characters outside printable ASCII
+    become ``?``.
+
+    ## Rewards
+    The purchase reward (upstream's formula, :func:`webshop_server.reward.get_reward`) on the step that buys;
+    0 otherwise.
+
+    ## Starting State
+    ``reset(seed=s)`` draws a goal of the split with ``self.np_random``; ``options={"game_index": i}`` plays goal
+    ``i`` of the split, ``{"goal_index": g}`` goal ``g`` of the catalog. Splits: ``test`` = goals 0-499,
+    ``eval`` = 500-1499, ``train`` = 1500 on.
+
+    ## Episode End
+    - Termination: a purchase ("Buy Now").
+    - Truncation: ``max_episode_steps`` steps (default 15; ``gym.make(..., max_episode_steps=N)`` sets it).
+
+    ## Arguments
+    ``gym.make("HiPER/WebShop-v0", split="test", observation_mode="text", num_products=1000, catalog_seed=0,
+    catalog_dir=None, server_url=None, search_backend="bm25s", num_search_candidates=3, page_cache=4096,
+    expert=False, render_mode=None)``. ``page_cache``: rendered pages kept in process (0: none). ``server_url``
+    drives a running ``python -m webshop_server`` over HTTP; its catalog must be the one these arguments
+    describe (checked at reset).
+
+    ## Info keys
+    The protocol's keys plus ``goal_index``, ``split``, ``session``, ``url`` (the page's path), ``reward_info``
+    (the reward breakdown, after a purchase) and, with ``expert=True``, ``expert_plan_length``.
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"]}
+
+    def __init__(
+        self,
+        split: str = "test",
+        *,
+        observation_mode: str = "text",
+        num_products: int = 1000,
+        catalog_seed: int = 0,
+        catalog_dir: str | None = None,
+        server_url: str | None = None,
+        search_backend: str = "bm25s",
+        num_search_candidates: int = 3,
+        page_cache: int = 4096,
+        expert: bool = False,
+        max_episode_steps: int = DEFAULT_MAX_STEPS,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(max_episode_steps=max_episode_steps, expert=bool(expert), render_mode=render_mode)
+        if observation_mode not in OBSERVATION_MODES:
+            raise ValueError(f"observation_mode must be one of {OBSERVATION_MODES}, got {observation_mode!r}")
+        from webshop_server import generate_catalog, load_official_catalog
+        from webshop_server.engine import WebShop
+
+        if catalog_dir is not None:
+            catalog = load_official_catalog(catalog_dir, seed=catalog_seed, search_backend=search_backend)
+        else:
+            catalog = generate_catalog(num_products, catalog_seed, search_backend)
+        self.catalog = catalog
+        self.split = split
+        self.goal_indices = catalog.split(split)
+        if len(self.goal_indices) == 0:
+            raise ValueError(f"split {split!r} has no goals in a catalog of {len(catalog.goals)} goals")
+        self.observation_mode = observation_mode
+        self.num_search_candidates = num_search_candidates
+        self.server_url = server_url
+        self._shop = WebShop(catalog, page_cache=page_cache)
+        self._backend: Backend = HttpBackend(server_url) if server_url else InProcessBackend(self._shop)
+        self._page = ParsedPage()
+        self._html = ""
+        self._goal: dict[str, Any] = {}
+        self._goal_index = 0
+        self._session = ""
+        self._searched: set[str] = set()
+        self._visited: set[str] = set()
+        self._reward = 0.0
+        self._reward_info: dict[str, Any] | None = None
+        self._expert_policy = ShopExpert(self) if self.expert else None
+
+    # ------------------------------------------------------------------ pages
+    def _show(self, page_html: str) -> str:
+        self._html = page_html
+        self._page = parse_page(page_html)
+        if self.observation_mode == "html":
+            return _ascii(page_html)
+        if self.observation_mode == "text_rich":
+            return _ascii(self._page.text_rich(self._visited))
+        return _ascii(self._page.text())
+
+    @property
+    def state(self) -> State:
+        """The current page as a :class:`webshop_server.state.State`."""
+        return _parse_path(self._backend.path)[1]
+
+    @property
+    def goal(self) -> dict[str, Any]:
+        """The goal being played (upstream's goal dict)."""
+        return self._goal
+
+    # ------------------------------------------------------------------ OptionEnv hooks
+    def _load_task(self, options: dict[str, Any] | None) -> tuple[str, TaskInfo]:
+        self._goal_index = self._pick_goal(options or {})
+        self._goal = self.catalog.goals[self._goal_index]
+        self._session = f"fixed_{self._goal_index}"
+        self._searched, self._visited = set(), set()
+        self._reward, self._reward_info = 0.0, None
+        obs = self._show(self._backend.get(f"/{self._session}"))
+        if self.server_url and self._goal["instruction_text"] not in html.unescape(self._html):
+            raise RuntimeError(
+                f"the server at {self.server_url} shows another instruction for goal {self._goal_index}: start it "
+                "with the same catalog (--num-products / --catalog-dir / --seed) as this env"
+            )
+        if self._expert_policy is not None:
+            self._expert_policy.reset()
+        task = TaskInfo(
+            task=_ascii(self._goal["instruction_text"]),
+            task_type="webshop",
+            task_id=f"webshop-{self.catalog.name}-{self._goal_index}",
+            goal_index=self._goal_index,
+            split=self.split,
+            session=self._session,
+        )
+        return obs, task
+
+    def _pick_goal(self, options: dict[str, Any]) -> int:
+        for key, bound in (("game_index", len(self.goal_indices)), ("goal_index", len(self.catalog.goals))):
+            if key in options:
+                index = options[key]
+                if not isinstance(index, numbers.Integral) or isinstance(index, bool) or not 0 <= index < bound:
+                    raise ValueError(f"options[{key!r}] must be an int in [0, {bound}), got {index!r}")
+                return self.goal_indices[int(index)] if key == "game_index" else int(index)
+        return self.goal_indices[int(self.np_random.integers(len(self.goal_indices)))]
+
+    def _admissible_commands(self) -> list[str]:
+        commands = []
+        if self._page.has_search_bar:
+            limit = self.num_search_candidates
+            commands += [f"search[{q}]" for q in search_candidates(self._goal["instruction_text"], limit)]
+        commands += [f"click[{c}]" for c in self._page.clickables]
+        return commands
+
+    def _match_command(self, action: str, admissible: list[str]) -> str | None:
+        from webshop_server.state import normalize_keywords
+
+        text = action.strip()
+        if text[:7].lower() == "search[" and text.endswith("]") and self._page.has_search_bar:
+            keywords = normalize_keywords(text[7:-1])
+            return f"search[{keywords}]" if keywords else None
+        return super()._match_command(action, admissible)
+
+    def _execute(self, command: str) -> tuple[str, float, bool, bool]:
+        kind, arg = command[:-1].split("[", 1)
+        if kind == "search":
+            self._searched.add(arg)
+            obs = self._show(self._backend.search(self._page.search_action, arg))
+        else:
+            obs = self._show(self._backend.get(self._page.clickables[arg]))
+        state = self.state
+        if state.page in ("item", "sub"):
+            self._visited.add(state.asin.lower())
+        if state.page != "done":
+            return obs, 0.0, False, False
+        self._reward = float(self._page.reward or 0.0)
+        from webshop_server.reward import get_reward
+
+        product = self.catalog.products[state.asin]
+        self._reward_info = get_reward(product, self._goal, self.catalog.prices[state.asin], state.options).info()
+        won = self._reward >= 1.0 - 1e-9
+        return obs, self._reward, won, True
+
+    def _score_now(self) -> float:
+        return self._reward
+
+    # ------------------------------------------------------------------ subgoals
+    def _subgoal_status(self, subgoal: str) -> SubgoalStatus:
+        if normalize_command(_ascii(subgoal)) == normalize_command(_ascii(self._goal["instruction_text"])):
+            return "achieved" if self._won else "pending"
+        parsed = parse_subgoal(subgoal)
+        if parsed is None:
+            return "unknown"
+        kind, arg = parsed
+        state = self.state
+        on_item = state.page in ("item", "sub")
+        if kind == "search":
+            from webshop_server.state import normalize_keywords
+
+            done = normalize_keywords(arg) in self._searched
+        elif kind == "open":
+            done = arg.lower() in self._visited
+        elif kind == "open_matching":
+            done = on_item and self.winnable(state.asin)
+        elif kind == "choose":
+            name, _, value = arg.partition(":")
+            done = on_item and state.options.get(name.strip()) == value.strip()
+        elif kind == "choose_required":
+            done = on_item and self.options_satisfied(state.asin, state.options)
+        else:
+            done = state.page == "done"
+        return "achieved" if done else "pending"
+
+    def _subgoal_candidates(self) -> list[str]:
+        state = self.state
+        if state.page == "done":
+            return []
+        out = [_ascii(self._goal["instruction_text"])]
+        if self._page.has_search_bar:
+            out += [f"search for {q}" for q in search_candidates(self._goal["instruction_text"])]
+        elif state.page == "results":
+            out.append("open a matching product")
+            out += [f"open product {c}" for c in self._page.clickables if c.startswith("b0")]
+        elif state.page == "item":
+            product = self.catalog.products[state.asin]
+            out += [f"choose {n}: {v}" for n, values in product["options"].items() for v in values]
+            out += ["choose the required options", "buy the product"]
+        else:
+            out.append("buy the product")
+        return [_ascii(c) for c in out]
+
+    # ------------------------------------------------------------------ oracle helpers (also the expert's)
+    def best_options(self, asin: str) -> dict[str, str]:
+        """The options of product ``asin`` that best meet the goal's (its first value where none fits)."""
+        from webshop_server.normalize import normalize_color
+        from webshop_server.reward import FUZZY_THRESHOLD, fuzzy_score
+
+        product = self.catalog.products[asin]
+        goal_options = self._goal.get("goal_options") or []
+        wanted = list(goal_options.items()) if isinstance(goal_options, dict) else list(goal_options)
+        chosen: dict[str, str] = {}
+        for name, values in product["options"].items():
+            exact = goal_options.get(name) if isinstance(goal_options, dict) else None
+            pick = exact if exact in values else None
+            if pick is None:
+                scored = [
+                    (sum(fuzzy_score(normalize_color(v), normalize_color(w)) > FUZZY_THRESHOLD for w in wanted), -i, v)
+                    for i, v in enumerate(values)
+                ]
+                best = max(scored)
+                pick = best[2] if best[0] > 0 else None
+            if pick is not None:
+                chosen[name] = pick
+        return chosen
+
+    def options_satisfied(self, asin: str, options: dict[str, str]) -> bool:
+        """Whether ``options`` meet every goal option for product ``asin``."""
+        from webshop_server.reward import get_reward
+
+        r = get_reward(self.catalog.products[asin], self._goal, self.catalog.prices[asin], options)
+        return r.r_option is None or r.r_option >= 1.0
+
+    def winnable(self, asin: str) -> bool:
+        """Whether buying product ``asin`` with its best options wins the task (reward 1.0)."""
+        from webshop_server.reward import get_reward
+
+        if asin not in self.catalog.products:
+            return False
+        options = self.best_options(asin)
+        return get_reward(self.catalog.products[asin], self._goal, self.catalog.prices[asin], options).success
+
+    def _expert(self) -> tuple[str, str]:
+        assert self._expert_policy is not None
+        return self._expert_policy.advise()
+
+    def _info(self, *, invalid: bool, admissible: list[str]) -> dict[str, Any]:
+        info = super()._info(invalid=invalid, admissible=admissible)
+        info["goal_index"] = self._goal_index
+        info["url"] = self._backend.path
+        if self._reward_info is not None:
+            info["reward_info"] = self._reward_info
+        if "expert_action" in info:
+            assert self._expert_policy is not None
+            info["expert_plan_length"] = self._expert_policy.plan_length()
+        return info
+
+    def close(self) -> None:
+        """Close the HTTP session (if any)."""
+        self._backend.close()
+        super().close()

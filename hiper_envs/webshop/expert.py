@@ -1,0 +1,93 @@
+"""The WebShop oracle: searches the query whose results show a winning product soonest, pages to it, buys it.
+
+It reads the goal and the catalog (it is an oracle: never use it in benchmarks). From any page it returns the
+next ``(action, subgoal)`` of a shortest plan: on the search page, ``search[q]`` for the first search candidate
+(or, failing all, the target's title) whose results hold a product that wins the task; on a results page, the
+winning product if shown, else ``next >`` towards it, else ``back to search``; on a product page, each goal
+option then ``buy now`` when the product wins, else ``< prev``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from hiper_envs.webshop.subgoals import search_candidates
+
+if TYPE_CHECKING:
+    from hiper_envs.webshop.env import WebShopEnv
+
+__all__ = ["ShopExpert"]
+
+WINDOW = 10
+
+
+class ShopExpert:
+    """Oracle advice for a :class:`~hiper_envs.webshop.env.WebShopEnv` (which owns the session)."""
+
+    def __init__(self, env: WebShopEnv) -> None:
+        self.env = env
+        self.query = ""
+        self.page_num = 1
+
+    def reset(self) -> None:
+        """Plan the search for the new goal."""
+        from webshop_server.state import normalize_keywords
+
+        env = self.env
+        target = env.catalog.products[env.goal["asin"]]
+        title = normalize_keywords(re.sub(r"[^\w\s'&.-]", " ", target["Title"]))
+        queries = [*search_candidates(env.goal["instruction_text"]), title]
+        self.query, self.page_num = queries[-1], 1
+        for query in queries:
+            for rank, asin in enumerate(env._shop.search(query)):
+                if env.winnable(asin):
+                    self.query, self.page_num = query, rank // WINDOW + 1
+                    return
+
+    def _asins(self) -> list[str]:
+        products = self.env.catalog.products
+        return [c.upper() for c in self.env._page.clickables if c.upper() in products]
+
+    def advise(self) -> tuple[str, str]:
+        """The next ``(action, subgoal)``."""
+        env = self.env
+        state = env.state
+        if state.page == "index":
+            return f"search[{self.query}]", f"search for {self.query}"
+        if state.page == "results":
+            for asin in self._asins():
+                if env.winnable(asin):
+                    return f"click[{asin.lower()}]", "open a matching product"
+            if state.keywords == self.query and state.page_num < self.page_num:
+                return "click[next >]", "open a matching product"
+            if state.keywords == self.query and state.page_num > self.page_num:
+                return "click[< prev]", "open a matching product"
+            return "click[back to search]", f"search for {self.query}"
+        if state.page == "sub":
+            return "click[< prev]", "open a matching product"
+        if not env.winnable(state.asin):
+            return "click[< prev]", "open a matching product"
+        for name, value in env.best_options(state.asin).items():
+            if state.options.get(name) != value:
+                return f"click[{value}]", f"choose {name}: {value}"
+        return "click[buy now]", "buy the product"
+
+    def plan_length(self) -> int:
+        """How many steps the expert's plan still needs from the current page (for reward shaping)."""
+        env = self.env
+        state = env.state
+        target = env.goal["asin"]
+        finish = len(env.best_options(target)) + 2  # open the product, choose its options, buy
+        if state.page == "index":
+            return 1 + (self.page_num - 1) + finish
+        if state.page == "results":
+            if any(env.winnable(a) for a in self._asins()):
+                return finish
+            if state.keywords == self.query:
+                return abs(self.page_num - state.page_num) + finish
+            return 2 + (self.page_num - 1) + finish
+        if state.page in ("item", "sub") and env.winnable(state.asin):
+            missing = sum(state.options.get(n) != v for n, v in env.best_options(state.asin).items())
+            return missing + 1 + (state.page == "sub")
+        return 1 + finish
