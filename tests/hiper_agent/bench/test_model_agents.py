@@ -91,14 +91,16 @@ def test_sampling_policy_agent_is_independent_of_num_envs(tmp_path):
     assert runs[0] == runs[1]
 
 
-@pytest.mark.skipif("scorer" not in policy_names(), reason="the scorer policy family is not on this branch yet")
-def test_saved_scorer_policy_end_to_end(tmp_path):  # pragma: no cover (runs once main has the scorer family)
+@pytest.mark.skipif("scorer" not in policy_names(), reason="the scorer policy family is not registered")
+def test_saved_scorer_policy_end_to_end(tmp_path):
     from hiper_agent.policies import make_policy
 
     make_policy("scorer").save(tmp_path / "scorer")
     assert load_policy(tmp_path / "scorer").family == "scorer"
-    episodes = bench(str(tmp_path / "scorer"), tmp_path / "run", episodes=2, max_steps=3)
-    assert all(e["error"] is None and e["steps"] == 3 for e in episodes)
+    one = bench(str(tmp_path / "scorer"), tmp_path / "m1", episodes=3, num_envs=1, max_steps=3)
+    three = bench(str(tmp_path / "scorer"), tmp_path / "m3", episodes=3, num_envs=3, max_steps=3)
+    assert all(e["error"] is None and e["steps"] == 3 for e in one)
+    assert one == three
 
 
 CORPUS = [

@@ -81,3 +81,21 @@ def test_resume_plays_only_the_missing_episodes(tmp_path):
     assert len(json.loads((out / RESULTS_FILE).read_text())["header"]["runs"]) == 2  # the first run and the resume
     # the torn line is dropped, not glued to the next record
     assert [json.loads(line)["index"] for line in (out / EPISODES_FILE).read_text().splitlines()] == list(range(6))
+
+
+def test_webshop_expert_and_random(tmp_path):
+    pytest.importorskip("rapidfuzz", reason="the webshop extra is not installed")
+    from hiper_agent.bench.agents import make_agent
+    from hiper_agent.bench.runner import run_benchmark
+    from hiper_agent.panels import EvalPanel
+
+    panel = EvalPanel("HiPER/WebShop-v0", "test", 8, 0)
+    runs = {}
+    for spec in ("expert", "random"):
+        results = ResultsDir(tmp_path / spec)
+        results.start({"agent": {"spec": spec}, "panel": panel.to_dict(), "env_kwargs": {}})
+        runs[spec] = summarize(run_benchmark(make_agent(spec), panel, results, num_envs=4, progress=False))
+    assert runs["expert"]["overall"]["success"] == 1.0 and runs["expert"]["score"]["mean"] == 1.0
+    assert set(runs["expert"]["by_task_type"]) == {"webshop"}
+    assert runs["random"]["overall"]["success"] <= 0.25 and runs["random"]["score"]["mean"] < 0.6
+    assert "| agent | Score | Succ. |" in (tmp_path / "expert" / "results.md").read_text()
