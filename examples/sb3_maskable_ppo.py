@@ -3,7 +3,8 @@
     pip install -e ".[agent,sb3]"
     python examples/sb3_maskable_ppo.py
 
-Measured (seed 0, 2-core CPU box under load, 12 minutes of training, 22k env steps)::
+Measured (seed 0, 22k env steps = 12-14 minutes of training on a loaded 2-core CPU box; a second run gave the
+same numbers)::
 
     held-out success on HiPER/ALFWorld-v0:valid_unseen:K1:n100:s0 (task types pick_and_place_simple, look_at_obj_in_light, 30 steps):
       untrained      0.0 %  95 % CI [0.0, 3.7]
