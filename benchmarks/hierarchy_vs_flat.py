@@ -174,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), help="Override the grid's arms.")
     parser.add_argument("--ks", nargs="+", type=int, help="Override the grid's K values.")
     parser.add_argument("--seeds", nargs="+", type=int, help="Override the grid's seeds.")
-    parser.add_argument("--budget", type=int, default=12_000, help="Training env steps per run, per subtask (x K).")
-    parser.add_argument("--eval-episodes", type=int, default=200, help="Games in the fixed held-out panel.")
-    parser.add_argument("--eval-every", type=int, default=8, help="Iterations between curve points.")
+    parser.add_argument("--budget", type=int, default=10_000, help="Training env steps per run, per subtask (x K).")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="Games in the fixed held-out panel.")
+    parser.add_argument("--eval-every", type=int, default=6, help="Iterations between curve points.")
     parser.add_argument("--split", default="valid_seen", help="Held-out split of the panel.")
     parser.add_argument("--pool-size", type=int, default=256,
                         help="Games per split compiled ahead (training draws from the first N train games).")  # fmt: skip

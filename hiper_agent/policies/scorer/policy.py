@@ -233,6 +233,15 @@ class ScorerPolicy(Policy):
         self.net.train(mode)
         return self
 
+    def warm_start(self, demos: Sequence[list[dict[str, Any]]], config: Any, on_step: Any = None) -> list[float]:
+        """Behaviour cloning of expert episodes (`imitation.behaviour_cloning`): an option, off in ``cpu``."""
+        from hiper_agent.policies.scorer.imitation import behaviour_cloning
+        from hiper_agent.seeding import iteration_seed
+
+        return behaviour_cloning(self, demos, epochs=config.sft_epochs, lr=config.sft_lr,
+                                 batch_size=config.sft_batch_size, seed=iteration_seed(config.seed, 0, "sft-train"),
+                                 on_step=on_step)  # fmt: skip
+
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
         """The network's tensors (the text cache is derived data and is rebuilt on demand)."""

@@ -183,3 +183,30 @@ def test_bad_input():
         from hiper_agent.policies.scorer import ScorerConfig
 
         ScorerConfig.from_dict({"nope": 1})
+
+
+def test_behaviour_cloning_raises_the_experts_likelihood():
+    # the optional expert warm start: the expert's own decisions become likelier (both variants)
+    import gymnasium as gym
+
+    from hiper_agent.policies import make_policy
+    from hiper_agent.policies.scorer.imitation import behaviour_cloning, expert_turns
+    from hiper_agent.sft import expert_episodes
+
+    env = gym.make("HiPER/ALFWorld-v0", split="train", expert=True, max_episode_steps=30)
+    demos = list(expert_episodes(env, 2, seed=0))
+    env.close()
+    for family in ("scorer", "flat-scorer"):
+        policy = make_policy(family, seed=0)
+        turns = expert_turns(policy, demos)
+        assert len(turns) >= len(demos)
+
+        before = _likelihood(policy, turns)
+        losses = behaviour_cloning(policy, demos, epochs=20, lr=1e-2, batch_size=16, seed=0)
+        assert _likelihood(policy, turns) > before + 0.3 and losses[-1] < losses[0], family
+
+
+def _likelihood(policy, turns) -> float:
+    with torch.no_grad():
+        ev = policy.evaluate(turns, with_values=False)
+    return float((ev.logprobs * ev.mask).sum() / ev.mask.sum())
