@@ -61,8 +61,14 @@ class Dist:
         except ImportError as e:  # pragma: no cover - accelerate is in the agent extra
             raise ImportError("several processes need accelerate: pip install 'hiper[agent]'") from e
 
-        state = PartialState(timeout=TIMEOUT)
-        return cls(state.process_index, state.num_processes, torch.device(state.device))
+        # accelerate only forms a CPU group (gloo) when told to: `accelerate launch --cpu`, or a machine without GPUs
+        cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or not torch.cuda.is_available()
+        state = PartialState(cpu=cpu, timeout=TIMEOUT)
+        if state.num_processes != int(os.environ["WORLD_SIZE"]):  # never train N copies side by side unknowingly
+            raise RuntimeError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} but accelerate formed a group of "
+                               f"{state.num_processes} ({state.distributed_type}); launch with accelerate launch")  # fmt: skip
+        device = torch.device("cpu") if state.device.type == "cpu" else torch.device(state.device)
+        return cls(state.process_index, state.num_processes, device)
 
     @property
     def enabled(self) -> bool:
