@@ -132,7 +132,8 @@ class HiPERTrainer:
         logger.close()
         if not self.dist.is_main:  # rank 0 saves, plots and summarizes
             self.close()
-            return {"summary": "", "run_dir": str(self.run_dir), "plot": "", "history": self.history}
+            note = f"rank {self.dist.rank} of {self.dist.world_size} done; rank 0 logs, saves and reports"
+            return {"summary": note, "run_dir": str(self.run_dir), "plot": "", "history": self.history}
         self.policy.save(self.run_dir / "policy")  # load_policy(run_dir/policy) gives the trained agent
         plot = plot_learning_curve(self.run_dir / "metrics.jsonl", self.run_dir / "learning_curve.png")
         summary = {

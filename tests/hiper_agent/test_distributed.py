@@ -2,7 +2,7 @@
 
 The default tests check the single-process no-op, the sharding rules, and that one PPO update split over 2 ranks
 (each evaluating half of every minibatch, gradients summed) leaves the same parameters as one process updating on
-the same full batch. The slow one runs the example under ``accelerate launch --num_processes 2 --cpu``.
+the same full batch. The slow one runs the example under ``accelerate launch --multi_gpu --num_processes 2`` on the CPU.
 """
 
 from __future__ import annotations
@@ -115,11 +115,14 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     if not Path(accelerate).exists():
         pytest.skip("the accelerate command is not installed (pip install 'hiper[agent]')")
     flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in TINY.items() if v is not False]
-    cmd = [accelerate, "launch", "--num_processes", "2", "--num_machines", "1", "--cpu", "--mixed_precision", "no",
+    # `--cpu` would start one process (accelerate's multi-CPU launcher needs MPI); `--multi_gpu` starts torchrun's
+    # N processes, and Dist forms a gloo group when CUDA is hidden or ACCELERATE_USE_CPU is set
+    cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "--main_process_port", str(_free_port()), str(ROOT / "examples/train_hiper.py"),
            "--preset", "smoke", "--output-dir", str(tmp_path), "--exp-name", "launch", "--no-progress",
            "--no-log-tensorboard", *" ".join(flags).split()]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "1",
+           "CUDA_VISIBLE_DEVICES": ""}  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "launch" / "metrics.jsonl").read_text().splitlines()]
