@@ -131,25 +131,36 @@ class Dist:
             self.barrier()
 
     def all_reduce_grads(self, params: Iterable[torch.nn.Parameter]) -> None:
-        """Sums ``.grad`` over the ranks; a parameter without a grad gets zeros, so every rank joins every collective.
+        """Sums ``.grad`` over the ranks, for the trainable parameters (``requires_grad``; frozen LoRA bases are skipped).
 
-        Grads are flattened into buckets of one dtype and device (as DDP does) to keep the number of collectives low.
+        A parameter without a grad on this rank joins with zeros, so every rank runs the same collectives; one
+        that has none on every rank keeps ``grad=None``, so the optimizer skips it as it would in one process.
+        Grads are flattened into buckets of one dtype and device (as DDP does) to keep the collectives few.
         """
         if not self.enabled:
             return
+        params = [p for p in params if p.requires_grad]
+        if not params:
+            return
+        present = torch.tensor([float(p.grad is not None) for p in params], device=params[0].device)
+        torch.distributed.all_reduce(present, op=torch.distributed.ReduceOp.SUM)
         bucket: list[torch.Tensor] = []
         size = 0
         for p in params:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
+            nbytes = p.grad.numel() * p.grad.element_size()
             if bucket and (p.grad.dtype != bucket[0].dtype or p.grad.device != bucket[0].device
-                           or size + p.grad.numel() * p.grad.element_size() > _BUCKET_BYTES):  # fmt: skip
+                           or size + nbytes > _BUCKET_BYTES):  # fmt: skip
                 _all_reduce_flat(bucket)
                 bucket, size = [], 0
             bucket.append(p.grad)
-            size += p.grad.numel() * p.grad.element_size()
+            size += nbytes
         if bucket:
             _all_reduce_flat(bucket)
+        for p, n in zip(params, present.tolist(), strict=True):
+            if n == 0:
+                p.grad = None
 
     def check_in_sync(self, params: Sequence[torch.nn.Parameter]) -> None:
         """Raises if the ranks' parameters differ (a cheap checksum: the sum of the first and last tensors)."""

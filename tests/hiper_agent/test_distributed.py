@@ -1,8 +1,9 @@
 """Several training processes (``hiper_agent.distributed``): 2 CPU ranks over gloo give the single-process update.
 
-The default tests check the single-process no-op, the sharding rules, and that one PPO update split over 2 ranks
-(each evaluating half of every minibatch, gradients summed) leaves the same parameters as one process updating on
-the same full batch. The slow one runs the example under ``accelerate launch --multi_gpu --num_processes 2`` on the CPU.
+The default tests check the single-process no-op, the sharding rules and the collectives over 2 gloo ranks. The slow
+ones check that one PPO iteration split over 2 ranks (each playing half of the groups and evaluating half of every
+minibatch, gradients summed) leaves the same parameters as one process updating on the same full batch, and run the
+example under ``accelerate launch --multi_gpu --num_processes 2`` on the CPU.
 """
 
 from __future__ import annotations
@@ -19,11 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hiper_agent import ppo_trainer
 from hiper_agent.distributed import Dist
-from hiper_agent.ppo_config import HiPERConfig
-from hiper_agent.ppo_trainer import HiPERTrainer
-from hiper_agent.rollout import RolloutStats
 
 ROOT = Path(__file__).resolve().parents[2]
 # the scorer on a shrunk smoke preset: no warm start; micro-batches of one turn, so that splitting a minibatch's
@@ -58,7 +55,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _params(trainer: HiPERTrainer) -> list[torch.Tensor]:
+def _collectives_main(rank: int, port: int, out: str) -> None:
+    """One rank of the collectives check: gather, broadcast and grad sums, results written per rank."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+    dist = Dist.from_env()
+    summed, lonely, unused, frozen = (torch.nn.Parameter(torch.zeros(3)) for _ in range(4))
+    frozen.requires_grad_(False)
+    summed.grad = torch.full((3,), float(rank + 1))
+    if rank == 1:
+        lonely.grad = torch.ones(3)  # rank 0 has no grad for it: joins with zeros
+    dist.all_reduce_grads([summed, lonely, unused, frozen])
+    result = {
+        "gathered": dist.gather_objects([f"r{rank}a", f"r{rank}b"]),
+        "broadcast": dist.broadcast_object({"from": rank}),
+        "grads": [None if p.grad is None else p.grad.tolist() for p in (summed, lonely, unused, frozen)],
+        "world": (dist.rank, dist.world_size, dist.is_main),
+    }
+    torch.save(result, Path(out) / f"rank{rank}.pt")
+    dist.close()
+
+
+def test_collectives_over_two_gloo_ranks(tmp_path):
+    torch.multiprocessing.start_processes(_collectives_main, args=(_free_port(), str(tmp_path)), nprocs=2,
+                                          start_method="spawn")  # fmt: skip
+    for rank in range(2):
+        result = torch.load(tmp_path / f"rank{rank}.pt")
+        assert result["world"] == (rank, 2, rank == 0)
+        assert result["gathered"] == ["r0a", "r0b", "r1a", "r1b"]  # rank order, on every rank
+        assert result["broadcast"] == {"from": 0}
+        # summed over ranks; a grad on one rank only is still summed; none anywhere stays None; frozen skipped
+        assert result["grads"] == [[3.0] * 3, [1.0] * 3, None, None]
+
+
+def _params(trainer) -> list[torch.Tensor]:
     return [p.detach().clone() for opt in trainer.optimizers.values() for g in opt.param_groups for p in g["params"]]
 
 
@@ -67,6 +97,9 @@ def _rank_main(rank: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
     torch.set_num_threads(1)
+    from hiper_agent.ppo_config import HiPERConfig  # imported here: the collectives check spawns light processes
+    from hiper_agent.ppo_trainer import HiPERTrainer
+
     trainer = HiPERTrainer(HiPERConfig.from_preset("smoke", output_dir=out, exp_name="ddp", **TINY))
     batches = []
     update = trainer._update
@@ -82,7 +115,13 @@ def _rank_main(rank: int, port: int, out: str) -> None:
     trainer.close()
 
 
+@pytest.mark.slow  # ~25-50 s on 2 loaded cores: three trainers with ALFWorld envs
 def test_two_ranks_update_equals_one_process_update(tmp_path):
+    from hiper_agent import ppo_trainer
+    from hiper_agent.ppo_config import HiPERConfig
+    from hiper_agent.ppo_trainer import HiPERTrainer
+    from hiper_agent.rollout import RolloutStats
+
     torch.multiprocessing.start_processes(_rank_main, args=(_free_port(), str(tmp_path)), nprocs=2,
                                           start_method="spawn")  # fmt: skip
     record = torch.load(tmp_path / "rank0.pt", weights_only=False)
