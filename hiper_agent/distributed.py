@@ -21,17 +21,23 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from hiper_agent.errors import SetupError
+
 if TYPE_CHECKING:
     from hiper_agent.buffer import Trajectory
     from hiper_agent.envpool import EnvPool
     from hiper_agent.policies.base import Policy
     from hiper_agent.rollout import RolloutStats
 
-__all__ = ["Dist", "NullLogger", "distributed_rollout"]
+__all__ = ["Dist", "NullLogger", "WorldSizeError", "distributed_rollout"]
 
 #: How long a rank waits in a collective; rank 0 evaluates and saves alone while the others wait.
 TIMEOUT = timedelta(hours=2)
 _BUCKET_BYTES = 64 * 2**20  # gradients are summed in flat buckets of this size (few collectives, bounded memory)
+
+
+class WorldSizeError(SetupError, ValueError):
+    """The batch does not split into whole env groups over the processes (the CLI prints the fix and exits)."""
 
 
 class Dist:
@@ -48,11 +54,11 @@ class Dist:
         self.device = device if device is not None else torch.device("cpu")
 
     @classmethod
-    def from_env(cls) -> Dist:
+    def from_env(cls, cpu: bool = False) -> Dist:
         """Joins the process group ``accelerate launch`` (or ``torchrun``) set up, if ``WORLD_SIZE > 1``.
 
-        accelerate's ``PartialState`` picks the backend (nccl on GPUs, gloo with ``--cpu``) and the device
-        (``cuda:LOCAL_RANK``).
+        accelerate's ``PartialState`` picks the backend and the device: nccl and ``cuda:LOCAL_RANK`` on GPUs; gloo
+        and the CPU with ``cpu=True`` (``--device cpu``), ``ACCELERATE_USE_CPU=1``, or no GPU.
         """
         if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
             return cls()
@@ -62,7 +68,8 @@ class Dist:
             raise ImportError("several processes need accelerate: pip install 'hiper[agent]'") from e
 
         # accelerate only forms a CPU group (gloo) when told to: `accelerate launch --cpu`, or a machine without GPUs
-        cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or not torch.cuda.is_available()
+        cpu = cpu or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+        cpu = cpu or not torch.cuda.is_available()
         state = PartialState(cpu=cpu, timeout=TIMEOUT)
         if state.num_processes != int(os.environ["WORLD_SIZE"]):  # never train N copies side by side unknowingly
             raise RuntimeError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} but accelerate formed a group of "
@@ -84,10 +91,10 @@ class Dist:
         """This rank's contiguous share of ``n`` items given out in whole ``unit`` s (e.g. env groups).
 
         Raises:
-            ValueError: ``n / unit`` is not divisible by the world size.
+            WorldSizeError: ``n / unit`` is not divisible by the world size.
         """
         if (n // unit) % self.world_size:
-            raise ValueError(
+            raise WorldSizeError(
                 f"{what} ({n}) must split into whole groups of {unit} across {self.world_size} processes: "
                 f"num_envs / group_size ({n // unit}) must be divisible by the number of processes; e.g. set "
                 f"--num-envs {unit * self.world_size * max(1, n // (unit * self.world_size))}."

@@ -27,6 +27,7 @@ from hiper_agent.buffer import Minibatch, RolloutBuffer
 from hiper_agent.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
 from hiper_agent.distributed import Dist, NullLogger, distributed_rollout
 from hiper_agent.envpool import EnvPool, SyncEnvPool, make_env_fns
+from hiper_agent.errors import SetupError
 from hiper_agent.evaluation import evaluate_panels
 from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary
 from hiper_agent.plotting import plot_learning_curve
@@ -52,7 +53,8 @@ class HiPERTrainer:
     def __init__(self, config: HiPERConfig) -> None:
         self.config = c = config
         self.run_dir = Path(c.run_dir)
-        self.dist = Dist.from_env()  # several processes under `accelerate launch` (see distributed.py), else no-op
+        # several processes under `accelerate launch` (see distributed.py), else a no-op
+        self.dist = Dist.from_env(cpu=c.device == "cpu")
         with self.dist.main_first():
             self._resume_from = resolve_resume(c)  # a refused run dir fails now, not after a minute of setup
         seed_everything(c.seed)
@@ -60,8 +62,8 @@ class HiPERTrainer:
             torch.set_num_threads(c.num_threads)
         self.device = torch.device("cuda" if c.device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if c.device == "auto" else c.device))  # fmt: skip
-        if self.dist.enabled and self.device.type == self.dist.device.type:
-            self.device = self.dist.device  # cuda:LOCAL_RANK
+        if self.dist.enabled:
+            self.device = self.dist.device  # cuda:LOCAL_RANK, or the CPU for a gloo group
         env_kwargs = dict(c.env_kwargs)
         if c.max_episode_steps is not None:
             env_kwargs["max_episode_steps"] = c.max_episode_steps
@@ -251,6 +253,8 @@ class HiPERTrainer:
         ``run_dir/sft_policy``), from where ``--model <folder>`` starts RL.
         """
         c = self.config
+        if self.dist.enabled:
+            raise SetupError("the warm start alone (hiper-sft) runs in one process; launch it without accelerate")
         logger = MetricsLogger(self.run_dir, tensorboard=c.log_tensorboard)
         c.save(self.run_dir)
         before = self._evaluate(-1) if c.eval_episodes and c.eval_before_sft else {}
