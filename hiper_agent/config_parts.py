@@ -127,7 +127,16 @@ class EnvConfig:
     )
     env_workers: int = field(
         default=0,
-        metadata={"help": "0 steps the envs in this process; N > 0 runs them in N Ray actors (the `ray` extra)."},
+        metadata={"help": "0 steps the envs in this process; N > 0 runs them in N workers of `env_backend`."},
+    )
+    env_backend: str = field(
+        default="ray",
+        metadata={
+            "help": "Where env_workers run:\n"
+            "- ray: Ray actors, locally or on a cluster (`ray.init(address=...)`); a dead worker is replaced and "
+            "its episodes replayed (the `ray` extra).\n"
+            "- subprocess: worker processes on this machine (no extra); pays only with idle cores."
+        },
     )
     max_episode_steps: int | None = field(
         default=None, metadata={"help": "Time limit per episode; None keeps the env's registered default."}
@@ -212,6 +221,15 @@ class PolicyConfig:
         metadata={
             "help": "With constrained_decoding, a KEEP repeats the current subgoal verbatim (forced) instead of "
             "rewriting it. Off: measured neutral to harmful on the cpu preset (docs/training.md)."
+        },
+    )
+    generation_backend: str = field(
+        default="hf",
+        metadata={
+            "help": "How the LLM policy samples:\n"
+            "- hf: a decoding loop over the training model itself (any device).\n"
+            "- vllm: an in-process vLLM engine fed the policy's weights whenever they change (CUDA only, the "
+            "`vllm` extra; docs/scale.md)."
         },
     )
 

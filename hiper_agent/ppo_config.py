@@ -166,6 +166,10 @@ class HiPERConfig:
         for name in ("gamma", "lam_low", "lam_high", "gae_lambda"):
             require(0.0 <= getattr(self, name) <= 1.0, f"{name} ({getattr(self, name)!r}) must be in [0, 1].")
         require(0.0 < self.top_p <= 1.0, f"top_p ({self.top_p!r}) must be in (0, 1].")
+        require(
+            self.env_backend in ("ray", "subprocess"),
+            f"env_backend {self.env_backend!r} must be 'ray' or 'subprocess'.",
+        )
         for name, enum in (("keep_penalty_mode", KeepPenaltyMode), ("kl_estimator", KLEstimator)):
             valid = [e.value for e in enum]
             require(getattr(self, name) in valid, f"{name} {getattr(self, name)!r} must be one of {valid}.")
@@ -204,6 +208,10 @@ class HiPERConfig:
         require(
             self.prompt_style in ("auto", "full", "compact"),
             f"prompt_style {self.prompt_style!r} must be one of 'auto', 'full', 'compact'.",
+        )
+        require(
+            self.generation_backend in ("hf", "vllm"),
+            f"generation_backend {self.generation_backend!r} must be 'hf' or 'vllm'.",
         )
         require(
             isinstance(self.resume, bool) or (isinstance(self.resume, str) and self.resume != ""),

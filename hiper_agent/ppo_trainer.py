@@ -26,7 +26,7 @@ from hiper_agent import credit
 from hiper_agent.buffer import Minibatch, RolloutBuffer
 from hiper_agent.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
 from hiper_agent.distributed import Dist, NullLogger, distributed_rollout
-from hiper_agent.envpool import EnvPool, SyncEnvPool, make_env_fns
+from hiper_agent.envpool import EnvPool, SubprocEnvPool, SyncEnvPool, make_env_fns
 from hiper_agent.errors import SetupError
 from hiper_agent.evaluation import evaluate_panels
 from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary
@@ -70,11 +70,11 @@ class HiPERTrainer:
         # progress shaping reads the expert's plan length: the training envs carry the oracle, evaluation never does
         train_kwargs = {**env_kwargs, "expert": True} if c.progress_shaping > 0 else env_kwargs
         share = self.dist.shard(c.num_envs, c.group_size)  # this rank's envs: whole groups
-        self.pool: EnvPool = make_pool(c.env_id, share.stop - share.start, c.env_workers, **train_kwargs)
+        self.pool: EnvPool = make_pool(c.env_id, share.stop - share.start, c.env_workers, c.env_backend,
+                                       **train_kwargs)  # fmt: skip
+        self.env_kwargs = env_kwargs
         self.panels = c.eval_panels() if self.dist.is_main else []  # rank 0 evaluates alone
-        eval_size = min(c.num_envs, max(c.eval_episodes, 1))
-        self.eval_pools = {p.split: make_pool(c.env_id, eval_size, c.env_workers, **{**env_kwargs, **p.env_kwargs()})
-                           for p in self.panels}  # fmt: skip
+        self.eval_pools: dict[str, EnvPool] = {}  # built on the first evaluation
         # expert demonstrations: the warm start's data (and the text the tiny LLM's tokenizer is trained on)
         self.demos: list[list[dict[str, Any]]] = []
         if c.sft_episodes > 0 or (c.policy == "llm" and c.model == "tiny"):
@@ -286,6 +286,11 @@ class HiPERTrainer:
         c = self.config
         if not self.dist.is_main:
             return {}
+        size = min(c.num_envs, max(c.eval_episodes, 1))
+        for p in self.panels:
+            if p.split not in self.eval_pools:
+                kwargs = {**self.env_kwargs, **p.env_kwargs()}  # the training env's settings, the panel's split
+                self.eval_pools[p.split] = make_pool(c.env_id, size, c.env_workers, c.env_backend, **kwargs)
         return evaluate_panels(self.eval_pools, self.policy, self.panels, greedy=c.eval_temperature == 0,
                                temperature=c.eval_temperature or 1.0,
                                rng_seed=iteration_seed(c.seed, it + 1, "eval"))  # fmt: skip
@@ -320,11 +325,13 @@ class HiPERTrainer:
         self.dist.close()
 
 
-def make_pool(env_id: str, num_envs: int, workers: int = 0, **kwargs: Any) -> EnvPool:
-    """``num_envs`` envs in this process (``workers=0``), or spread over ``workers`` Ray actors."""
+def make_pool(env_id: str, num_envs: int, workers: int = 0, backend: str = "ray", **kwargs: Any) -> EnvPool:
+    """``num_envs`` envs in this process (``workers=0``), or spread over ``workers`` Ray actors or processes."""
     fns = make_env_fns(env_id, num_envs, **kwargs)
     if workers <= 0:
         return SyncEnvPool(fns)
+    if backend == "subprocess":
+        return SubprocEnvPool(fns, num_workers=workers)
     from hiper_agent.envpool_ray import RayEnvPool
 
     return RayEnvPool(fns, num_workers=workers)

@@ -44,6 +44,8 @@ class LLMPolicy(Policy):
         constrained: force the format and an admissible action while decoding.
         keep_subgoal: with ``constrained``, a KEEP repeats the current subgoal verbatim.
         critic: value-head critic (``hiper_agent.models.build_critic``), or None for critic-free estimators.
+        generation_backend: ``"hf"`` (:class:`~hiper_agent.generation.HFGenerator`) or ``"vllm"``
+            (:class:`~hiper_agent.generation.vllm.VLLMGenerator`, one engine for every temperature).
     """
 
     family = "llm"
@@ -61,6 +63,7 @@ class LLMPolicy(Policy):
         constrained: bool = False,
         keep_subgoal: bool = False,
         critic: torch.nn.Module | None = None,
+        generation_backend: str = "hf",
     ) -> None:
         self.lm, self.model, self.tokenizer = lm, lm.model, lm.tokenizer
         self.prompts = prompts.bind(self.tokenizer)
@@ -70,6 +73,7 @@ class LLMPolicy(Policy):
         self.critic = critic
         self.reference: torch.nn.Module | None = None
         self._generators: dict[tuple[float, float], Any] = {}
+        self.generation_backend = generation_backend
         self.device = next(self.model.parameters()).device
 
     # ------------------------------------------------------------------ acting
@@ -77,6 +81,16 @@ class LLMPolicy(Policy):
         from hiper_agent.generation import HFGenerator
 
         key = (temperature, top_p)
+        if key not in self._generators and self.generation_backend == "vllm":
+            # one engine for every temperature: the first generator builds it, the others are views of it
+            if self._generators:
+                self._generators[key] = next(iter(self._generators.values())).with_sampling(temperature, top_p)
+            else:
+                from hiper_agent.generation.vllm import VLLMGenerator
+
+                self._generators[key] = VLLMGenerator(self.lm, max_new_tokens=self.max_new_tokens,
+                                                      temperature=temperature, top_p=top_p,
+                                                      max_prompt_tokens=self.max_prompt_tokens)  # fmt: skip
         if key not in self._generators:
             self._generators[key] = HFGenerator(self.lm, max_new_tokens=self.max_new_tokens, temperature=temperature,
                                                 top_p=top_p, max_prompt_tokens=self.max_prompt_tokens)  # fmt: skip
@@ -286,7 +300,14 @@ def make_llm_policy(config: Any, demos: Sequence[list[dict[str, Any]]] = (), dev
     policy = LLMPolicy(lm, prompts, max_new_tokens=c.max_new_tokens, max_prompt_tokens=c.max_prompt_tokens,
 
                        temperature=c.temperature, top_p=c.top_p, constrained=c.constrained_decoding,
-                       keep_subgoal=c.constrain_keep_subgoal)  # fmt: skip
+                       keep_subgoal=c.constrain_keep_subgoal, generation_backend=c.generation_backend)  # fmt: skip
+    if c.generation_backend == "vllm":
+        from hiper_agent.errors import SetupError
+
+        try:  # build the engine now: a missing vLLM or GPU stops the run before any training
+            policy._generator(policy.temperature, policy.top_p)
+        except (ImportError, ValueError) as err:
+            raise SetupError(f"--generation-backend vllm: {err}") from err
     policy.micro_batch_size = c.micro_batch_size
     if c.advantage_estimator in ("hae", "gae"):
         source = lm if c.critic_model is None else c.critic_model

@@ -77,6 +77,7 @@ def test_every_field_has_a_flag_with_its_help(capsys):
         (["--num-envs", "6", "--group-size", "4"], "num_envs (6) must be divisible by group_size (4)"),
         (["--advantage-estimator", "ppo"], "advantage_estimator 'ppo' is unknown; choose one of hae, gae"),
         (["--env-kwargs", "oops"], "expected KEY=VALUE or a JSON object"),
+        (["--generation-backend", "sglang"], "generation_backend 'sglang' must be 'hf' or 'vllm'"),
         (["--num"], "Unrecognized options: --num"),  # abbreviations are not accepted
     ],
 )

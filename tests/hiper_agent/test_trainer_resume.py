@@ -126,6 +126,7 @@ def test_progress_shaping_gives_only_the_training_envs_the_oracle(tmp_path):
                                      **SMALL)  # fmt: skip
     trainer = HiPERTrainer(config)
     assert all(env.unwrapped.expert for env in trainer.pool.envs)
+    trainer._evaluate(0)
     assert not any(env.unwrapped.expert for pool in trainer.eval_pools.values() for env in pool.envs)
     metrics = trainer._iteration(1)  # rollout with the oracle's plan lengths, shaped advantages, an update
     assert metrics["rollout/episodes"] == 2.0
