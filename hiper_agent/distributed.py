@@ -67,13 +67,13 @@ class Dist:
         except ImportError as e:  # pragma: no cover - accelerate is in the agent extra
             raise ImportError("several processes need accelerate: pip install 'hiper[agent]'") from e
 
-        # accelerate only forms a CPU group (gloo) when told to: `accelerate launch --cpu`, or a machine without GPUs
+        # accelerate forms a CPU (gloo) group only when told to: cpu=True; it would otherwise quietly stay one process
         cpu = cpu or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
         cpu = cpu or not torch.cuda.is_available()
         state = PartialState(cpu=cpu, timeout=TIMEOUT)
         if state.num_processes != int(os.environ["WORLD_SIZE"]):  # never train N copies side by side unknowingly
             raise RuntimeError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} but accelerate formed a group of "
-                               f"{state.num_processes} ({state.distributed_type}); launch with accelerate launch")  # fmt: skip
+                               f"{state.num_processes} ({state.distributed_type}); see docs/scale.md")  # fmt: skip
         device = torch.device("cpu") if state.device.type == "cpu" else torch.device(state.device)
         return cls(state.process_index, state.num_processes, device)
 
@@ -87,7 +87,7 @@ class Dist:
         """Rank 0: the process that evaluates, logs and saves."""
         return self.rank == 0
 
-    def shard(self, n: int, unit: int = 1, what: str = "num_envs") -> slice:
+    def shard(self, n: int, unit: int = 1) -> slice:
         """This rank's contiguous share of ``n`` items given out in whole ``unit`` s (e.g. env groups).
 
         Raises:
@@ -95,7 +95,7 @@ class Dist:
         """
         if (n // unit) % self.world_size:
             raise WorldSizeError(
-                f"{what} ({n}) must split into whole groups of {unit} across {self.world_size} processes: "
+                f"num_envs ({n}) must split into whole groups of {unit} across {self.world_size} processes: "
                 f"num_envs / group_size ({n // unit}) must be divisible by the number of processes; e.g. set "
                 f"--num-envs {unit * self.world_size * max(1, n // (unit * self.world_size))}."
             )
