@@ -22,8 +22,10 @@ table, with the env steps each arm needs to reach 80 % of the best arm's final s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -52,7 +54,8 @@ def run_config(arm: str, k: int, seed: int, args: argparse.Namespace) -> Any:
 
     steps_per_subtask = HiPERConfig.from_preset("cpu").max_episode_steps
     return HiPERConfig.from_preset(
-        "cpu", **ARMS[arm], seed=seed, env_kwargs={"num_subtasks": k}, max_episode_steps=steps_per_subtask * k,
+        "cpu", **ARMS[arm], seed=seed, env_kwargs={"num_subtasks": k, "pool_size": args.pool_size},
+        max_episode_steps=steps_per_subtask * k,
         total_env_steps=args.budget * k, num_iterations=10**6, eval_split=args.split, eval_episodes=args.eval_episodes,
         eval_every=args.eval_every, checkpoint_every=0, log_tensorboard=False, progress=False,
         output_dir=str(Path(args.out) / "runs"), exp_name=f"{arm}-K{k}-s{seed}", overwrite=True,
@@ -65,7 +68,8 @@ def train_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str
 
     t0 = time.perf_counter()
     config = run_config(arm, k, seed, args)
-    history = train(config)["history"]
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the grid's bar is the progress
+        history = train(config)["history"]
     prefix = f"eval/{args.split}"
     evals = [r for r in history if r.get(f"{prefix}/success_rate") is not None]
     curve = [[int(r.get("rollout/total_env_steps", 0)), r[f"{prefix}/success_rate"]] for r in evals]
@@ -174,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-episodes", type=int, default=200, help="Games in the fixed held-out panel.")
     parser.add_argument("--eval-every", type=int, default=8, help="Iterations between curve points.")
     parser.add_argument("--split", default="valid_seen", help="Held-out split of the panel.")
+    parser.add_argument("--pool-size", type=int, default=256,
+                        help="Games per split compiled ahead (training draws from the first N train games).")  # fmt: skip
     parser.add_argument("--workers", type=int, default=2, help="Runs trained in parallel (one core each).")
     parser.add_argument("--resume", action="store_true", help="Skip runs already in OUT/results.json.")
     args = parser.parse_args(argv)
@@ -192,6 +198,14 @@ def main(argv: list[str] | None = None) -> int:
             if run_key(a, k, s) not in results["runs"]]  # fmt: skip
     print(f"{len(todo)} runs to train ({len(results['runs'])} already in {results_file}), {args.workers} at a time")
     from tqdm import tqdm
+
+    from hiper_envs.alfworld.pool import shared_pool
+
+    if args.eval_episodes > args.pool_size:
+        parser.error(f"--eval-episodes ({args.eval_episodes}) must be <= --pool-size ({args.pool_size})")
+    for k in sorted({k for _, k, _ in todo}):  # compile the games once, here, before the workers load them
+        for split in ("train", args.split):
+            shared_pool(split, args.pool_size, num_subtasks=k)
 
     with ProcessPoolExecutor(max_workers=args.workers) as pool, tqdm(total=len(todo), unit="run") as bar:
         futures = {pool.submit(train_one, a, k, s, args): (a, k, s) for a, k, s in todo}

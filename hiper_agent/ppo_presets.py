@@ -80,28 +80,31 @@ PRESETS: dict[str, dict[str, Any]] = {
     # evaluated on fixed panels of 500 valid_seen and 500 valid_unseen games (measured: see the README).
     "cpu": {
         "policy": "scorer",
-        "num_threads": 1,
+        "num_threads": 1,  # the scorer's matrices are small: a second thread costs more than it gives
+        "env_kwargs": {"pool_size": 512},  # games compiled ahead: resets ~10 ms instead of ~340 ms
         "num_envs": 32,
         "group_size": 1,
         "max_episode_steps": 30,
+        "temperature": 0.5,  # measured: sampling at 1.0 won 6% of training episodes, 0.5 ~15%: more signal
         "advantage_estimator": "hae",
         "reward_scale": 1.0,
         "gamma": 0.99,
         "lam_low": 0.95,
         "lam_high": 0.95,
         "bootstrap_truncated": True,
-        "num_iterations": 150,
+        "subgoal_bonus": 1.0,  # env-verified subgoal reached: executor-only reward (HAE keeps it off the planner)
+        "num_iterations": 160,  # 5,120 training episodes
         "ppo_epochs": 4,
         "minibatch_size": 256,
         "grad_accum_steps": 1,
-        "lr": 1e-3,
+        "lr": 3e-3,  # measured: 1e-3 did not move training success in 40 iterations, 3e-3 did
         "critic_lr": 1e-3,
         "kl_coef": 0.0,
         "entropy_coef": 0.01,
         "eval_split": "valid_seen,valid_unseen",
-        "eval_every": 50,
+        "eval_every": 160,  # before training and after the last iteration
         "eval_episodes": 500,
-        "eval_temperature": 0.0,
+        "eval_temperature": 0.0,  # greedy: the policy's best guess, and no sampling noise in the comparison
         "checkpoint_every": 10,
     },
     # The tiny LLM on a CPU: SFT warm start then PPO with HAE, meant to fit in <= 30 min on 2 cores (the default

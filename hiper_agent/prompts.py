@@ -1,11 +1,13 @@
 """Prompt templates: what the policy sees each step (task, step count, recent history, current subgoal, actions).
 
 One model plays planner and executor in one response per step (HiPER §3): the prompt shows the current subgoal and
-asks for the three blocks of the option protocol. Two styles share one builder:
+asks for the three blocks of the option protocol. Three styles share one builder:
 
 - ``"full"``: instructions in plain English, for pretrained instruct models (SmolLM2, Qwen2.5);
 - ``"compact"``: the same fields as terse labelled lines, for small models trained from scratch, whose speed
-  depends on short prompts.
+  depends on short prompts;
+- ``"react"``: a flat baseline (one action per step, no subgoal): the model may reason in ``<think>`` and
+  answers with an ``<action>`` block only (``hiper-bench --agent-style react``).
 
 Templates are per environment family (ALFWorld, WebShop) only in their wording; the fields are the same.
 """
@@ -16,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hiper_agent.protocol import KEEP, SWITCH, format_response
+from hiper_agent.protocol import KEEP, SWITCH, close_tag, format_response, open_tag
 
 __all__ = ["HistoryEntry", "PromptBuilder", "PromptStyle", "template_for_env"]
 
-PromptStyle = Literal["full", "compact"]
+PromptStyle = Literal["full", "compact", "react"]
 
 _FULL_INTRO = {
     "alfworld": "You are an expert agent in a household simulator (ALFWorld).",
@@ -39,6 +41,13 @@ Answer with exactly three blocks and nothing else:
 # what the full prompt shows of the answer's format, spelt by the protocol
 _ANSWER_FORMAT = format_response(True, "the sub-goal you follow next (copy it exactly if KEEP)",
                                  "exactly one admissible action").replace(SWITCH, f"{KEEP} or {SWITCH}", 1)  # fmt: skip
+
+_REACT_TEMPLATE = """{intro} Your task is: {task}
+You have taken {step} step(s) so far.{memory}{history}
+Current observation: {observation}
+Admissible actions: [{actions}]
+Think briefly about what to do next inside <think> </think>, then give exactly one admissible action inside
+{action_block}."""
 
 _COMPACT_TEMPLATE = """task: {task}
 step: {step}{memory}{history}
@@ -70,7 +79,7 @@ class PromptBuilder:
 
     Args:
         family: ``"alfworld"`` or ``"webshop"`` (see :func:`template_for_env`).
-        style: ``"full"`` or ``"compact"`` (see the module docstring).
+        style: ``"full"``, ``"compact"`` or ``"react"`` (see the module docstring).
         history_length: how many past (observation, action) pairs to show (HiPER uses 2).
         action_memory: how many earlier actions, before those pairs, to list on one line (0: none). Cheap memory
             of what was already tried: without it an agent that sees one past step walks back and forth.
@@ -89,8 +98,8 @@ class PromptBuilder:
     _tokenizer: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.style not in ("full", "compact"):
-            raise ValueError(f"style must be 'full' or 'compact', got {self.style!r}")
+        if self.style not in ("full", "compact", "react"):
+            raise ValueError(f"style must be 'full', 'compact' or 'react', got {self.style!r}")
         if self.history_length < 0:
             raise ValueError(f"history_length must be >= 0, got {self.history_length}")
         if self.action_memory < 0:
@@ -106,8 +115,9 @@ class PromptBuilder:
     ) -> str:
         """The prompt text for one step."""
         actions = [a for a in info.get("admissible_commands", []) if a != "help"]
-        if self.style == "full":
-            text = _FULL_TEMPLATE.format(
+        if self.style in ("full", "react"):
+            template = _FULL_TEMPLATE if self.style == "full" else _REACT_TEMPLATE
+            text = template.format(
                 intro=_FULL_INTRO.get(self.family, _FULL_INTRO["alfworld"]),
                 task=info.get("task", ""),
                 step=int(info.get("elapsed_steps", len(history))),
@@ -117,6 +127,7 @@ class PromptBuilder:
                 subgoal=subgoal or "None",
                 actions=", ".join(f"'{a}'" for a in actions) if self.show_admissible else "(any valid command)",
                 answer_format=_ANSWER_FORMAT,
+                action_block=f"{open_tag('action')} {close_tag('action')}",
             )
         else:
             text = _COMPACT_TEMPLATE.format(
