@@ -6,7 +6,7 @@
 #      written locally (no hub access; it learns nothing): memory, rollout and update time;
 #   3. generation tokens/s of the HF backend and, where installed, vLLM on that model, with the step-0 importance
 #      ratio between each backend's log-probs and the trainer's (benchmarks/bench_engines.py);
-#   4. one PPO iteration with 2 processes under `accelerate launch` (once the trainer runs under accelerate);
+#   4. one PPO iteration with 2 processes under `accelerate launch` (nccl on 2+ GPUs, else gloo on the CPU);
 #   5. a summary: each section PASS / FAIL / SKIP (with the reason), and rollout / update times from metrics.jsonl.
 # Usage: bash benchmarks/gpu_check.sh [OUT_DIR]     (exits non-zero if a section failed; the others still run)
 #   DEVICE=cpu checks the script itself on a machine without a GPU: the same sections, on a 2-layer model of the
@@ -105,18 +105,28 @@ else
     skip "generation tokens/s (HF, vLLM)" "no model"
 fi
 
-# -- 4. two processes under accelerate (the trainer's multi-GPU path)
+# -- 4. two processes under accelerate (the trainer's multi-GPU path: hiper_agent/distributed.py)
+accelerate_2proc() {
+    # one GPU cannot host two NCCL ranks: with fewer than 2 GPUs the 2 processes run on the CPU (gloo). `--cpu` would
+    # start a single process (accelerate's multi-CPU launcher needs MPI): `--multi_gpu` starts torchrun's 2 and
+    # ACCELERATE_USE_CPU=1 makes them form a gloo group
+    local gpus adev env=()
+    gpus=$(python -c "import torch; print(torch.cuda.device_count())")
+    if [[ $DEVICE == cpu || $gpus -lt 2 ]]; then adev=cpu; env=(ACCELERATE_USE_CPU=1 CUDA_VISIBLE_DEVICES=); else adev=$DEVICE; fi
+    env "${env[@]}" accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no \
+        --dynamo_backend no examples/train_hiper.py --preset smoke --device "$adev" --output-dir "$OUT" \
+        --exp-name accelerate-2proc --num-iterations 1 --eval-every 0 --no-progress || return 1
+    python - "$OUT/accelerate-2proc/metrics.jsonl" <<'PY'
+import json, sys
+steps = [json.loads(line)["step"] for line in open(sys.argv[1]) if line.strip()]
+assert steps.count(1) == 1, f"iteration 1 logged {steps.count(1)} times (rank 0 alone should log it): {steps}"
+print(f"accelerate 2 processes: metrics written once by rank 0, steps {steps}")
+PY
+}
 if ! python -c "import accelerate" 2>/dev/null; then
     skip "accelerate 2 processes" "accelerate is not installed"
-elif ! grep -qs "Accelerator" hiper_agent/ppo_trainer.py; then
-    skip "accelerate 2 processes" "the trainer does not run under accelerate yet (issue 14)"
 else
-    # one GPU cannot host two NCCL ranks: with fewer than 2 GPUs the 2 processes run on the CPU (gloo)
-    GPUS=$(python -c "import torch; print(torch.cuda.device_count())")
-    if [[ $DEVICE == cpu || $GPUS -lt 2 ]]; then LAUNCH=(--cpu); ADEV=cpu; else LAUNCH=(); ADEV=$DEVICE; fi
-    section "accelerate 2 processes" accelerate launch --num_processes 2 "${LAUNCH[@]}" examples/train_hiper.py \
-        --preset smoke --device "$ADEV" --output-dir "$OUT" --exp-name accelerate-2proc --num-iterations 1 \
-        --eval-every 0 --no-progress
+    section "accelerate 2 processes" accelerate_2proc
 fi
 
 # -- 5. summary

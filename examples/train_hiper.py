@@ -5,6 +5,7 @@
     python examples/train_hiper.py --advantage-estimator grpo   # a flat baseline through the same loop
     python examples/train_hiper.py --preset gpu-7b       # the paper's setting (Qwen2.5-7B-Instruct, GPU)
     python examples/train_hiper.py --resume              # continue the run from its latest checkpoint
+    accelerate launch --multi_gpu --num_processes 4 examples/train_hiper.py --preset gpu-1.5b   # 4 GPUs (DDP)
 
 Every field of `HiPERConfig` is a flag (`--help` lists them). The run directory holds `metrics.jsonl`,
 TensorBoard events, checkpoints and `learning_curve.png`.
@@ -22,7 +23,8 @@ def main() -> None:
     except SetupError as e:  # a used run dir, nothing to --resume from, a model that is not there
         raise SystemExit(f"train_hiper.py: {e}") from None
     print(result["summary"])
-    print(f"learning curve: {result['plot']}")
+    if result["plot"]:  # under `accelerate launch`, rank 0 plots
+        print(f"learning curve: {result['plot']}")
 
 
 if __name__ == "__main__":

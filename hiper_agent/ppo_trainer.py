@@ -25,14 +25,16 @@ import hiper_envs  # noqa: F401  (registers the HiPER/* ids)
 from hiper_agent import credit
 from hiper_agent.buffer import Minibatch, RolloutBuffer
 from hiper_agent.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from hiper_agent.distributed import Dist, NullLogger, distributed_rollout
 from hiper_agent.envpool import EnvPool, SubprocEnvPool, SyncEnvPool, make_env_fns
+from hiper_agent.errors import SetupError
 from hiper_agent.evaluation import evaluate_panels
 from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary
 from hiper_agent.plotting import plot_learning_curve
 from hiper_agent.policies import make_policy
 from hiper_agent.ppo_config import HiPERConfig
 from hiper_agent.ppo_loss import kl_penalty, masked_mean, policy_loss, value_loss
-from hiper_agent.rollout import collect_rollouts, group_resets, rollout_metrics
+from hiper_agent.rollout import group_resets, rollout_metrics
 from hiper_agent.seeding import iteration_seed, seed_everything, seed_iteration, torch_generator
 from hiper_agent.sft import expert_episodes
 
@@ -51,20 +53,27 @@ class HiPERTrainer:
     def __init__(self, config: HiPERConfig) -> None:
         self.config = c = config
         self.run_dir = Path(c.run_dir)
-        self._resume_from = resolve_resume(c)  # a refused run dir fails now, not after a minute of setup
+        # several processes under `accelerate launch` (see distributed.py), else a no-op
+        self.dist = Dist.from_env(cpu=c.device == "cpu")
+        with self.dist.main_first():
+            self._resume_from = resolve_resume(c)  # a refused run dir fails now, not after a minute of setup
         seed_everything(c.seed)
         if c.num_threads > 0:
             torch.set_num_threads(c.num_threads)
         self.device = torch.device("cuda" if c.device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if c.device == "auto" else c.device))  # fmt: skip
+        if self.dist.enabled:
+            self.device = self.dist.device  # cuda:LOCAL_RANK, or the CPU for a gloo group
         env_kwargs = dict(c.env_kwargs)
         if c.max_episode_steps is not None:
             env_kwargs["max_episode_steps"] = c.max_episode_steps
         # progress shaping reads the expert's plan length: the training envs carry the oracle, evaluation never does
         train_kwargs = {**env_kwargs, "expert": True} if c.progress_shaping > 0 else env_kwargs
-        self.pool: EnvPool = make_pool(c.env_id, c.num_envs, c.env_workers, c.env_backend, **train_kwargs)
+        share = self.dist.shard(c.num_envs, c.group_size)  # this rank's envs: whole groups
+        self.pool: EnvPool = make_pool(c.env_id, share.stop - share.start, c.env_workers, c.env_backend,
+                                       **train_kwargs)  # fmt: skip
         self.env_kwargs = env_kwargs
-        self.panels = c.eval_panels()
+        self.panels = c.eval_panels() if self.dist.is_main else []  # rank 0 evaluates alone
         self.eval_pools: dict[str, EnvPool] = {}  # built on the first evaluation
         # expert demonstrations: the warm start's data (and the text the tiny LLM's tokenizer is trained on)
         self.demos: list[list[dict[str, Any]]] = []
@@ -92,9 +101,11 @@ class HiPERTrainer:
         t_start = time.perf_counter()
         resumed = self._maybe_resume()
         logger = MetricsLogger(self.run_dir, tensorboard=c.log_tensorboard,
-                               resume_step=self.iteration if resumed else None, history=self.history)  # fmt: skip
+                               resume_step=self.iteration if resumed else None,
+                               history=self.history) if self.dist.is_main else NullLogger(self.history)  # fmt: skip
         self.history = logger.history  # every record of the run, warm start and pre-warm-start evaluation included
-        c.save(self.run_dir)
+        if self.dist.is_main:
+            c.save(self.run_dir)
         if not resumed:
             if c.sft_epochs > 0:
                 if c.eval_before_sft and c.eval_every > 0:
@@ -103,7 +114,7 @@ class HiPERTrainer:
             if c.kl_coef > 0:
                 self.policy.freeze_reference()
             logger.log(0, self._evaluate(0) if c.eval_every > 0 else {})
-        bar = ProgressBar(total=c.num_iterations, initial=self.iteration, enabled=c.progress)
+        bar = ProgressBar(total=c.num_iterations, initial=self.iteration, enabled=c.progress and self.dist.is_main)
         while self.iteration < c.num_iterations and not self._budget_spent():
             it = self.iteration + 1
             t0 = time.perf_counter()
@@ -121,6 +132,10 @@ class HiPERTrainer:
                 self._save()
         bar.close()
         logger.close()
+        if not self.dist.is_main:  # rank 0 saves, plots and summarizes
+            self.close()
+            note = f"rank {self.dist.rank} of {self.dist.world_size} done; rank 0 logs, saves and reports"
+            return {"summary": note, "run_dir": str(self.run_dir), "plot": "", "history": self.history}
         self.policy.save(self.run_dir / "policy")  # load_policy(run_dir/policy) gives the trained agent
         plot = plot_learning_curve(self.run_dir / "metrics.jsonl", self.run_dir / "learning_curve.png")
         summary = {
@@ -145,10 +160,14 @@ class HiPERTrainer:
         r0 = time.perf_counter()
         # 1. rollout: every group of `group_size` envs shares a task
         self.policy.eval()
-        trajs, stats = collect_rollouts(
-            self.pool, self.policy, group_resets(c.num_envs, c.group_size, iteration_seed(c.seed, it, "env")),
-            group_size=c.group_size, rng=torch_generator(iteration_seed(c.seed, it, "sample")),
-            last_values=c.bootstrap_truncated,
+        use_values = self.policy.has_critic and c.advantage_estimator in ("hae", "gae")
+        # each rank plays and values its share of the groups, then all hold the full batch (distributed.py)
+        sample_stream = "sample" if self.dist.rank == 0 else f"sample/rank{self.dist.rank}"
+        trajs, stats = distributed_rollout(
+            self.dist, self.pool, self.policy,
+            group_resets(c.num_envs, c.group_size, iteration_seed(c.seed, it, "env")),
+            group_size=c.group_size, rng=torch_generator(iteration_seed(c.seed, it, sample_stream)),
+            last_values=c.bootstrap_truncated, values=use_values,
         )  # fmt: skip
         metrics = rollout_metrics(trajs, stats)
         self.totals["rollout/total_episodes"] += len(trajs)
@@ -157,8 +176,6 @@ class HiPERTrainer:
         # 2. critic values at the decision points, 3. advantages (one compute_advantages call), returns
         buffer = RolloutBuffer(trajs, estimator=c.advantage_estimator, config=advantage_config(c),
                                reward_scale=c.reward_scale)  # fmt: skip
-        if self.policy.has_critic and c.advantage_estimator in ("hae", "gae"):
-            buffer.compute_values(self.policy)
         buffer.compute_advantages()
         metrics.update(buffer.metrics())
         metrics["time/rollout_s"] = time.perf_counter() - r0
@@ -180,18 +197,21 @@ class HiPERTrainer:
             for mb in buffer.minibatches(c.minibatch_size, rng):
                 for opt in self.optimizers.values():
                     opt.zero_grad(set_to_none=True)
-                for idx in self.policy.chunks(mb.turns, range(len(mb.turns)), c.micro_batch_size):
+                # this rank's rows; each micro loss is scaled so the sum over ranks is the minibatch's gradient
+                for idx in self.policy.chunks(mb.turns, self.dist.rows(len(mb.turns)), c.micro_batch_size):
                     out = self._micro_loss(_select(mb, idx))
                     (out.pop("loss") * len(idx) / len(mb.turns)).backward()
                     for k, v in out.items():
                         logs.setdefault(k, []).append(v)
                 for name, opt in self.optimizers.items():
                     params = [p for g in opt.param_groups for p in g["params"]]
+                    self.dist.all_reduce_grads(params)
                     grad_norm = torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
                     if name == "policy":
                         logs.setdefault("train/grad_norm", []).append(float(grad_norm))
                     opt.step()
         self.policy.eval()
+        self.dist.check_in_sync([p for opt in self.optimizers.values() for g in opt.param_groups for p in g["params"]])
         return {k: float(np.mean(v)) for k, v in logs.items()}
 
     def _micro_loss(self, mb: Minibatch) -> dict[str, Any]:
@@ -233,6 +253,8 @@ class HiPERTrainer:
         ``run_dir/sft_policy``), from where ``--model <folder>`` starts RL.
         """
         c = self.config
+        if self.dist.enabled:
+            raise SetupError("the warm start alone (hiper-sft) runs in one process; launch it without accelerate")
         logger = MetricsLogger(self.run_dir, tensorboard=c.log_tensorboard)
         c.save(self.run_dir)
         before = self._evaluate(-1) if c.eval_episodes and c.eval_before_sft else {}
@@ -250,7 +272,7 @@ class HiPERTrainer:
         from tqdm.auto import tqdm
 
         c = self.config
-        with tqdm(desc="SFT", unit="step", disable=not c.progress, dynamic_ncols=True) as bar:
+        with tqdm(desc="SFT", unit="step", disable=not (c.progress and self.dist.is_main), dynamic_ncols=True) as bar:
 
             def on_step(step: int, loss: float) -> None:
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
@@ -262,6 +284,8 @@ class HiPERTrainer:
 
     def _evaluate(self, it: int) -> dict[str, float]:
         c = self.config
+        if not self.dist.is_main:
+            return {}
         size = min(c.num_envs, max(c.eval_episodes, 1))
         for p in self.panels:
             if p.split not in self.eval_pools:
@@ -272,6 +296,8 @@ class HiPERTrainer:
                                rng_seed=iteration_seed(c.seed, it + 1, "eval"))  # fmt: skip
 
     def _save(self) -> None:
+        if not self.dist.is_main:
+            return
         state = {"policy": self.policy.state_dict(),
                  "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()}}  # fmt: skip
         save_checkpoint(self.run_dir, self.iteration, state, config=self.config,
@@ -296,6 +322,7 @@ class HiPERTrainer:
         """Release the env pools."""
         for pool in (self.pool, *self.eval_pools.values()):
             pool.close()
+        self.dist.close()
 
 
 def make_pool(env_id: str, num_envs: int, workers: int = 0, backend: str = "ray", **kwargs: Any) -> EnvPool:
