@@ -36,13 +36,15 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _pre_parse(argv: Sequence[str]) -> tuple[str, bool, list[str]]:
-    """``--preset`` (the defaults to start from) and ``--print-config``; the rest goes to tyro."""
+def _pre_parse(argv: Sequence[str]) -> tuple[str, bool, str | None, list[str]]:
+    """``--preset``, ``--print-config`` and the env (its defaults join the preset's); all but the first two go on."""
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--preset", default=DEFAULT_PRESET)
     pre.add_argument("--print-config", action="store_true")
     namespace, rest = pre.parse_known_args(list(argv))
-    return namespace.preset, namespace.print_config, rest
+    env = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    env.add_argument("--env", "--env-id", dest="env_id", default=None)
+    return namespace.preset, namespace.print_config, env.parse_known_args(rest)[0].env_id, rest
 
 
 def _normalize(argv: Sequence[str], preset: Mapping[str, Any]) -> list[str]:
@@ -101,14 +103,14 @@ def parse_args(argv: Sequence[str] | None = None, *, prog: str = "hiper-train") 
 def _parse(argv: Sequence[str], prog: str) -> tuple[HiPERConfig, bool]:
     import tyro
 
-    preset, print_config, rest = _pre_parse(argv)
+    preset, print_config, env_id, rest = _pre_parse(argv)
     if preset not in PRESETS:
         _fail(prog, f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
-    defaults = HiPERConfig.from_preset(preset)
+    defaults = HiPERConfig.from_preset(preset, **({"env_id": env_id} if env_id else {}))
     description = (f"Train an agent with HiPER (hierarchical plan-execute PPO). Defaults: preset {preset!r} "
                    f"(--preset: {', '.join(PRESETS)}); --print-config prints the resolved config. docs/training.md.")  # fmt: skip
     try:
-        config = tyro.cli(HiPERConfig, args=_normalize(rest, PRESETS[preset]), default=defaults, prog=prog,
+        config = tyro.cli(HiPERConfig, args=_normalize(rest, defaults.to_flat_dict()), default=defaults, prog=prog,
                           description=description, config=(tyro.conf.OmitArgPrefixes,))  # fmt: skip
     except ValueError as e:  # a value tyro parsed but HiPERConfig refused (the message names the fix)
         _fail(prog, str(e))

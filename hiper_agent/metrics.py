@@ -347,6 +347,9 @@ def format_summary(
                 details.append(f"{_count(episodes[0])} episodes each")
             elif episodes[0] and episodes[1]:
                 details.append(f"{_count(episodes[0])} and {_count(episodes[1])} episodes")
+        scores = [r.get(f"{prefix}/score") for r in (first, last)]
+        if None not in scores and any(r.get(f"{prefix}/score") != r.get(key) for r in points):  # graded, not won/lost
+            details.append(f"score {scores[0]:.3f}" + ("" if first is last else f" -> {scores[1]:.3f}"))
         before_sft = [r[key] for r in records if r.get(key) is not None and r["step"] < 0]
         if before_sft:
             details.append(f"{before_sft[0]:.1%} before SFT")

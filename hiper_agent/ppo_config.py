@@ -27,7 +27,7 @@ from hiper_agent.config_parts import (
     RunConfig,
     SFTConfig,
 )
-from hiper_agent.ppo_presets import PRESETS
+from hiper_agent.ppo_presets import ENV_DEFAULTS, PRESETS
 
 __all__ = ["PRESETS", "HiPERConfig", "KLEstimator", "KeepPenaltyMode", "advantage_estimator_names", "field_names"]
 
@@ -232,12 +232,19 @@ class HiPERConfig:
     def from_preset(cls, name: str, **overrides: Any) -> HiPERConfig:
         """Builds the config of preset `name` (see `PRESETS`), with flat `overrides` applied on top.
 
+        Overrides that move the preset to another env (``env_id``) also bring that env's defaults
+        (`ENV_DEFAULTS`: its splits and step budget), under the other overrides.
+
         Raises:
             ValueError: unknown preset name, or an invalid resulting config.
         """
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
-        return cls.from_dict({**PRESETS[name], "preset": name, **overrides})
+        base = {**PRESETS[name], "preset": name}
+        env_id = overrides.get("env_id", base.get("env_id", EnvConfig.env_id))
+        if env_id != base.get("env_id", EnvConfig.env_id):
+            base.update(ENV_DEFAULTS.get(env_id, {}))  # the env's own splits and budget, under the overrides
+        return cls.from_dict({**base, **overrides})
 
     def to_flat_dict(self) -> dict[str, Any]:
         """Every settable field by its flat name."""

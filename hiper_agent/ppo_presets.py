@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PRESETS"]
+__all__ = ["ENV_DEFAULTS", "PRESETS"]
 
 _PAPER: dict[str, Any] = {
     # HiPER's ALFWorld script (hiper-reference.md §1e): 16 groups × 8 envs, 50 steps, 150 epochs.
@@ -148,4 +148,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gpu-1.5b": {**_PAPER, "model": "Qwen/Qwen2.5-1.5B-Instruct"},
     # The paper ran 7B on 4 GPUs with full fine-tuning; on one GPU add e.g. `--lora-r 64`.
     "gpu-7b": {**_PAPER, "model": "Qwen/Qwen2.5-7B-Instruct"},
+}
+
+#: What a preset changes when it runs on another env than its own (ALFWorld): the env's own splits and budget.
+#: Applied under the user's flags, e.g. `hiper-train --env HiPER/WebShop-v0` trains on WebShop's train goals
+#: (1500+) and evaluates on its test goals (0-499), 15 steps an episode.
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    "HiPER/WebShop-v0": {"env_kwargs": {"split": "train"}, "eval_split": "test", "max_episode_steps": 15},
 }
