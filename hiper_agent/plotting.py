@@ -60,11 +60,15 @@ def plot_learning_curve(
     if isinstance(metrics, (str, os.PathLike)):
         folder = Path(metrics) if Path(metrics).is_dir() else Path(metrics).parent
         if (folder / "config.json").is_file():
-            config = json.loads((folder / "config.json").read_text())
+            saved = json.loads((folder / "config.json").read_text())
+            # grouped by component (HiPERConfig.to_dict), or flat (configs saved before the components)
+            config = {k: v for part in saved.values() if isinstance(part, dict) for k, v in part.items()} or saved
     if title is None:
         title = "HiPER learning curve"
         if config:
-            title = f"HiPER({config.get('advantage_estimator')}) on {config.get('env_id')}, model {config.get('model')}"
+            family = config.get("policy", "llm")
+            agent = f"model {config.get('model')}" if family == "llm" else f"{family} policy"
+            title = f"HiPER({config.get('advantage_estimator')}) on {config.get('env_id')}, {agent}"
 
     panels = []
     splits = _eval_splits(records)
@@ -133,7 +137,8 @@ def plot_learning_curve(
             x, y = _series(records, "train/kl")
             if x:
                 kl_ax = ax.twinx() if lines else ax
-                lines += kl_ax.plot(x, y, "o-", color="tab:orange", ms=3, lw=1.2, label="KL to reference")
+                label = "KL to reference" if config.get("kl_coef", 1) else "KL to the rollout policy"
+                lines += kl_ax.plot(x, y, "o-", color="tab:orange", ms=3, lw=1.2, label=label)
                 kl_ax.set_ylabel("KL")
             ax.legend(lines, [line.get_label() for line in lines], loc="best", fontsize=8)
             ax.set_title("PPO update", fontsize=10, loc="left")
@@ -152,7 +157,8 @@ def plot_learning_curve(
             fontsize=8,
             color="gray",
         )
-    axes[-1].set_xlabel("PPO iteration (-1 = before SFT warm start, 0 = before PPO)")
+    warm = any(r["step"] < 0 for r in records)
+    axes[-1].set_xlabel("PPO iteration" + (" (-1 = before the warm start, 0 = before PPO)" if warm else ""))
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()

@@ -65,10 +65,15 @@ def test_evaluation_before_sft_can_be_skipped(tmp_path):
     )
 
 
+# the cpu preset shrunk: 8 envs, 8-game panels on 16 games compiled ahead (kept in $HIPER_CACHE)
+CPU_SMALL = ["--num-envs", "8", "--eval-episodes", "8", "--eval-every", "3", "--env-kwargs", "pool_size=16"]
+
+
 @pytest.mark.slow
-def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
-    args = [sys.executable, str(ROOT / "examples" / "train_hiper.py"), "--preset", "smoke", "--output-dir",
-            str(tmp_path), "--no-progress", "--num-iterations", "3"]  # fmt: skip
+@pytest.mark.parametrize(("preset", "extra"), [("smoke", []), ("cpu", CPU_SMALL)])
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path, preset, extra):
+    args = [sys.executable, str(ROOT / "examples" / "train_hiper.py"), "--preset", preset, "--output-dir",
+            str(tmp_path), "--no-progress", "--num-iterations", "3", "--checkpoint-every", "1", *extra]  # fmt: skip
     subprocess.run([*args, "--exp-name", "ref"], check=True, capture_output=True, timeout=900)
     proc = subprocess.Popen([*args, "--exp-name", "killed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = tmp_path / "killed" / "checkpoints" / "iter_000001"
