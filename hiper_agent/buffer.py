@@ -8,7 +8,7 @@ decision is a `Decision` (see ``policies/base.py``) whose units carry the log-pr
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -72,7 +72,6 @@ class Trajectory:
     score: float = 0.0
     truncated: bool = False
     last_values: tuple[float, float, float] | None = None
-    final_info: dict = field(default_factory=dict, repr=False)
 
     @property
     def num_segments(self) -> int:

@@ -129,7 +129,6 @@ def collect_rollouts(
                 trajs[i].won = bool(info.get("won", False))
                 trajs[i].score = float(info.get("score", 0.0))
                 trajs[i].truncated = bool(truncated and not terminated)
-                trajs[i].final_info = info
             else:
                 still_active.append(i)
         active = still_active

@@ -8,7 +8,9 @@ exception), tracks the options, fills the ``info`` keys, truncates at the step l
 
 from __future__ import annotations
 
+import os
 from abc import abstractmethod
+from pathlib import Path
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -26,6 +28,15 @@ __all__ = ["OptionEnv", "SyncTimeLimit", "TaskInfo"]
 
 #: Characters allowed in observations and actions (``spaces.Text`` needs a charset; ours is printable ASCII).
 _CHARSET = "".join(chr(c) for c in range(32, 127)) + "\n\t"
+
+
+#: The project's cache (compiled games here; tokenizers and converted models in ``hiper_agent``): ``$HIPER_CACHE``.
+DEFAULT_CACHE_DIR = "~/.cache/hiper"
+
+
+def default_cache_dir() -> Path:
+    """The hiper cache: ``$HIPER_CACHE`` if set, else ``~/.cache/hiper``."""
+    return Path(os.environ.get("HIPER_CACHE", DEFAULT_CACHE_DIR)).expanduser()
 
 
 def _quote(text: str, limit: int = 80) -> str:

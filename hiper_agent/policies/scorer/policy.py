@@ -284,16 +284,19 @@ def make_scorer_policy(
     config: Any = None, demos: Sequence[Any] = (), device: str | torch.device = "cpu", **overrides: Any
 ) -> ScorerPolicy:
     """Registry factory of ``scorer``: ``config`` is a `ScorerConfig` or the trainer's run config."""
-    policy = ScorerPolicy(_scorer_config(config, overrides), device=device)
-    policy.temperature = float(getattr(config, "temperature", 1.0))
-    return policy
+    return _make(ScorerPolicy, config, device, overrides)
 
 
 def make_flat_scorer_policy(
     config: Any = None, demos: Sequence[Any] = (), device: str | torch.device = "cpu", **overrides: Any
 ) -> FlatScorerPolicy:
     """Registry factory of ``flat-scorer`` (see `make_scorer_policy`)."""
-    policy = FlatScorerPolicy(_scorer_config(config, overrides), device=device)
+    return _make(FlatScorerPolicy, config, device, overrides)
+
+
+def _make(cls: type[ScorerPolicy], config: Any, device: str | torch.device, overrides: dict[str, Any]) -> Any:
+    """``cls`` from a `ScorerConfig` or a run config (whose ``temperature`` is the rollouts' temperature)."""
+    policy = cls(_scorer_config(config, overrides), device=device)
     policy.temperature = float(getattr(config, "temperature", 1.0))
     return policy
 
