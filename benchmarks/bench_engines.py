@@ -1,7 +1,7 @@
 """Generation tokens/s of the HF backend and, where installed, vLLM, on one model; and their log-prob agreement.
 
 Each section also reports the PPO importance ratio at step 0: every sample's log-probs recomputed by the trainer's
-own code (:func:`hiper_agent.batch.response_logprobs`) against the backend's (about 0 for HF by construction: the
+own code (:func:`hiper_agent.policies.llm.batch.response_logprobs`) against the backend's (about 0 for HF by construction: the
 check of the check; for vLLM, how far its kernels and grammar are from the trainer's distribution). A section that cannot run
 here prints ``SKIP`` and why. Used by ``benchmarks/gpu_check.sh``; usage::
 
@@ -17,9 +17,9 @@ import time
 import torch
 from bench_generation import corpus, prompts  # the same ALFWorld-like prompts as bench_generation.py
 
-from hiper_agent.batch import collate, response_logprobs
 from hiper_agent.generation import FormatConstraint, HFGenerator
 from hiper_agent.models import load_model
+from hiper_agent.policies.llm.batch import collate, response_logprobs
 
 
 def throughput(gen, texts, constraints, seed: int) -> tuple[float, int, list]:

@@ -19,7 +19,7 @@ Arms (the ratios are against ``stock/sync`` measured in the same process):
 - ``stock``: the plain env on the full train split (10,000 games): nearly every reset is a game's first in the
   process and pays its PDDL->SAS translation (~280 ms) and generation (~55 ms).
 - ``pooled``: a :class:`~hiper_envs.alfworld.pool.GamePool` of ``--pool-size`` games, built ahead.
-- ``sync``: :class:`~hiper_agent.envpool.SyncEnvPool`; ``subproc``: :class:`~hiper_agent.envpool.SubprocEnvPool`
+- ``sync``: :class:`~hiper_agent.envs.pool.SyncEnvPool`; ``subproc``: :class:`~hiper_agent.envs.pool.SubprocEnvPool`
   with ``--workers`` processes.
 
 Usage::
@@ -87,7 +87,7 @@ def main() -> int:
     """Run the arms; print a table and a final JSON line."""
     args = _PARSER.parse_args()
     import hiper_envs  # noqa: F401  (registers the ids)
-    from hiper_agent.envpool import SubprocEnvPool, SyncEnvPool, make_env_fns
+    from hiper_agent.envs.pool import SubprocEnvPool, SyncEnvPool, make_env_fns
     from hiper_envs.alfworld.pool import GamePool
 
     unknown = set(args.arms) - {"stock/sync", "stock/subproc", "pooled/sync", "pooled/subproc"}

@@ -50,7 +50,7 @@ def run_key(arm: str, k: int, seed: int) -> str:
 
 def run_config(arm: str, k: int, seed: int, args: argparse.Namespace) -> Any:
     """The trainer config of one run: the `cpu` preset, the arm's policy and estimator, K subtasks, the budget."""
-    from hiper_agent.ppo_config import HiPERConfig
+    from hiper_agent.training.ppo_config import HiPERConfig
 
     steps_per_subtask = HiPERConfig.from_preset("cpu").max_episode_steps
     return HiPERConfig.from_preset(
@@ -64,7 +64,7 @@ def run_config(arm: str, k: int, seed: int, args: argparse.Namespace) -> Any:
 
 def train_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """Train and evaluate one run (in a worker process); returns its record for results.json."""
-    from hiper_agent.ppo_trainer import train
+    from hiper_agent.training.ppo_trainer import train
 
     t0 = time.perf_counter()
     config = run_config(arm, k, seed, args)

@@ -12,7 +12,7 @@ same numbers)::
     gain beyond the CIs: yes
 
 The policy is SB3's stock ``MlpPolicy`` on the wrapper's hashed text features, with the action mask over the
-admissible commands. Both evaluations play the same fixed panel of held-out games (`hiper_agent.panels.EvalPanel`:
+admissible commands. Both evaluations play the same fixed panel of held-out games (`hiper_agent.evaluation.panels.EvalPanel`:
 game i of ``valid_unseen``, reset seed seed+i), so the before/after numbers are comparable; the 95 % intervals
 are Wilson intervals.
 
@@ -35,7 +35,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import hiper_envs  # noqa: F401  (registers HiPER/ALFWorld-v0)
-from hiper_agent.panels import EvalPanel, wilson_interval
+from hiper_agent.evaluation.panels import EvalPanel, wilson_interval
 from hiper_envs.wrappers import DiscreteCommandWrapper
 
 ENV_ID = "HiPER/ALFWorld-v0"

@@ -13,7 +13,7 @@ TensorBoard events, checkpoints and `learning_curve.png`.
 
 from hiper_agent.cli import parse_args
 from hiper_agent.errors import SetupError
-from hiper_agent.ppo_trainer import train
+from hiper_agent.training.ppo_trainer import train
 
 
 def main() -> None:

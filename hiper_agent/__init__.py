@@ -29,14 +29,14 @@ __all__ = [
 ]
 
 _LAZY = {
-    "HiPERConfig": "hiper_agent.ppo_config",
-    "HiPERTrainer": "hiper_agent.ppo_trainer",
-    "train": "hiper_agent.ppo_trainer",
+    "HiPERConfig": "hiper_agent.training.ppo_config",
+    "HiPERTrainer": "hiper_agent.training.ppo_trainer",
+    "train": "hiper_agent.training.ppo_trainer",
     "load_model": "hiper_agent.models",
     "HFGenerator": "hiper_agent.generation",
-    "PromptBuilder": "hiper_agent.prompts",
-    "evaluate": "hiper_agent.evaluation",
-    "EvalPanel": "hiper_agent.panels",
+    "PromptBuilder": "hiper_agent.policies.prompts",
+    "evaluate": "hiper_agent.evaluation.panel_eval",
+    "EvalPanel": "hiper_agent.evaluation.panels",
     "Policy": "hiper_agent.policies",
     "make_policy": "hiper_agent.policies",
     "load_policy": "hiper_agent.policies",

@@ -18,9 +18,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hiper_agent.config_parts import COMPONENTS, KwargsDict
 from hiper_agent.errors import SetupError
-from hiper_agent.ppo_config import PRESETS, HiPERConfig
+from hiper_agent.training.config_parts import COMPONENTS, KwargsDict
+from hiper_agent.training.ppo_config import PRESETS, HiPERConfig
 
 __all__ = ["config_reference", "main", "parse_args"]
 
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
     try:
-        from hiper_agent.ppo_trainer import train
+        from hiper_agent.training.ppo_trainer import train
     except ModuleNotFoundError as e:
         if e.name not in _AGENT_DEPS:
             raise
@@ -157,7 +157,7 @@ def sft_main(argv: Sequence[str] | None = None) -> int:
     if config.sft_epochs == 0 or config.sft_episodes == 0:
         print("hiper-sft: set --sft-epochs and --sft-episodes above 0.", file=sys.stderr)
         return 2
-    from hiper_agent.ppo_trainer import HiPERTrainer
+    from hiper_agent.training.ppo_trainer import HiPERTrainer
 
     metrics = HiPERTrainer(config).warm_start()
     split = config.eval_panels()[0].split if config.eval_panels() else None

@@ -3,7 +3,7 @@
 ``hiper-bench`` (`hiper_agent.bench.cli`) is the command line; from Python::
 
     from hiper_agent.bench import ResultsDir, make_agent, run_benchmark
-    from hiper_agent.panels import EvalPanel
+    from hiper_agent.evaluation.panels import EvalPanel
 
     results = ResultsDir("runs/random")
     results.start({"agent": {"spec": "random"}, "panel": panel.to_dict(), "env_kwargs": {}})

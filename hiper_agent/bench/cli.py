@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> Path:
     from hiper_agent.bench.agents import make_agent
     from hiper_agent.bench.results import ResultsDir, versions
     from hiper_agent.bench.runner import run_benchmark
-    from hiper_agent.panels import EvalPanel
+    from hiper_agent.evaluation.panels import EvalPanel
 
     panel = EvalPanel(args.env, args.split, args.episodes, args.seed, args.num_subtasks)
     env_kwargs = dict(args.env_kwarg)

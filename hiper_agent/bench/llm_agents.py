@@ -1,6 +1,6 @@
 """Language-model agents for `hiper-bench`: a local Hugging Face model (``hf:``) and any OpenAI-compatible server.
 
-Both build their prompts with the project's `~hiper_agent.prompts.PromptBuilder`, in one of two styles:
+Both build their prompts with the project's `~hiper_agent.policies.prompts.PromptBuilder`, in one of two styles:
 
 - ``hiper``: the three blocks of the option protocol (KEEP/SWITCH, subgoal, action); the raw reply goes to the
   env, which parses it, tracks the options and counts format errors.
@@ -19,7 +19,8 @@ from typing import Any
 
 from hiper_agent.bench.protocol import AgentStep, BenchAgent, EpisodeStart
 from hiper_agent.errors import SetupError
-from hiper_agent.prompts import HistoryEntry, PromptBuilder, template_for_env
+from hiper_agent.policies.prompts import PromptBuilder, template_for_env
+from hiper_agent.types import HistoryEntry
 from hiper_envs.options import parse_response
 
 __all__ = ["HFAgent", "LLMAgent", "OpenAIAgent"]

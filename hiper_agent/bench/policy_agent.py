@@ -8,7 +8,7 @@ from typing import Any
 
 from hiper_agent.bench.protocol import AgentStep, BenchAgent, EpisodeStart
 from hiper_agent.errors import SetupError
-from hiper_agent.prompts import HistoryEntry
+from hiper_agent.types import HistoryEntry
 from hiper_envs.options import looks_like_response, parse_response
 
 __all__ = ["PolicyAgent"]
@@ -44,7 +44,7 @@ class PolicyAgent(BenchAgent):
 
     def setup(self, num_slots: int, env_id: str) -> None:
         """An LLM policy words its prompts for the env family it is benchmarked on."""
-        from hiper_agent.prompts import template_for_env
+        from hiper_agent.policies.prompts import template_for_env
 
         prompts = getattr(self.policy, "prompts", None)
         if prompts is not None and hasattr(prompts, "family"):

@@ -2,7 +2,7 @@
 
 ALFWorld rows use the paper's column names (Pick, Look, Clean, Heat, Cool, Pick2, All); WebShop reports the mean
 score and the success rate (score 1). Both come with 95 % intervals: Wilson for success rates
-(`~hiper_agent.panels.wilson_interval`), the normal approximation for the mean score.
+(`~hiper_agent.evaluation.panels.wilson_interval`), the normal approximation for the mean score.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hiper_agent.panels import wilson_interval
+from hiper_agent.evaluation.panels import wilson_interval
 
 __all__ = ["PAPER_COLUMNS", "compare_table", "markdown_report", "short_task_type", "summarize"]
 

@@ -1,6 +1,6 @@
 """The benchmark loop: play a fixed panel of episodes with any agent, ``num_envs`` at a time, and record each one.
 
-Episode ``i`` of the panel always plays the same game with the same reset seed (`~hiper_agent.panels.EvalPanel`)
+Episode ``i`` of the panel always plays the same game with the same reset seed (`~hiper_agent.evaluation.panels.EvalPanel`)
 and the agent draws its randomness from the episode's own seed, so the recorded episodes do not depend on
 ``num_envs`` or on which slot played them. Each finished episode is appended to ``episodes.jsonl`` at once, so
 an interrupted run resumes where it stopped; an agent that raises or times out fails that episode only.
@@ -16,8 +16,8 @@ from typing import Any
 
 from hiper_agent.bench.protocol import AgentStep, BenchAgent, EpisodeStart, call_with_timeout, episode_seed
 from hiper_agent.bench.results import ResultsDir
-from hiper_agent.envpool import EnvPool, SyncEnvPool, make_env_fns
-from hiper_agent.panels import EvalPanel
+from hiper_agent.envs.pool import EnvPool, SyncEnvPool, make_env_fns
+from hiper_agent.evaluation.panels import EvalPanel
 
 __all__ = ["EpisodeRecorder", "run_benchmark"]
 

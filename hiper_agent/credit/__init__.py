@@ -2,9 +2,9 @@
 
 Trainer-facing API (stable):
 
-    from hiper_agent.credit import AdvantageConfig, Trajectory, build_token_advantages, compute_advantages
+    from hiper_agent.credit import AdvantageConfig, TrajectoryArrays, build_token_advantages, compute_advantages
 
-    trajs = [Trajectory(rewards=r, dones=d, switches=q, values_low=vl, values_high=vh, values_switch=vs,
+    trajs = [TrajectoryArrays(rewards=r, dones=d, switches=q, values_low=vl, values_high=vh, values_switch=vs,
                         group_id=task_id, anchor_obs=obs_texts) for ...]
     advs = compute_advantages("hae", trajs, AdvantageConfig(gamma=1.0, lam_low=1.0, lam_high=0.95))
     # per turn t of trajectory i, with its block spans and response length:
@@ -18,7 +18,7 @@ Trainer-facing API (stable):
 - `build_token_advantages(adv_low, adv_high, adv_switch, is_segment_start, spans, response_length, *,
   offsets=None, hierarchical=True, fallback_action_to_full_response=True) -> np.ndarray` (float32).
 - `token_advantages(trajectories, advantages)` does the second step for whole trajectories from
-  `Trajectory.spans` and `Trajectory.response_lengths`.
+  `TrajectoryArrays.spans` and `TrajectoryArrays.response_lengths`.
 
 The estimators themselves are pure functions on numpy arrays or torch tensors (the result is of the input's
 kind; torch is imported only when a tensor is passed): `hae`, `hae_batch`, `gae`, `gae_batch`, `grpo`, `rloo`,
@@ -27,7 +27,10 @@ kind; torch is imported only when a tensor is passed): `hae`, `hae_batch`, `gae`
 
 from __future__ import annotations
 
-from hiper_agent.credit.api import AdvantageConfig, Advantages, Trajectory, compute_advantages, token_advantages
+import warnings
+from typing import Any
+
+from hiper_agent.credit.api import AdvantageConfig, Advantages, TrajectoryArrays, compute_advantages, token_advantages
 from hiper_agent.credit.flat import gae, gae_batch, gigpo, grpo, rloo
 from hiper_agent.credit.hae import hae, hae_batch, segment_starts
 from hiper_agent.credit.masks import (
@@ -36,7 +39,14 @@ from hiper_agent.credit.masks import (
     char_spans_to_token_masks,
     token_spans_to_masks,
 )
-from hiper_agent.credit.registry import AdvantageEstimator, get_advantage_fn, list_advantages, register_advantage
+from hiper_agent.credit.registry import (
+    AdvantageEstimator,
+    EstimatorSpec,
+    get_advantage_fn,
+    get_estimator,
+    list_advantages,
+    register_advantage,
+)
 from hiper_agent.credit.shaping import (
     ShapingConfig,
     keep_consistency_violations,
@@ -49,17 +59,19 @@ __all__ = [
     "AdvantageConfig",
     "AdvantageEstimator",
     "Advantages",
+    "EstimatorSpec",
     "GAEResult",
     "HAEResult",
     "ShapingConfig",
     "TokenMasks",
-    "Trajectory",
+    "TrajectoryArrays",
     "build_token_advantages",
     "char_spans_to_token_masks",
     "compute_advantages",
     "gae",
     "gae_batch",
     "get_advantage_fn",
+    "get_estimator",
     "gigpo",
     "grpo",
     "hae",
@@ -75,3 +87,10 @@ __all__ = [
     "token_spans_to_masks",
     "whiten",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Trajectory":  # the agent's episode record is `hiper_agent.types.Trajectory`: one name, one class
+        warnings.warn("hiper_agent.credit.Trajectory is renamed TrajectoryArrays", FutureWarning, stacklevel=2)
+        return TrajectoryArrays
+    raise AttributeError(f"module 'hiper_agent.credit' has no attribute {name!r}")

@@ -31,12 +31,15 @@ from hiper_agent.credit.shaping import (
 )
 from hiper_agent.credit.types import ArrayLike, to_numpy, whiten
 
-__all__ = ["AdvantageConfig", "Advantages", "Trajectory", "compute_advantages", "token_advantages"]
+__all__ = ["AdvantageConfig", "Advantages", "TrajectoryArrays", "compute_advantages", "token_advantages"]
 
 
 @dataclass
-class Trajectory:
-    """One episode (or the part of it that was rolled out), one entry per turn.
+class TrajectoryArrays:
+    """One episode (or the part of it that was rolled out) as the estimators read it: per-turn arrays.
+
+    The agent records episodes as `hiper_agent.types.Trajectory` (turns); its rollout buffer turns each into one of
+    these (rewards scaled, values by critic head, masks of the decision units).
 
     Per-turn arrays have shape `(T,)`, numpy or torch. Which fields an estimator needs:
     hae: values_low, values_high (values_switch optional); gae: values_low (the single turn critic);
@@ -155,7 +158,7 @@ class Advantages:
 
 
 def compute_advantages(
-    name: str | AdvantageEstimator, trajectories: Sequence[Trajectory], config: AdvantageConfig | None = None
+    name: str | AdvantageEstimator, trajectories: Sequence[TrajectoryArrays], config: AdvantageConfig | None = None
 ) -> list[Advantages]:
     """Computes per-turn advantages for a batch of trajectories with the estimator registered as `name`.
 
@@ -176,8 +179,10 @@ def compute_advantages(
     return out
 
 
-def token_advantages(trajectories: Sequence[Trajectory], advantages: Sequence[Advantages]) -> list[list[np.ndarray]]:
-    """Per-token advantages of every turn, from `Trajectory.spans` and `Trajectory.response_lengths`.
+def token_advantages(
+    trajectories: Sequence[TrajectoryArrays], advantages: Sequence[Advantages]
+) -> list[list[np.ndarray]]:
+    """Per-token advantages of every turn, from `TrajectoryArrays.spans` and `TrajectoryArrays.response_lengths`.
 
     Returns:
         For each trajectory, one float32 array per turn (see `build_token_advantages`).
@@ -185,7 +190,7 @@ def token_advantages(trajectories: Sequence[Trajectory], advantages: Sequence[Ad
     out = []
     for traj, adv in zip(trajectories, advantages, strict=True):
         if traj.response_lengths is None:
-            raise ValueError("token_advantages needs Trajectory.response_lengths")
+            raise ValueError("token_advantages needs TrajectoryArrays.response_lengths")
         spans = traj.spans if traj.spans is not None else [None] * len(traj)
         out.append([
             build_token_advantages(
@@ -200,8 +205,8 @@ def token_advantages(trajectories: Sequence[Trajectory], advantages: Sequence[Ad
 # --- the registered estimators --------------------------------------------------------------------------
 
 
-@register_advantage(AdvantageEstimator.HAE)
-def _hae(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advantages]:
+@register_advantage(AdvantageEstimator.HAE, value_heads=("low", "high", "switch"), bootstrap_head="switch")
+def _hae(trajs: Sequence[TrajectoryArrays], config: AdvantageConfig) -> list[Advantages]:
     with_switch = any(t.values_switch is not None for t in trajs)  # _Padded raises if only some have it
     pad = _Padded(trajs, ["values_low", "values_high"] + (["values_switch"] if with_switch else []))
     res = hae_batch(
@@ -226,8 +231,9 @@ def _hae(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advantage
     ]
 
 
-@register_advantage(AdvantageEstimator.GAE)
-def _gae(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advantages]:
+# flat GAE's turn critic is the state value V(s): the planner head, read before any decision
+@register_advantage(AdvantageEstimator.GAE, value_heads=("high",), bootstrap_head="high")
+def _gae(trajs: Sequence[TrajectoryArrays], config: AdvantageConfig) -> list[Advantages]:
     pad = _Padded(trajs, ["values_low"])
     res = gae_batch(
         pad.rewards, pad.dones, pad.values["values_low"], pad.mask, gamma=config.gamma, lam=config.lam,
@@ -236,24 +242,24 @@ def _gae(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advantage
     return [_flat(trajs[i], res.advantages[i, :n], ret_low=res.returns[i, :n]) for i, n in enumerate(pad.lengths)]
 
 
-@register_advantage(AdvantageEstimator.GRPO)
-def _grpo(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advantages]:
+@register_advantage(AdvantageEstimator.GRPO, group_based=True)
+def _grpo(trajs: Sequence[TrajectoryArrays], config: AdvantageConfig) -> list[Advantages]:
     returns = np.array([to_numpy(t.rewards).sum() for t in trajs])
     adv = grpo(returns, _group_ids(trajs, "grpo"), normalize_std=config.grpo_normalize_std)
     return [_flat(t, np.full(len(t), a)) for t, a in zip(trajs, adv, strict=True)]
 
 
-@register_advantage(AdvantageEstimator.RLOO)
-def _rloo(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advantages]:
+@register_advantage(AdvantageEstimator.RLOO, group_based=True)
+def _rloo(trajs: Sequence[TrajectoryArrays], config: AdvantageConfig) -> list[Advantages]:
     returns = np.array([to_numpy(t.rewards).sum() for t in trajs])
     adv = rloo(returns, _group_ids(trajs, "rloo"))
     return [_flat(t, np.full(len(t), a)) for t, a in zip(trajs, adv, strict=True)]
 
 
-@register_advantage(AdvantageEstimator.GIGPO)
-def _gigpo(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advantages]:
+@register_advantage(AdvantageEstimator.GIGPO, group_based=True)
+def _gigpo(trajs: Sequence[TrajectoryArrays], config: AdvantageConfig) -> list[Advantages]:
     if any(t.anchor_obs is None for t in trajs):
-        raise ValueError("gigpo needs Trajectory.anchor_obs (the raw observation of every turn)")
+        raise ValueError("gigpo needs TrajectoryArrays.anchor_obs (the raw observation of every turn)")
     rewards = [to_numpy(t.rewards) for t in trajs]
     adv = gigpo(
         np.array([r.sum() for r in rewards]), _group_ids(trajs, "gigpo"), rewards, [t.anchor_obs for t in trajs],
@@ -268,7 +274,7 @@ def _gigpo(trajs: Sequence[Trajectory], config: AdvantageConfig) -> list[Advanta
 class _Padded:
     """Left-aligned `(B, T_max)` arrays of a list of trajectories, plus the prefix mask."""
 
-    def __init__(self, trajs: Sequence[Trajectory], value_fields: list[str]) -> None:
+    def __init__(self, trajs: Sequence[TrajectoryArrays], value_fields: list[str]) -> None:
         self.lengths = [len(t) for t in trajs]
         B, T = len(trajs), max(self.lengths, default=0)
         self.mask = np.arange(T)[None, :] < np.array(self.lengths)[:, None]
@@ -306,20 +312,20 @@ class _Padded:
         return out
 
 
-def _switches(traj: Trajectory) -> np.ndarray:
+def _switches(traj: TrajectoryArrays) -> np.ndarray:
     if traj.switches is None:
         return np.arange(len(traj)) == 0
     return to_numpy(traj.switches, bool)
 
 
-def _shaped(traj: Trajectory, shaping: ShapingConfig) -> Trajectory:
+def _shaped(traj: TrajectoryArrays, shaping: ShapingConfig) -> TrajectoryArrays:
     """The trajectory with its rewards shaped; executor rewards (subgoal bonus, plan progress) also go to `executor_bonus`."""
     if not shaping.active:
         return traj
     keep_inconsistent = None
     if shaping.keep_consistency_penalty:
         if traj.subgoals is None:
-            raise ValueError("keep_consistency_penalty > 0 needs Trajectory.subgoals")
+            raise ValueError("keep_consistency_penalty > 0 needs TrajectoryArrays.subgoals")
         keep_inconsistent = keep_consistency_violations(_switches(traj), traj.subgoals)
     rewards = to_numpy(
         shape_rewards(
@@ -331,23 +337,23 @@ def _shaped(traj: Trajectory, shaping: ShapingConfig) -> Trajectory:
     bonus = np.zeros(len(traj))
     if shaping.subgoal_bonus:
         if traj.subgoal_achieved is None:
-            raise ValueError("subgoal_bonus > 0 needs Trajectory.subgoal_achieved")
+            raise ValueError("subgoal_bonus > 0 needs TrajectoryArrays.subgoal_achieved")
         starts = segment_starts(_switches(traj), to_numpy(traj.dones, bool))
         bonus += shaping.subgoal_bonus * subgoal_bonus_turns(starts, traj.subgoal_achieved)
     if shaping.progress_coef:
         if traj.plan_progress is None:
-            raise ValueError("progress_coef > 0 needs Trajectory.plan_progress")
+            raise ValueError("progress_coef > 0 needs TrajectoryArrays.plan_progress")
         bonus += shaping.progress_coef * to_numpy(traj.plan_progress, float)
     return dataclasses.replace(traj, rewards=rewards + bonus, executor_bonus=bonus)
 
 
-def _group_ids(trajs: Sequence[Trajectory], name: str) -> list[Hashable]:
+def _group_ids(trajs: Sequence[TrajectoryArrays], name: str) -> list[Hashable]:
     if any(t.group_id is None for t in trajs):
-        raise ValueError(f"{name} compares trajectories of the same task: set Trajectory.group_id on each")
+        raise ValueError(f"{name} compares trajectories of the same task: set TrajectoryArrays.group_id on each")
     return [t.group_id for t in trajs]
 
 
-def _flat(traj: Trajectory, adv: np.ndarray, ret_low: np.ndarray | None = None) -> Advantages:
+def _flat(traj: TrajectoryArrays, adv: np.ndarray, ret_low: np.ndarray | None = None) -> Advantages:
     return Advantages(
         adv_low=np.asarray(adv, dtype=np.float64), adv_high=np.zeros(len(traj)), adv_switch=None,
         ret_low=ret_low, ret_high=None, ret_switch=None,

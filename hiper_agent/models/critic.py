@@ -22,6 +22,7 @@ from torch import nn
 from hiper_agent.models.forward import position_ids_from_mask
 from hiper_agent.models.loader import LoadedModel, load_model
 from hiper_agent.protocol import parse_response
+from hiper_agent.types import HEADS
 
 __all__ = [
     "HEAD_HIGH",
@@ -33,8 +34,9 @@ __all__ = [
     "value_positions",
 ]
 
-HEAD_LOW, HEAD_HIGH, HEAD_SWITCH = 0, 1, 2
-HEAD_NAMES: tuple[str, str, str] = ("low", "high", "switch")
+# the heads' columns, as everywhere in the agent (`hiper_agent.types.HEADS`)
+HEAD_LOW, HEAD_HIGH, HEAD_SWITCH = HEADS["low"], HEADS["high"], HEADS["switch"]
+HEAD_NAMES: tuple[str, ...] = tuple(HEADS)
 
 
 def _unwrap_peft(model: nn.Module) -> nn.Module:

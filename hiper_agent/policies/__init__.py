@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hiper_agent.policies.base import HEADS, Decision, Evaluation, Policy
+from hiper_agent.policies.base import Policy
+from hiper_agent.types import HEADS, Decision, Evaluation
 
 __all__ = ["HEADS", "Decision", "Evaluation", "Policy", "load_policy", "make_policy", "policy_names", "register_policy"]
 

@@ -16,74 +16,15 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from hiper_agent.credit.masks import TokenMasks
+from hiper_agent.types import Decision, Evaluation, HistoryEntry, Turn
 
-if TYPE_CHECKING:
-    from hiper_agent.buffer import Turn
-    from hiper_agent.prompts import HistoryEntry
-
-__all__ = ["HEADS", "Decision", "Evaluation", "Policy"]
-
-#: Column of each critic head in a `(N, 3)` value array: executor `V(s, o)`, planner `V(s)`, switch `V(s, o_prev)`.
-HEADS: dict[str, int] = {"low": 0, "high": 1, "switch": 2}
-
-
-@dataclass
-class Decision:
-    """What a policy decided for one env at one step.
-
-    Attributes:
-        action: What `env.step` receives: the three-block text, a plain command, or an `OptionAction`.
-        logprobs: `(U,)` log-probability of each decision unit under the acting policy (the PPO "old" log-probs).
-        masks: Which units are the switch, subgoal and action decisions (`TokenMasks` over the `U` units).
-        written_subgoal: The subgoal the policy wrote or chose (None when it wrote none).
-        action_text: The primitive action the policy meant (shown in later prompts' histories when the env
-            could not execute it); None: the action is the whole of ``action``.
-        format_error: The response could not be parsed as the protocol's blocks (always False for a scorer).
-        values: `(low, high, switch)` critic values when the policy computes them while acting, else None
-            (the LLM's critic runs once after the rollout, see `Policy.compute_values`).
-        extra: Family-specific record needed to re-evaluate the decision (token ids, candidate lists, ...).
-    """
-
-    action: Any
-    logprobs: np.ndarray
-    masks: TokenMasks
-    written_subgoal: str | None = None
-    format_error: bool = False
-    action_text: str | None = None
-    values: tuple[float, float, float] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def num_units(self) -> int:
-        """Number of decision units (response tokens, or choices)."""
-        return len(self.logprobs)
-
-
-@dataclass
-class Evaluation:
-    """Recorded decisions re-evaluated under the current parameters (a minibatch of `B` turns).
-
-    Units are right-aligned: turn `b`'s `n_b` units occupy columns `U - n_b .. U - 1`, and `mask` marks them.
-
-    Attributes:
-        logprobs: `(B, U)` log-probability of each recorded unit.
-        entropy: `(B, U)` entropy of the distribution each unit was drawn from.
-        mask: `(B, U)` bool, True on real units.
-        values: `(B, 3)` critic values at the heads' decision points (`HEADS` order), or None without a critic.
-    """
-
-    logprobs: torch.Tensor
-    entropy: torch.Tensor
-    mask: torch.Tensor
-    values: torch.Tensor | None = None
+__all__ = ["Policy"]
 
 
 class Policy(abc.ABC):

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from hiper_envs.alfworld.spec import TASK_TYPES, GameSpec, Subtask, TaskSource
 
 if TYPE_CHECKING:
+    from hiper_envs.alfworld.demonstrations import ExpertEpisode, ExpertStep, expert_demonstrations
     from hiper_envs.alfworld.env import ALFWorldEnv
-    from hiper_envs.alfworld.expert import ExpertEpisode, ExpertStep, expert_demonstrations
     from hiper_envs.alfworld.pool import GamePool
 
 __all__ = [
@@ -29,10 +29,10 @@ __all__ = [
 
 _LAZY = {
     "ALFWorldEnv": "hiper_envs.alfworld.env",
-    "ExpertEpisode": "hiper_envs.alfworld.expert",
-    "ExpertStep": "hiper_envs.alfworld.expert",
+    "ExpertEpisode": "hiper_envs.alfworld.demonstrations",
+    "ExpertStep": "hiper_envs.alfworld.demonstrations",
     "GamePool": "hiper_envs.alfworld.pool",
-    "expert_demonstrations": "hiper_envs.alfworld.expert",
+    "expert_demonstrations": "hiper_envs.alfworld.demonstrations",
 }
 
 

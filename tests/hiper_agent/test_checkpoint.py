@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from hiper_agent.checkpoint import (
+from hiper_agent.seeding import iteration_seed, seed_iteration, torch_generator
+from hiper_agent.training.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
     list_checkpoints,
@@ -15,8 +16,7 @@ from hiper_agent.checkpoint import (
     resolve_resume,
     save_checkpoint,
 )
-from hiper_agent.ppo_config import HiPERConfig
-from hiper_agent.seeding import iteration_seed, seed_iteration, torch_generator
+from hiper_agent.training.ppo_config import HiPERConfig
 
 
 def _model_and_opt(seed=0):
@@ -113,7 +113,7 @@ def test_resolve_resume(tmp_path):
 
 
 def test_trainer_refuses_a_used_run_dir_before_any_setup(tmp_path, monkeypatch):
-    from hiper_agent import ppo_trainer
+    from hiper_agent.training import ppo_trainer
 
     config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path))
     save_checkpoint(config.run_dir, 1, {})

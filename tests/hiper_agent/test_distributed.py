@@ -1,4 +1,4 @@
-"""Several training processes (``hiper_agent.distributed``): 2 CPU ranks over gloo give the single-process update.
+"""Several training processes (``hiper_agent.training.distributed``): 2 CPU ranks over gloo give the single-process update.
 
 The default tests check the single-process no-op, the sharding rules and the collectives over 2 gloo ranks. The slow
 ones check that one PPO iteration split over 2 ranks (each playing half of the groups and evaluating half of every
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hiper_agent.distributed import Dist
+from hiper_agent.training.distributed import Dist
 
 ROOT = Path(__file__).resolve().parents[2]
 # the scorer on a shrunk smoke preset: no warm start; micro-batches of one turn, so that splitting a minibatch's
@@ -97,8 +97,10 @@ def _rank_main(rank: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
     torch.set_num_threads(1)
-    from hiper_agent.ppo_config import HiPERConfig  # imported here: the collectives check spawns light processes
-    from hiper_agent.ppo_trainer import HiPERTrainer
+    from hiper_agent.training.ppo_config import (
+        HiPERConfig,  # imported here: the collectives check spawns light processes
+    )
+    from hiper_agent.training.ppo_trainer import HiPERTrainer
 
     trainer = HiPERTrainer(HiPERConfig.from_preset("smoke", output_dir=out, exp_name="ddp", **TINY))
     batches = []
@@ -117,10 +119,10 @@ def _rank_main(rank: int, port: int, out: str) -> None:
 
 @pytest.mark.slow  # ~25-50 s on 2 loaded cores: three trainers with ALFWorld envs
 def test_two_ranks_update_equals_one_process_update(tmp_path):
-    from hiper_agent import ppo_trainer
-    from hiper_agent.ppo_config import HiPERConfig
-    from hiper_agent.ppo_trainer import HiPERTrainer
-    from hiper_agent.rollout import RolloutStats
+    from hiper_agent.rollout.collect import RolloutStats
+    from hiper_agent.training import ppo_trainer
+    from hiper_agent.training.ppo_config import HiPERConfig
+    from hiper_agent.training.ppo_trainer import HiPERTrainer
 
     torch.multiprocessing.start_processes(_rank_main, args=(_free_port(), str(tmp_path)), nprocs=2,
                                           start_method="spawn")  # fmt: skip
@@ -132,12 +134,13 @@ def test_two_ranks_update_equals_one_process_update(tmp_path):
     trainer = HiPERTrainer(HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="one", **TINY))
     initial = _params(trainer)
     stats = RolloutStats(env_steps=sum(len(t.turns) for t in trajs))
-    original = ppo_trainer.distributed_rollout
-    ppo_trainer.distributed_rollout = lambda *args, **kwargs: (trajs, stats)  # replay the gathered batch
+    original = ppo_trainer.collect_rollouts
+    ppo_trainer.collect_rollouts = lambda *args, **kwargs: (trajs, stats)  # replay the gathered batch ...
+    trainer.policy.compute_values = lambda turns: None  # ... whose turns carry the values the ranks computed
     try:
         metrics = trainer._iteration(1)
     finally:
-        ppo_trainer.distributed_rollout = original
+        ppo_trainer.collect_rollouts = original
         trainer.close()
     after = _params(trainer)
     assert len(after) == len(record["params"]) == len(initial) > 0

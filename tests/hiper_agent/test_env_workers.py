@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("ray", reason="Ray is optional: pip install 'hiper[ray]' to test --env-workers")
 
-from hiper_agent.ppo_config import HiPERConfig  # noqa: E402
-from hiper_agent.ppo_trainer import train  # noqa: E402
+from hiper_agent.training.ppo_config import HiPERConfig  # noqa: E402
+from hiper_agent.training.ppo_trainer import train  # noqa: E402
 
 
 def _metrics(run_dir: str) -> list[dict]:

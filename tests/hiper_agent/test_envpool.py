@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hiper_agent.envpool import SubprocEnvPool, SyncEnvPool, make_env_fns
+from hiper_agent.envs.pool import SubprocEnvPool, SyncEnvPool, make_env_fns
 from hiper_envs.alfworld.pool import GamePool
 
 ENV_ID = "HiPER/ALFWorld-v0"

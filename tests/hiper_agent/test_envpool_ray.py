@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from hiper_agent.envpool import EnvPool, SyncEnvPool, make_env_fns
+from hiper_agent.envs.pool import EnvPool, SyncEnvPool, make_env_fns
 
 ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'hiper[ray]' to test the Ray env pool")
-from hiper_agent.envpool_ray import RayEnvPool  # noqa: E402
+from hiper_agent.envs.ray_pool import RayEnvPool  # noqa: E402
 
 NUM_ENVS = 4
 # short episodes keep the test fast (ALFWorld's own limit is 50 steps per subtask); two episodes per env exercise

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hiper_agent.metrics import (
+from hiper_agent.training.metrics import (
     METRIC_KEYS,
     MetricsLogger,
     ProgressBar,
@@ -15,8 +15,8 @@ from hiper_agent.metrics import (
     is_known_key,
     read_metrics,
 )
-from hiper_agent.plotting import plot_learning_curve
-from hiper_agent.ppo_config import HiPERConfig
+from hiper_agent.training.plotting import plot_learning_curve
+from hiper_agent.training.ppo_config import HiPERConfig
 
 
 class FakeClock:

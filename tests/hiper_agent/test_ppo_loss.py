@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hiper_agent.ppo_loss import kl_penalty, masked_mean, policy_loss, value_loss
+from hiper_agent.training.ppo_loss import kl_penalty, masked_mean, policy_loss, value_loss
 
 
 def one_step(advantage: float) -> tuple[float, float]:

@@ -11,11 +11,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hiper_envs"))
 
-from hiper_agent.buffer import RolloutBuffer  # noqa: E402
-from hiper_agent.policies.base import HEADS  # noqa: E402
-from hiper_agent.ppo_config import HiPERConfig  # noqa: E402
-from hiper_agent.ppo_trainer import HiPERTrainer, advantage_config  # noqa: E402
-from hiper_agent.rollout import collect_rollouts, group_resets  # noqa: E402
+from hiper_agent.rollout.buffer import RolloutBuffer  # noqa: E402
+from hiper_agent.rollout.collect import collect_rollouts, group_resets  # noqa: E402
+from hiper_agent.training.ppo_config import HiPERConfig  # noqa: E402
+from hiper_agent.training.ppo_trainer import HiPERTrainer, advantage_config  # noqa: E402
+from hiper_agent.types import HEADS  # noqa: E402
 
 ENV_ID = "Test/KeyDoor-v0"
 if ENV_ID not in gym.registry:
@@ -33,8 +33,8 @@ def rollout_buffer(trainer: HiPERTrainer, seed: int = 0) -> RolloutBuffer:
     c = trainer.config
     trajs, _ = collect_rollouts(trainer.pool, trainer.policy, group_resets(c.num_envs, 1, seed),
                                 rng=torch.Generator().manual_seed(seed), last_values=True)  # fmt: skip
+    trainer.policy.compute_values([turn for traj in trajs for turn in traj.turns])
     buffer = RolloutBuffer(trajs, estimator=c.advantage_estimator, config=advantage_config(c))
-    buffer.compute_values(trainer.policy)
     buffer.compute_advantages()
     return buffer
 

@@ -1,6 +1,7 @@
 import pytest
 
-from hiper_agent.prompts import HistoryEntry, PromptBuilder, template_for_env
+from hiper_agent.policies.prompts import PromptBuilder, template_for_env
+from hiper_agent.types import HistoryEntry
 from hiper_envs.options import format_response, parse_response
 
 INFO = {

@@ -9,12 +9,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hiper_envs"))
 from keydoor_env import KeyDoorEnv  # noqa: E402
 
-from hiper_agent.batch import collate, critic_values, response_logprobs  # noqa: E402
-from hiper_agent.envpool import SyncEnvPool  # noqa: E402
+from hiper_agent.envs.pool import SyncEnvPool  # noqa: E402
 from hiper_agent.models import build_critic, load_model  # noqa: E402
 from hiper_agent.policies.llm import LLMPolicy  # noqa: E402
-from hiper_agent.prompts import PromptBuilder  # noqa: E402
-from hiper_agent.rollout import collect_rollouts, group_resets, rollout_metrics  # noqa: E402
+from hiper_agent.policies.llm.batch import collate, critic_values, response_logprobs  # noqa: E402
+from hiper_agent.policies.prompts import PromptBuilder  # noqa: E402
+from hiper_agent.rollout.collect import collect_rollouts, group_resets, rollout_metrics  # noqa: E402
 
 CORPUS = ["task: open the door", "take key", "go to door", "open door", "look", "You are in the hall."] * 20
 
@@ -126,7 +126,7 @@ def test_collate_puts_every_tensor_on_the_models_device():
 
 
 def test_plan_progress_reads_the_oracle_plan_length():
-    from hiper_agent.rollout import _plan_progress
+    from hiper_agent.rollout.collect import _plan_progress
 
     assert _plan_progress({"expert_plan_length": 5}, {"expert_plan_length": 4}) == 1.0
     assert _plan_progress({"expert_plan_length": 3}, {"expert_plan_length": 5}) == -2.0  # undid progress

@@ -6,8 +6,9 @@ import gymnasium as gym
 import pytest
 
 import hiper_envs  # noqa: F401
-from hiper_agent.prompts import PromptBuilder
-from hiper_agent.sft import build_sft_examples, expert_episodes
+from hiper_agent.policies.llm.sft import build_sft_examples
+from hiper_agent.policies.prompts import PromptBuilder
+from hiper_agent.rollout.expert import expert_episodes
 from hiper_envs.options import parse_response
 
 

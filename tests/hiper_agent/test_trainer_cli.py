@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hiper_agent import cli
-from hiper_agent.config_parts import COMPONENTS
-from hiper_agent.ppo_config import PRESETS, HiPERConfig
+from hiper_agent.training.config_parts import COMPONENTS
+from hiper_agent.training.ppo_config import PRESETS, HiPERConfig
 
 
 def test_default_preset_is_cpu():
@@ -105,9 +105,9 @@ def test_main_print_config_and_calls_trainer(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["run"]["seed"] == 3
 
     seen = {}
-    fake = type(sys)("hiper_agent.ppo_trainer")
+    fake = type(sys)("hiper_agent.training.ppo_trainer")
     fake.train = lambda config: seen.setdefault("config", config) and {"summary": "HiPER(hae): done"}
-    monkeypatch.setitem(sys.modules, "hiper_agent.ppo_trainer", fake)
+    monkeypatch.setitem(sys.modules, "hiper_agent.training.ppo_trainer", fake)
     monkeypatch.setattr(sys, "argv", ["hiper-train", "--preset", "smoke", "--seed", "4"])
     assert cli.main() == 0
     assert seen["config"].seed == 4
@@ -134,7 +134,7 @@ def test_console_script_help_runs_in_a_subprocess():
 
 
 def test_a_used_run_dir_is_refused_with_a_message_not_a_traceback(tmp_path, capsys):
-    from hiper_agent.checkpoint import save_checkpoint
+    from hiper_agent.training.checkpoint import save_checkpoint
 
     config = cli.parse_args(["--preset", "smoke", "--output-dir", str(tmp_path)])
     save_checkpoint(config.run_dir, 1, {})
@@ -151,7 +151,7 @@ def test_a_used_run_dir_is_refused_with_a_message_not_a_traceback(tmp_path, caps
 
 def test_only_setup_errors_lose_their_traceback(monkeypatch):
     # anything else is a bug and must propagate
-    import hiper_agent.ppo_trainer as trainer
+    import hiper_agent.training.ppo_trainer as trainer
 
     def broken(config):
         raise FileNotFoundError("deep inside")

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from hiper_agent.config_parts import COMPONENTS
-from hiper_agent.ppo_config import PRESETS, HiPERConfig, advantage_estimator_names
+from hiper_agent.training.config_parts import COMPONENTS
+from hiper_agent.training.ppo_config import PRESETS, HiPERConfig, advantage_estimator_names
 
 
 def test_defaults_are_valid_and_derive_fields():
@@ -112,7 +112,7 @@ def test_flat_names_read_their_component():
 
 
 def test_every_credit_setting_reaches_the_estimators():
-    from hiper_agent.ppo_trainer import advantage_config
+    from hiper_agent.training.ppo_trainer import advantage_config
 
     config = HiPERConfig.from_dict(dict(gamma=0.9, lam_low=0.8, lam_high=0.7, gae_lambda=0.6, norm_adv=False,
                                         bootstrap_truncated=False, invalid_action_penalty=0.11, keep_penalty=0.12,

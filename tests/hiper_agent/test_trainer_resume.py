@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from hiper_agent.checkpoint import list_checkpoints
-from hiper_agent.ppo_config import HiPERConfig
-from hiper_agent.ppo_trainer import HiPERTrainer, train
+from hiper_agent.training.checkpoint import list_checkpoints
+from hiper_agent.training.ppo_config import HiPERConfig
+from hiper_agent.training.ppo_trainer import HiPERTrainer, train
 
 ROOT = Path(__file__).resolve().parents[2]
 # the smoke preset, shrunk further: 2 envs in 1 group, 4-step episodes, 2 held-out games

@@ -1,6 +1,6 @@
 """Behaviour cloning for the scorer: the optional expert warm start (off in the ``cpu`` preset, which learns by RL).
 
-Each expert step (``hiper_agent.sft.expert_episodes``) becomes the scorer's own decision record, with the
+Each expert step (``hiper_agent.rollout.expert.expert_episodes``) becomes the scorer's own decision record, with the
 expert's KEEP/SWITCH, subgoal and action as the choices; the loss is their negative log-likelihood under the
 policy, computed by the same `ScorerPolicy.evaluate` the PPO update uses. Steps whose expert subgoal or action is
 not among the env's candidates drop that unit (its mask is off) instead of inventing a candidate.
@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from hiper_agent.buffer import Turn
 from hiper_agent.policies.scorer.features import Context, candidate_features
 from hiper_agent.policies.scorer.steps import ScorerStep, observe
-from hiper_agent.prompts import HistoryEntry
+from hiper_agent.types import HistoryEntry, Turn
 
 if TYPE_CHECKING:
     from hiper_agent.policies.scorer.policy import ScorerPolicy

@@ -24,17 +24,17 @@ import numpy as np
 import torch
 
 from hiper_agent.credit.masks import TokenMasks
-from hiper_agent.policies.base import Decision, Evaluation, Policy
+from hiper_agent.policies.base import Policy
 from hiper_agent.policies.scorer.config import ScorerConfig
 from hiper_agent.policies.scorer.features import candidate_features
 from hiper_agent.policies.scorer.model import ScorerNet
 from hiper_agent.policies.scorer.steps import ScorerStep, StepBatch, observe
 from hiper_agent.policies.scorer.text import TextCache
+from hiper_agent.types import Decision, Evaluation
 from hiper_envs.options import OptionAction
 
 if TYPE_CHECKING:
-    from hiper_agent.buffer import Turn
-    from hiper_agent.prompts import HistoryEntry
+    from hiper_agent.types import HistoryEntry, Turn
 
 __all__ = ["FlatScorerPolicy", "ScorerPolicy", "load_scorer", "make_flat_scorer_policy", "make_scorer_policy"]
 

@@ -12,7 +12,7 @@ pytest.importorskip("tqdm")
 import hiper_envs  # noqa: E402, F401  (registers HiPER/ALFWorld-v0)
 from hiper_agent.bench import ResultsDir, make_agent, run_benchmark  # noqa: E402
 from hiper_agent.bench.protocol import BenchAgent  # noqa: E402
-from hiper_agent.panels import EvalPanel  # noqa: E402
+from hiper_agent.evaluation.panels import EvalPanel  # noqa: E402
 
 ENV = "HiPER/ALFWorld-v0"
 

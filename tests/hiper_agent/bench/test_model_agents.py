@@ -138,7 +138,7 @@ def test_hf_agent_with_a_tiny_local_model(tmp_path, tiny_folder, style, constrai
 def test_saved_llm_policy_end_to_end(tmp_path, tiny_folder):
     from hiper_agent.models import load_model
     from hiper_agent.policies.llm import LLMPolicy
-    from hiper_agent.prompts import PromptBuilder
+    from hiper_agent.policies.prompts import PromptBuilder
 
     policy = LLMPolicy(
         load_model(tiny_folder), PromptBuilder("alfworld", "compact"), max_new_tokens=12, constrained=True

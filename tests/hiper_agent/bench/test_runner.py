@@ -87,7 +87,7 @@ def test_webshop_expert_and_random(tmp_path):
     pytest.importorskip("rapidfuzz", reason="the webshop extra is not installed")
     from hiper_agent.bench.agents import make_agent
     from hiper_agent.bench.runner import run_benchmark
-    from hiper_agent.panels import EvalPanel
+    from hiper_agent.evaluation.panels import EvalPanel
 
     panel = EvalPanel("HiPER/WebShop-v0", "test", 8, 0)
     runs = {}

@@ -9,7 +9,7 @@ from hiper_agent.credit import (
     AdvantageConfig,
     AdvantageEstimator,
     ShapingConfig,
-    Trajectory,
+    TrajectoryArrays,
     compute_advantages,
     gae,
     get_advantage_fn,
@@ -26,14 +26,14 @@ from hiper_agent.credit import (
 T_, F_ = True, False
 
 
-def _batch(rng: np.random.Generator, n: int = 6) -> list[Trajectory]:
+def _batch(rng: np.random.Generator, n: int = 6) -> list[TrajectoryArrays]:
     trajs = []
     for i in range(n):
         T = int(rng.integers(2, 7))
         dones = np.zeros(T, bool)
         dones[-1] = i % 3 != 0
         trajs.append(
-            Trajectory(
+            TrajectoryArrays(
                 rewards=rng.normal(size=T), dones=dones, switches=rng.random(T) < 0.5,
                 values_low=rng.normal(size=T), values_high=rng.normal(size=T), values_switch=rng.normal(size=T),
                 group_id=i // 3, anchor_obs=[f"obs{j % 2}" for j in range(T)],
@@ -158,7 +158,7 @@ def test_token_advantages_for_whole_trajectories():
 
 
 def test_missing_inputs_name_the_field():
-    trajs = [Trajectory(rewards=np.ones(2), dones=[F_, T_])]
+    trajs = [TrajectoryArrays(rewards=np.ones(2), dones=[F_, T_])]
     with pytest.raises(ValueError, match="values_low"):
         compute_advantages("hae", trajs)
     with pytest.raises(ValueError, match="group_id"):
@@ -176,7 +176,7 @@ def test_missing_inputs_name_the_field():
 
 
 def test_flat_agent_without_switches_is_one_segment():
-    traj = Trajectory(rewards=np.ones(3), dones=[F_, F_, T_], values_low=np.zeros(3), values_high=np.zeros(3))
+    traj = TrajectoryArrays(rewards=np.ones(3), dones=[F_, F_, T_], values_low=np.zeros(3), values_high=np.zeros(3))
     (adv,) = compute_advantages("hae", [traj], AdvantageConfig(lam_high=1.0))
     np.testing.assert_array_equal(adv.segment_start, [T_, F_, F_])
     np.testing.assert_allclose(adv.adv_low, [3, 2, 1])

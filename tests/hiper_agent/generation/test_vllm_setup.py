@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 
 from hiper_agent.errors import SetupError  # noqa: E402
 from hiper_agent.policies.llm import make_llm_policy  # noqa: E402
-from hiper_agent.ppo_config import HiPERConfig  # noqa: E402
+from hiper_agent.training.ppo_config import HiPERConfig  # noqa: E402
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed: test_vllm.py runs")

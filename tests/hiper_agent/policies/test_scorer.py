@@ -10,12 +10,11 @@ gym = pytest.importorskip("gymnasium")
 pytest.importorskip("textworld", reason="the ALFWorld env needs textworld")
 
 import hiper_envs  # noqa: E402,F401  (registers the envs)
-from hiper_agent.buffer import Turn  # noqa: E402
 from hiper_agent.policies import load_policy, make_policy  # noqa: E402
 from hiper_agent.policies.scorer import FlatScorerPolicy, ScorerPolicy  # noqa: E402
 from hiper_agent.policies.scorer.features import FEATURE_NAMES, Context, candidate_features, history_action  # noqa: E402
 from hiper_agent.policies.scorer.text import TextCache  # noqa: E402
-from hiper_agent.prompts import HistoryEntry  # noqa: E402
+from hiper_agent.types import HistoryEntry, Turn  # noqa: E402
 from hiper_envs.options import OptionAction  # noqa: E402
 
 FAMILIES = ["scorer", "flat-scorer"]
@@ -191,7 +190,7 @@ def test_behaviour_cloning_raises_the_experts_likelihood():
 
     from hiper_agent.policies import make_policy
     from hiper_agent.policies.scorer.imitation import behaviour_cloning, expert_turns
-    from hiper_agent.sft import expert_episodes
+    from hiper_agent.rollout.expert import expert_episodes
 
     env = gym.make("HiPER/ALFWorld-v0", split="train", expert=True, max_episode_steps=30)
     demos = list(expert_episodes(env, 2, seed=0))

@@ -16,10 +16,9 @@ gym = pytest.importorskip("gymnasium")
 pytest.importorskip("textworld", reason="the ALFWorld env needs textworld")
 
 import hiper_envs  # noqa: E402,F401  (registers the envs)
-from hiper_agent.buffer import Turn  # noqa: E402
 from hiper_agent.policies import make_policy  # noqa: E402
 from hiper_agent.policies.scorer.features import history_action  # noqa: E402
-from hiper_agent.prompts import HistoryEntry  # noqa: E402
+from hiper_agent.types import HistoryEntry, Turn  # noqa: E402
 
 GAMES = list(range(12))  # fixed train games (seeds)
 NUM_ENVS = 12

@@ -6,8 +6,8 @@ import gymnasium as gym
 import pytest
 
 import hiper_envs  # noqa: F401
+from hiper_envs.alfworld.demonstrations import ExpertEpisode, expert_demonstrations
 from hiper_envs.alfworld.env import ALFWorldEnv
-from hiper_envs.alfworld.expert import ExpertEpisode, expert_demonstrations
 from hiper_envs.alfworld.spec import TASK_TYPES
 from hiper_envs.alfworld.subgoals import parse_subgoal
 

@@ -28,7 +28,7 @@ from hiper_agent.errors import NoCheckpointError, RunDirInUseError
 from hiper_agent.seeding import get_rng_state, set_rng_state
 
 if TYPE_CHECKING:
-    from hiper_agent.ppo_config import HiPERConfig
+    from hiper_agent.training.ppo_config import HiPERConfig
 
 __all__ = [
     "checkpoint_path",

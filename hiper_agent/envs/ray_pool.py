@@ -1,7 +1,7 @@
 """Ray env pool: the envs as Ray actors, a few per actor, on this machine or on an existing Ray cluster.
 
-``RayEnvPool`` implements :class:`~hiper_agent.envpool.EnvPool`, so the rollout code is the same as for the local
-pool, and its transcripts are identical to :class:`~hiper_agent.envpool.SyncEnvPool`'s under the same seeds (each
+``RayEnvPool`` implements :class:`~hiper_agent.envs.pool.EnvPool`, so the rollout code is the same as for the local
+pool, and its transcripts are identical to :class:`~hiper_agent.envs.pool.SyncEnvPool`'s under the same seeds (each
 env is the same object, built by the same factory, driven by the same calls; only the process differs).
 
 Fault tolerance by replay. An env's state is determined by its construction, its last seeded reset and the actions
@@ -24,7 +24,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from hiper_agent.envpool import EnvPool, StepResult
+from hiper_agent.envs.pool import EnvPool, StepResult
 
 __all__ = ["RayEnvPool"]
 
@@ -82,7 +82,7 @@ class RayEnvPool(EnvPool):
     """N envs spread over ``num_workers`` Ray actors; a dead actor is replaced and its envs replayed.
 
     Args:
-        env_fns: picklable env factories (:func:`~hiper_agent.envpool.make_env_fns`), one per env; they run in
+        env_fns: picklable env factories (:func:`~hiper_agent.envs.pool.make_env_fns`), one per env; they run in
             the actors, so the packages they import must be importable there (see docs/scale.md).
         num_workers: actors (at most one per env: more are not started); env ``i`` lives on actor
             ``i * num_workers // num_envs`` (contiguous blocks).
@@ -95,7 +95,7 @@ class RayEnvPool(EnvPool):
         max_restarts: how many times in a row one call may find its actor dead before the pool gives up.
 
     Example:
-        >>> from hiper_agent.envpool import make_env_fns
+        >>> from hiper_agent.envs.pool import make_env_fns
         >>> pool = RayEnvPool(make_env_fns("HiPER/ALFWorld-v0", 8), num_workers=2)  # doctest: +SKIP
         >>> [(obs, info)] = pool.reset([3], seeds=[0], options=[None])  # doctest: +SKIP
         >>> [(obs, reward, terminated, truncated, info)] = pool.step([3], ["look"])  # doctest: +SKIP

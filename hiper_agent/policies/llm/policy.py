@@ -18,16 +18,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from hiper_agent.batch import collate, critic_values, response_logprobs
+from hiper_agent.credit import get_estimator
 from hiper_agent.credit.masks import char_spans_to_token_masks
 from hiper_agent.generation.base import token_offsets
 from hiper_agent.models.critic import value_positions
-from hiper_agent.policies.base import HEADS, Decision, Evaluation, Policy
-from hiper_agent.prompts import HistoryEntry, PromptBuilder, template_for_env
+from hiper_agent.policies.base import Policy
+from hiper_agent.policies.llm.batch import collate, critic_values, response_logprobs
+from hiper_agent.policies.prompts import PromptBuilder, template_for_env
 from hiper_agent.protocol import parse_response
+from hiper_agent.types import HEADS, Decision, Evaluation, HistoryEntry
 
 if TYPE_CHECKING:
-    from hiper_agent.buffer import Turn
+    from hiper_agent.types import Turn
 
 __all__ = ["LLMPolicy", "load_llm_policy", "make_llm_policy"]
 
@@ -237,8 +239,8 @@ class LLMPolicy(Policy):
         self, demos: Sequence[list[dict[str, Any]]], config: Any, on_step: Callable[[int, float], None] | None = None
     ) -> list[float]:
         """SFT on the expert's three-block responses, with the prompts this policy will see."""
+        from hiper_agent.policies.llm.sft import build_sft_examples, sft_train
         from hiper_agent.seeding import iteration_seed
-        from hiper_agent.sft import build_sft_examples, sft_train
 
         examples = build_sft_examples(demos, self.prompts)
         losses = sft_train(self.model, self.tokenizer, examples, epochs=config.sft_epochs, lr=config.sft_lr,
@@ -286,9 +288,12 @@ class LLMPolicy(Policy):
 
 
 def make_llm_policy(config: Any, demos: Sequence[list[dict[str, Any]]] = (), device: str = "cpu") -> LLMPolicy:
-    """The LLM policy of a run: model, prompts (saved ones kept), generation settings and, for hae/gae, a critic."""
+    """The LLM policy of a run: model, prompts (saved ones kept), generation settings and a critic.
+
+    The critic is built when the estimator reads critic values (the credit registry says which do).
+    """
     from hiper_agent.models import build_critic, load_model
-    from hiper_agent.sft import build_sft_examples
+    from hiper_agent.policies.llm.sft import build_sft_examples
 
     c = config
     prompts = PromptBuilder(template_for_env(c.env_id), _prompt_style(c), c.history_length,
@@ -309,7 +314,7 @@ def make_llm_policy(config: Any, demos: Sequence[list[dict[str, Any]]] = (), dev
         except (ImportError, ValueError) as err:
             raise SetupError(f"--generation-backend vllm: {err}") from err
     policy.micro_batch_size = c.micro_batch_size
-    if c.advantage_estimator in ("hae", "gae"):
+    if get_estimator(c.advantage_estimator).needs_critic:
         source = lm if c.critic_model is None else c.critic_model
         policy.critic = build_critic(source, shared_backbone=c.shared_critic_backbone, seed=c.seed).to(policy.device)
     policy.rebuild_critic = c.critic_model is None and not c.shared_critic_backbone and policy.critic is not None

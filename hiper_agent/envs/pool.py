@@ -9,7 +9,7 @@ the same seeds:
 - `SubprocEnvPool`: the envs spread over worker processes (each owns a contiguous block of them and steps its
   share of a subset while the others step theirs); pays when env steps cost more than the pipe round trip
   (~0.1-0.3 ms a message) and there are cores to spare. See `benchmarks/bench_rollout.py`.
-- `RayEnvPool` (``hiper_agent.envpool_ray``, ``pip install hiper[ray]``): Ray actors, locally or on a cluster;
+- `RayEnvPool` (``hiper_agent.envs.ray_pool``, ``pip install hiper[ray]``): Ray actors, locally or on a cluster;
   a dead worker is replaced and its envs replayed.
 """
 

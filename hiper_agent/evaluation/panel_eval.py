@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hiper_agent.buffer import Trajectory
-from hiper_agent.envpool import EnvPool
-from hiper_agent.panels import EvalPanel, wilson_interval
+from hiper_agent.envs.pool import EnvPool
+from hiper_agent.evaluation.panels import EvalPanel, wilson_interval
 from hiper_agent.policies.base import Policy
-from hiper_agent.rollout import RolloutStats, collect_rollouts, rollout_metrics
+from hiper_agent.rollout.collect import RolloutStats, collect_rollouts, rollout_metrics
+from hiper_agent.types import Trajectory
 
 __all__ = ["EvalResult", "evaluate", "evaluate_panels"]
 

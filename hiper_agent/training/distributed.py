@@ -24,12 +24,10 @@ import torch
 from hiper_agent.errors import SetupError
 
 if TYPE_CHECKING:
-    from hiper_agent.buffer import Trajectory
-    from hiper_agent.envpool import EnvPool
-    from hiper_agent.policies.base import Policy
-    from hiper_agent.rollout import RolloutStats
+    from hiper_agent.rollout.collect import RolloutStats
+    from hiper_agent.types import Trajectory
 
-__all__ = ["Dist", "NullLogger", "WorldSizeError", "distributed_rollout"]
+__all__ = ["Dist", "NullLogger", "WorldSizeError", "gather_rollouts"]
 
 #: How long a rank waits in a collective; rank 0 evaluates and saves alone while the others wait.
 TIMEOUT = timedelta(hours=2)
@@ -208,37 +206,21 @@ def _all_reduce_flat(tensors: list[torch.Tensor]) -> None:
         offset += t.numel()
 
 
-def distributed_rollout(
-    dist: Dist,
-    pool: EnvPool,
-    policy: Policy,
-    resets: Sequence[dict[str, Any]],
-    *,
-    group_size: int,
-    rng: torch.Generator | None,
-    last_values: bool,
-    values: bool,
+def gather_rollouts(
+    dist: Dist, trajs: list[Trajectory], stats: RolloutStats, *, first_group: int
 ) -> tuple[list[Trajectory], RolloutStats]:
-    """A training rollout over every rank: this rank plays its slice of ``resets``, values it, and gathers all.
+    """Every rank's trajectories and rollout stats, on every rank, in the single-process order.
 
-    Every rank returns the same trajectories, in the single-process order (group ids numbered over the full batch),
-    with ``Turn.values`` filled when ``values``; the stats add up every rank's units and steps (seconds: the slowest).
-    With one process this is `collect_rollouts` followed by `Policy.compute_values`.
+    ``trajs`` are this rank's episodes, whose groups start at ``first_group`` of the full batch (`Dist.shard`):
+    their group ids are renumbered over the full batch. The stats add up every rank's units and steps; the
+    seconds are the slowest rank's. With one process this returns its arguments.
     """
-    from hiper_agent.rollout import RolloutStats, collect_rollouts
-
-    share = dist.shard(len(resets), group_size)
-    trajs, stats = collect_rollouts(pool, policy, resets[share], group_size=group_size, rng=rng,
-                                    last_values=last_values)  # fmt: skip
-    if values:
-        turns = [t for traj in trajs for t in traj.turns]
-        if turns:
-            policy.compute_values(turns)
     if not dist.enabled:
         return trajs, stats
+    from hiper_agent.rollout.collect import RolloutStats
+
     for traj in trajs:
-        traj.group_id += share.start // group_size
-        traj.final_info = {}  # the env's last info may hold unpicklable objects; nothing after the rollout reads it
+        traj.group_id += first_group
     trajs = dist.gather_objects(trajs)
     parts = dist.gather_objects([stats])
     total = RolloutStats()

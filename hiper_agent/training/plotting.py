@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hiper_agent.metrics import read_metrics
+from hiper_agent.training.metrics import read_metrics
 
 __all__ = ["plot_learning_curve"]
 

@@ -1,6 +1,6 @@
 """Run metrics: the key list, a JSONL + TensorBoard logger, a progress bar and the one-line summary.
 
-The learning-curve plot drawn from these records is in `hiper_agent.plotting`.
+The learning-curve plot drawn from these records is in `hiper_agent.training.plotting`.
 
 Every metric has a namespaced key listed in `METRIC_KEYS` (and in docs/training.md); add new keys there
 rather than inventing them in the trainer. Records are `{"step": int, <key>: number, ...}`, one JSON line
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hiper_agent.ppo_config import HiPERConfig
+    from hiper_agent.training.ppo_config import HiPERConfig
 
 __all__ = ["METRIC_KEYS", "MetricsLogger", "ProgressBar", "format_summary", "read_metrics"]
 
@@ -193,7 +193,7 @@ class MetricsLogger:
             if not is_known_key(key) and key not in self._warned:
                 self._warned.add(key)
                 warnings.warn(
-                    f"metric key {key!r} is not in hiper_agent.metrics.METRIC_KEYS; add it there and to "
+                    f"metric key {key!r} is not in hiper_agent.training.metrics.METRIC_KEYS; add it there and to "
                     "docs/training.md (or use an existing key).",
                     stacklevel=2,
                 )

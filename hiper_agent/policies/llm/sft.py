@@ -1,26 +1,25 @@
 """SFT warm start: imitate the env's expert, three blocks per step, with the expert's subgoal segments.
 
-The demonstrations come through the option protocol alone: an env made with ``expert=True`` reports
-``expert_action`` and ``expert_subgoal`` in ``info``; the expert SWITCHes whenever its subgoal changes. So the
+The demonstrations (``hiper_agent.rollout.expert.expert_episodes``) come through the option protocol alone, so the
 same code serves every env that has an expert. Each demonstration step becomes one (prompt, response) pair built
-with the very :class:`~hiper_agent.prompts.PromptBuilder` the policy uses during RL.
+with the very :class:`~hiper_agent.policies.prompts.PromptBuilder` the policy uses during RL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
-from hiper_agent.batch import collate, response_logits
-from hiper_agent.prompts import HistoryEntry, PromptBuilder
+from hiper_agent.policies.llm.batch import collate, response_logits
+from hiper_agent.policies.prompts import PromptBuilder
+from hiper_agent.types import HistoryEntry
 from hiper_envs.options import format_response
 
-__all__ = ["SFTExample", "build_sft_examples", "expert_episodes", "sft_train"]
+__all__ = ["SFTExample", "build_sft_examples", "sft_train"]
 
 
 @dataclass(frozen=True)
@@ -29,27 +28,6 @@ class SFTExample:
 
     prompt: str
     response: str
-
-
-def expert_episodes(env: gym.Env, num_episodes: int, seed: int) -> Iterator[list[dict[str, Any]]]:
-    """Play the env's expert (``info["expert_action"]``) for ``num_episodes`` episodes.
-
-    Yields, per won episode, the steps as dicts ``{observation, info, switch, subgoal, action}``, where ``info``
-    is the ``info`` the agent saw *before* acting. Episodes the expert fails (should not happen) are skipped.
-    """
-    for episode in range(num_episodes):
-        obs, info = env.reset(seed=seed + episode)
-        if "expert_action" not in info:
-            raise ValueError("expert_episodes needs an env made with expert=True (info has no 'expert_action')")
-        steps, previous_subgoal, done = [], None, False
-        while not done:
-            subgoal, action = info["expert_subgoal"], info["expert_action"]
-            switch = previous_subgoal is None or subgoal != previous_subgoal
-            steps.append({"observation": obs, "info": info, "switch": switch, "subgoal": subgoal, "action": action})
-            obs, _, terminated, truncated, info = env.step({"action": action, "switch": switch, "subgoal": subgoal})
-            previous_subgoal, done = subgoal, terminated or truncated
-        if info.get("won"):
-            yield steps
 
 
 def build_sft_examples(episodes: Sequence[list[dict[str, Any]]], prompt_builder: PromptBuilder) -> list[SFTExample]:

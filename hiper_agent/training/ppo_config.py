@@ -17,7 +17,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from hiper_agent.config_parts import (
+from hiper_agent.credit.registry import AdvantageEstimator, get_estimator
+from hiper_agent.training.config_parts import (
     COMPONENTS,
     CreditConfig,
     EnvConfig,
@@ -27,14 +28,10 @@ from hiper_agent.config_parts import (
     RunConfig,
     SFTConfig,
 )
-from hiper_agent.ppo_presets import ENV_DEFAULTS, PRESETS
+from hiper_agent.training.ppo_presets import ENV_DEFAULTS, PRESETS
 
 __all__ = ["PRESETS", "HiPERConfig", "KLEstimator", "KeepPenaltyMode", "advantage_estimator_names", "field_names"]
 
-# Used when `hiper_agent.credit` (the estimator registry) cannot be imported.
-_FALLBACK_ESTIMATORS: tuple[str, ...] = ("hae", "gae", "grpo", "rloo", "gigpo")
-# Estimators whose baseline comes from the other episodes of a group of envs sharing one task.
-_GROUP_ESTIMATORS: frozenset[str] = frozenset({"grpo", "rloo", "gigpo"})
 _CONFIG_FILE = "config.json"
 _POSITIVE = (
     "num_envs group_size ppo_epochs minibatch_size grad_accum_steps max_new_tokens max_prompt_tokens lr critic_lr "
@@ -64,11 +61,7 @@ class KeepPenaltyMode(str, Enum):
 
 
 def advantage_estimator_names() -> tuple[str, ...]:
-    """Names accepted by `advantage_estimator`: the credit registry's, else the built-in list."""
-    try:  # imported lazily: the config must load without the credit package (and its numpy import).
-        from hiper_agent.credit import AdvantageEstimator  # type: ignore[attr-defined]
-    except ImportError:
-        return _FALLBACK_ESTIMATORS
+    """Names accepted by `advantage_estimator`: the credit registry's built-in estimators."""
     return tuple(e.value for e in AdvantageEstimator)
 
 
@@ -159,7 +152,7 @@ class HiPERConfig:
             f"advantage_estimator {self.advantage_estimator!r} is unknown; choose one of {', '.join(names)}.",
         )
         require(
-            self.advantage_estimator not in _GROUP_ESTIMATORS or self.group_size >= 2,
+            not get_estimator(self.advantage_estimator).group_based or self.group_size >= 2,
             f"advantage_estimator {self.advantage_estimator!r} compares episodes of a group, so group_size "
             f"({self.group_size}) must be >= 2; e.g. set group_size to 4 (HiPER/GiGPO use 8).",
         )
@@ -220,7 +213,7 @@ class HiPERConfig:
 
     def eval_panels(self) -> list[Any]:
         """The fixed evaluation panels of this run, one per split in `eval_split`."""
-        from hiper_agent.panels import EvalPanel
+        from hiper_agent.evaluation.panels import EvalPanel
 
         k = self.env_kwargs.get("num_subtasks")
         return [EvalPanel(self.env_id, split.strip(), self.eval_episodes, self.eval_seed, k)

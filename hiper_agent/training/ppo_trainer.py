@@ -2,9 +2,9 @@
 
 Docs: docs/training.md. Paper: HiPER, https://arxiv.org/abs/2602.16165. The loop reads in the order it runs, as in
 CleanRL's ``ppo.py``. It only talks to a `Policy` (``policies/``: the LLM, or the fast candidate scorer) and to an
-`EnvPool`; the pieces live beside it: rollout (``rollout.py``), buffer and advantages (``buffer.py``, ``credit/``),
-the loss (``ppo_loss.py``), evaluation on fixed panels (``evaluation.py``), config (``ppo_config.py``),
-checkpoints (``checkpoint.py``), metrics (``metrics.py``).
+`EnvPool` (``hiper_agent.envs``); the pieces live below it: rollout and buffer (``hiper_agent.rollout``), advantages
+(``hiper_agent.credit``), evaluation on fixed panels (``hiper_agent.evaluation``), and beside it the loss
+(``ppo_loss.py``), config (``ppo_config.py``), checkpoints (``checkpoint.py``), metrics (``metrics.py``).
 
 Exact resume: every iteration derives all of its randomness from ``(seed, iteration)`` (see ``seeding.py``), so a
 checkpoint holds only weights, optimizer states, the iteration and the metric history, and a run killed and
@@ -23,20 +23,21 @@ import torch
 
 import hiper_envs  # noqa: F401  (registers the HiPER/* ids)
 from hiper_agent import credit
-from hiper_agent.buffer import Minibatch, RolloutBuffer
-from hiper_agent.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
-from hiper_agent.distributed import Dist, NullLogger, distributed_rollout
-from hiper_agent.envpool import EnvPool, SubprocEnvPool, SyncEnvPool, make_env_fns
+from hiper_agent.envs import EnvPool, make_pool
 from hiper_agent.errors import SetupError
-from hiper_agent.evaluation import evaluate_panels
-from hiper_agent.metrics import MetricsLogger, ProgressBar, format_summary
-from hiper_agent.plotting import plot_learning_curve
+from hiper_agent.evaluation.panel_eval import evaluate_panels
 from hiper_agent.policies import make_policy
-from hiper_agent.ppo_config import HiPERConfig
-from hiper_agent.ppo_loss import kl_penalty, masked_mean, policy_loss, value_loss
-from hiper_agent.rollout import group_resets, rollout_metrics
+from hiper_agent.rollout.buffer import RolloutBuffer
+from hiper_agent.rollout.collect import collect_rollouts, group_resets, rollout_metrics
+from hiper_agent.rollout.expert import expert_episodes
 from hiper_agent.seeding import iteration_seed, seed_everything, seed_iteration, torch_generator
-from hiper_agent.sft import expert_episodes
+from hiper_agent.training.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from hiper_agent.training.distributed import Dist, NullLogger, gather_rollouts
+from hiper_agent.training.metrics import MetricsLogger, ProgressBar, format_summary
+from hiper_agent.training.plotting import plot_learning_curve
+from hiper_agent.training.ppo_config import HiPERConfig
+from hiper_agent.training.ppo_loss import kl_penalty, masked_mean, policy_loss, value_loss
+from hiper_agent.types import Minibatch
 
 __all__ = ["HiPERTrainer", "advantage_config", "train"]
 
@@ -45,7 +46,7 @@ class HiPERTrainer:
     """Trains any `Policy` with PPO and the advantage estimator named in the config.
 
     Example:
-        >>> from hiper_agent.ppo_config import HiPERConfig
+        >>> from hiper_agent.training.ppo_config import HiPERConfig
         >>> trainer = HiPERTrainer(HiPERConfig.from_preset("smoke"))  # doctest: +SKIP
         >>> summary = trainer.train()  # doctest: +SKIP
     """
@@ -83,6 +84,7 @@ class HiPERTrainer:
             self.demos = list(expert_episodes(expert_env, n, seed=iteration_seed(c.seed, 0, "sft")))
             expert_env.close()
         self.policy = make_policy(c.policy, config=c, demos=self.demos, device=str(self.device))
+        self.estimator = credit.get_estimator(c.advantage_estimator)  # its facts: which critic heads it reads
         self._build_optimizers()
         self.iteration = 0
         self.totals = {"rollout/total_episodes": 0.0, "rollout/total_env_steps": 0.0}
@@ -158,22 +160,24 @@ class HiPERTrainer:
         c = self.config
         seed_iteration(c.seed, it)  # global RNGs too (dropout, ...): a resumed run replays exactly
         r0 = time.perf_counter()
-        # 1. rollout: every group of `group_size` envs shares a task
+        # 1. rollout: every group of `group_size` envs shares a task; each rank plays its share of the groups
         self.policy.eval()
-        use_values = self.policy.has_critic and c.advantage_estimator in ("hae", "gae")
-        # each rank plays and values its share of the groups, then all hold the full batch (distributed.py)
+        resets = group_resets(c.num_envs, c.group_size, iteration_seed(c.seed, it, "env"))
+        share = self.dist.shard(len(resets), c.group_size)
         sample_stream = "sample" if self.dist.rank == 0 else f"sample/rank{self.dist.rank}"
-        trajs, stats = distributed_rollout(
-            self.dist, self.pool, self.policy,
-            group_resets(c.num_envs, c.group_size, iteration_seed(c.seed, it, "env")),
-            group_size=c.group_size, rng=torch_generator(iteration_seed(c.seed, it, sample_stream)),
-            last_values=c.bootstrap_truncated, values=use_values,
-        )  # fmt: skip
+        trajs, stats = collect_rollouts(self.pool, self.policy, resets[share], group_size=c.group_size,
+                                        rng=torch_generator(iteration_seed(c.seed, it, sample_stream)),
+                                        last_values=c.bootstrap_truncated)  # fmt: skip
+        # 2. critic values at the decision points (each rank values its own turns), then every rank holds the batch
+        turns = [turn for traj in trajs for turn in traj.turns]
+        if self.estimator.needs_critic and self.policy.has_critic and turns:
+            self.policy.compute_values(turns)
+        trajs, stats = gather_rollouts(self.dist, trajs, stats, first_group=share.start // c.group_size)
         metrics = rollout_metrics(trajs, stats)
         self.totals["rollout/total_episodes"] += len(trajs)
         self.totals["rollout/total_env_steps"] += stats.env_steps
         metrics.update(self.totals)
-        # 2. critic values at the decision points, 3. advantages (one compute_advantages call), returns
+        # 3. advantages (one compute_advantages call over the batch), returns
         buffer = RolloutBuffer(trajs, estimator=c.advantage_estimator, config=advantage_config(c),
                                reward_scale=c.reward_scale)  # fmt: skip
         buffer.compute_advantages()
@@ -216,7 +220,7 @@ class HiPERTrainer:
 
     def _micro_loss(self, mb: Minibatch) -> dict[str, Any]:
         c = self.config
-        use_values = self.policy.has_critic and c.advantage_estimator in ("hae", "gae")
+        use_values = self.estimator.needs_critic and self.policy.has_critic
         ev = self.policy.evaluate(mb.turns, with_values=use_values)
         width = ev.logprobs.shape[1]
         old, adv, ref = (_right_aligned(rows, width).to(ev.logprobs.device)
@@ -323,18 +327,6 @@ class HiPERTrainer:
         for pool in (self.pool, *self.eval_pools.values()):
             pool.close()
         self.dist.close()
-
-
-def make_pool(env_id: str, num_envs: int, workers: int = 0, backend: str = "ray", **kwargs: Any) -> EnvPool:
-    """``num_envs`` envs in this process (``workers=0``), or spread over ``workers`` Ray actors or processes."""
-    fns = make_env_fns(env_id, num_envs, **kwargs)
-    if workers <= 0:
-        return SyncEnvPool(fns)
-    if backend == "subprocess":
-        return SubprocEnvPool(fns, num_workers=workers)
-    from hiper_agent.envpool_ray import RayEnvPool
-
-    return RayEnvPool(fns, num_workers=workers)
 
 
 def advantage_config(config: HiPERConfig) -> credit.AdvantageConfig:

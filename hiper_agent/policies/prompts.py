@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hiper_agent.protocol import KEEP, SWITCH, close_tag, format_response, open_tag
+from hiper_agent.types import HistoryEntry
 
-__all__ = ["HistoryEntry", "PromptBuilder", "PromptStyle", "template_for_env"]
+__all__ = ["PromptBuilder", "PromptStyle", "template_for_env"]
 
 PromptStyle = Literal["full", "compact", "react"]
 
@@ -55,14 +56,6 @@ obs: {observation}
 subgoal: {subgoal}
 actions: {actions}
 """
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One past step as the prompt shows it."""
-
-    observation: str
-    action: str
 
 
 def template_for_env(env_id: str) -> str:

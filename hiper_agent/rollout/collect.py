@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from hiper_agent.buffer import Trajectory, Turn
-from hiper_agent.envpool import EnvPool
+from hiper_agent.envs.pool import EnvPool
 from hiper_agent.policies.base import Policy
-from hiper_agent.prompts import HistoryEntry
+from hiper_agent.types import HistoryEntry, Trajectory, Turn
 
 __all__ = ["RolloutStats", "collect_rollouts", "group_resets", "rollout_metrics"]
 

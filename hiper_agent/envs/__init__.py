@@ -1,0 +1,30 @@
+"""Env pools: the rollout's view of N Gymnasium envs, reset and stepped by index, in this process or in workers.
+
+`make_pool` picks the backend (`SyncEnvPool`, `SubprocEnvPool`, or `RayEnvPool` in ``hiper_agent.envs.ray_pool``,
+imported only when asked for); the trainer, ``hiper-bench`` and the benchmarks build their pools with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hiper_agent.envs.pool import EnvPool, StepResult, SubprocEnvPool, SyncEnvPool, make_env_fns
+
+__all__ = ["EnvPool", "StepResult", "SubprocEnvPool", "SyncEnvPool", "make_env_fns", "make_pool"]
+
+
+def make_pool(env_id: str, num_envs: int, workers: int = 0, backend: str = "ray", **kwargs: Any) -> EnvPool:
+    """``num_envs`` envs ``gym.make(env_id, **kwargs)`` in one pool, in this process or spread over workers.
+
+    ``workers=0``: in this process; ``workers=N``: over N Ray actors (``backend="ray"``) or worker processes
+    (``backend="subprocess"``). The trainer, ``hiper-bench`` and the benchmarks build their pools here; every
+    backend gives the same transcripts.
+    """
+    fns = make_env_fns(env_id, num_envs, **kwargs)
+    if workers <= 0:
+        return SyncEnvPool(fns)
+    if backend == "subprocess":
+        return SubprocEnvPool(fns, num_workers=workers)
+    from hiper_agent.envs.ray_pool import RayEnvPool
+
+    return RayEnvPool(fns, num_workers=workers)
