@@ -231,7 +231,7 @@ def _alfworld_traits(record: dict[str, Any], goal: TaskGoal) -> list[str]:
         seen = [record.get("observation", "")] + [s.get("observation", "") for s in record.get("transcript", [])]
         if not any(re.search(rf"\b{re.escape(goal.obj)} \d+\b", str(o).lower()) for o in seen):
             traits.append("never_saw_target")
-    else:
+    elif not {"wrong_receptacle", "skipped_step"} & set(traits):
         traits.append("incomplete")
     return traits
 

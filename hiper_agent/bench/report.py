@@ -268,7 +268,7 @@ def steps_table(summary: dict[str, Any]) -> list[str]:
 
 def failure_table(summary: dict[str, Any]) -> list[str]:
     """Why the lost episodes were lost (`hiper_agent.bench.failures`): class counts and trait counts."""
-    from hiper_agent.bench.failures import DESCRIPTIONS, TRAITS
+    from hiper_agent.bench.failures import CLASSES, DESCRIPTIONS, TRAITS
 
     classes, traits = summary.get("failures", {}), summary.get("failure_traits", {})
     lost = sum(classes.values())
@@ -282,7 +282,8 @@ def failure_table(summary: dict[str, Any]) -> list[str]:
         "| class | what it means | episodes | % of lost | with the trait |",
         "|---|---|---|---|---|",
     ]
-    for name in dict.fromkeys([*classes, *traits]):
+    order = {name: k for k, name in enumerate(CLASSES)}
+    for name in sorted({*classes, *traits}, key=lambda c: (order.get(c, len(order)), c)):
         count = classes.get(name, 0)
         meaning = DESCRIPTIONS.get(name) or TRAITS.get(name, "")
         lines.append(f"| {name} | {meaning} | {count} | {100 * count / lost:.1f} | {traits.get(name, 0)} |")

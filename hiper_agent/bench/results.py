@@ -134,7 +134,8 @@ class ResultsDir:
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A run's results data (``results.json`` in ``path``, or the file itself), with a fresh summary.
 
-    The episodes come with their transcripts when ``episodes.jsonl`` is there.
+    The episodes come with their transcripts when ``episodes.jsonl`` is there, and their lost episodes are then
+    classified again (`hiper_agent.bench.failures.classify`), so an old run reads with the current classes.
     """
     from hiper_agent.bench.report import summarize
 
@@ -142,8 +143,14 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     folder = path.parent if path.is_file() else path
     if not (folder / RESULTS_FILE).is_file():
         raise SetupError(f"{folder} holds no {RESULTS_FILE} (is it a hiper-bench --out folder?)")
+    from hiper_agent.bench.failures import classify
+
     results = ResultsDir(folder)
     episodes = results.episodes()
+    for ep in episodes:  # classify again from the transcript: the classes are those of the code reading them
+        if not ep["won"] and "transcript" in ep:
+            analysis = classify(ep)
+            ep["failure_class"], ep["failure_traits"] = analysis.primary, list(analysis.traits)
     summary = summarize(episodes, panel_episodes=results.header.get("panel", {}).get("episodes"))
     return {"header": results.header, "summary": summary, "episodes": episodes, "path": str(folder)}
 

@@ -141,7 +141,11 @@ def test_expert_view_shows_verified_subgoals(runs, browser):
 @pytest.mark.slow
 @needs_browser
 def test_views_of_a_24_episode_expert_run_and_a_policy_run(tmp_path, browser):
-    """Acceptance of issue 19: the view of a 24-episode expert run and of a scorer policy's run open in Chromium."""
+    """Issue 19: the views of a 24-episode expert run and of a saved policy's run open in Chromium.
+
+    The policy is a scorer policy saved as ``hiper-train`` saves it, untrained (training it takes minutes and the
+    view does not depend on its weights: it draws whatever options the policy played).
+    """
     torch = pytest.importorskip("torch")
     from hiper_agent.policies.scorer import make_scorer_policy
 
