@@ -18,6 +18,7 @@ pytest.importorskip("openai", reason="the openai client is in the bench and dev 
 
 from hiper_agent.bench.cli import EXIT_INCOMPLETE, main  # noqa: E402
 from hiper_agent.bench.compare import compare_table  # noqa: E402
+from hiper_agent.bench.recorder import prompt_hash  # noqa: E402
 from hiper_agent.bench.results import EPISODES_FILE, RESULTS_FILE, load_results  # noqa: E402
 
 
@@ -137,8 +138,11 @@ def test_a_wrong_model_name_is_reported_with_the_servers_words(tmp_path, server,
 def test_react_style_and_compare_warnings(tmp_path, server, tasks):
     hiper, react = tmp_path / "hiper", tmp_path / "react"
     assert main(_args(server, hiper, episodes=2)) == 0
-    assert main(_args(server, react, episodes=2, style="react", steps=2)) == 0
+    assert main([*_args(server, react, episodes=2, style="react", steps=2), "--keep-prompts"]) == 0
     episodes = load_results(react)["episodes"]
+    step = episodes[0]["transcript"][0]
+    assert step["prompt_sha"] == prompt_hash(step["prompt"]) and "Admissible actions" in step["prompt"]
+    assert step["parsed"]["action"] == step["command"] and step["reply"].startswith("<think>")
     assert [e["options"] for e in episodes] == [1, 1] and all(e["format_errors"] == 0 for e in episodes)
     requests = [r for r in Scripted.requests if r["task"] and "<switch>" not in r["prompt"]]
     assert requests and all(r["stop"] == ["</action>"] and r["max_tokens"] == 256 for r in requests)
