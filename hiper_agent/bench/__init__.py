@@ -9,13 +9,15 @@
     results.start({"agent": {"spec": "random"}, "panel": panel.to_dict(), "env_kwargs": {}})
     run_benchmark(make_agent("random"), EvalPanel("HiPER/ALFWorld-v0", "valid_unseen", 24), results)
 
-See ``docs/benchmarking.md`` for the agent protocol and how to read the tables.
+``hiper-bench view RUN_DIR`` (`hiper_agent.bench.viewer.write_view`) draws a run's episodes as options in one
+static HTML file; `hiper_agent.bench.failures.classify` says why a lost episode was lost. See
+``docs/benchmarking.md`` for the agent protocol and how to read the tables.
 """
 
 from __future__ import annotations
 
 from hiper_agent.bench.agents import make_agent
-from hiper_agent.bench.protocol import Agent, AgentStep, BenchAgent, EpisodeStart
+from hiper_agent.bench.protocol import Agent, AgentStep, BenchAgent, EpisodeStart, InfrastructureError
 from hiper_agent.bench.results import ResultsDir, load_results
 from hiper_agent.bench.runner import run_benchmark
 
@@ -24,6 +26,7 @@ __all__ = [
     "AgentStep",
     "BenchAgent",
     "EpisodeStart",
+    "InfrastructureError",
     "ResultsDir",
     "load_results",
     "make_agent",

@@ -6,7 +6,8 @@ Specs, as ``hiper-bench --agent`` takes them:
 - ``expert``: the env's oracle (``info["expert_action"]``, the env made with ``expert=True``); an upper bound, and
   the only agent allowed to see expert information.
 - a folder saved by ``hiper-train`` (``policy.json`` inside): see `hiper_agent.bench.policy_agent`.
-- ``hf:<model id or path>`` and ``openai:<model>``: language models, see `hiper_agent.bench.llm_agents`.
+- ``hf:<model id or path>`` and ``openai:<model>``: language models, see `hiper_agent.bench.llm_agents` and
+  `hiper_agent.bench.openai_agent`.
 - ``python:module:object``: a user's `~hiper_agent.bench.protocol.Agent` (a class or zero-argument factory
   gives one instance per env slot; an instance is copied per slot).
 """
@@ -167,7 +168,7 @@ def make_agent(spec: str, **options: Any) -> BenchAgent:
 
         return HFAgent(spec.removeprefix("hf:"), **options)
     if spec.startswith("openai:"):
-        from hiper_agent.bench.llm_agents import OpenAIAgent
+        from hiper_agent.bench.openai_agent import OpenAIAgent
 
         return OpenAIAgent(spec.removeprefix("openai:"), **options)
     if Path(spec).is_dir():

@@ -3,30 +3,55 @@
 Both build their prompts with the project's `~hiper_agent.policies.prompts.PromptBuilder`, in one of two styles:
 
 - ``hiper``: the three blocks of the option protocol (KEEP/SWITCH, subgoal, action); the raw reply goes to the
-  env, which parses it, tracks the options and counts format errors.
+  env, which parses it leniently and tracks the options. A reply is a format error when it does not parse as the
+  three blocks (`reply_format_errors`): the agent counts it, because the env cannot (to the env a reply without
+  any tag is a bare command, which it executes if it names one).
 - ``react``: a flat baseline: the model may think in ``<think>``, then writes one ``<action>``; the action alone
-  goes to the env (one option per episode), and a reply without an action is a format error.
+  goes to the env (one option per episode), and a reply without a well-formed ``<action>`` block is a format error.
+
+Both stop generating at ``</action>`` (the last block of either style), so replies do not run to the token limit.
 
 Decoding is greedy by default (``temperature=0``). With sampling, each episode draws from its own seed.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from hiper_agent.bench.protocol import AgentStep, BenchAgent, EpisodeStart
 from hiper_agent.errors import SetupError
 from hiper_agent.policies.prompts import PromptBuilder, template_for_env
 from hiper_agent.types import HistoryEntry
-from hiper_envs.options import parse_response
+from hiper_envs.options import close_tag, parse_response
 
-__all__ = ["HFAgent", "LLMAgent", "OpenAIAgent"]
+__all__ = ["Completion", "HFAgent", "LLMAgent", "reply_format_errors"]
 
 _STYLES = {"hiper": "full", "react": "react"}
 _DEFAULT_TOKENS = {"hiper": 64, "react": 256}
+#: Where a reply ends: the closing tag of the last block of both styles.
+STOP = close_tag("action")
+#: The parser's deviations that break the react format (its blocks other than ``<action>`` are free).
+_REACT_ERRORS = ("missing_action", "unclosed_action", "duplicate_action", "trailing_text", "not_text")
+
+
+def reply_format_errors(style: str, reply: str) -> tuple[str, ...]:
+    """How ``reply`` deviates from the format of ``style`` (empty when it parses cleanly).
+
+    ``hiper``: every deviation `~hiper_envs.options.parse_response` finds (a tagless reply lacks all three
+    blocks). ``react``: those about the ``<action>`` block and text after it.
+    """
+    errors = parse_response(reply).format_errors
+    return errors if style == "hiper" else tuple(e for e in errors if e in _REACT_ERRORS)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One reply of a model: its text and JSON-ready facts about it (latency, attempts, finish reason, ...)."""
+
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 class LLMAgent(BenchAgent):
@@ -55,7 +80,7 @@ class LLMAgent(BenchAgent):
         self._seeds[slot] = start.seed
 
     def complete(self, slots: Sequence[int], prompts: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[Any]:
-        """One reply text (or an exception) per prompt."""
+        """One reply per prompt: a `Completion`, its text alone, or the exception that fails that slot's episode."""
         raise NotImplementedError
 
     def act(
@@ -68,16 +93,20 @@ class LLMAgent(BenchAgent):
         ]
         replies = self.complete(slots, prompts, infos)
         out: list[AgentStep | BaseException] = []
-        for slot, reply in zip(slots, replies, strict=True):
+        for slot, prompt, reply in zip(slots, prompts, replies, strict=True):
             if isinstance(reply, BaseException):
                 out.append(reply)
                 continue
-            self._texts[slot] = reply
+            completion = reply if isinstance(reply, Completion) else Completion(str(reply))
+            text = completion.text
+            self._texts[slot] = text
+            errors = reply_format_errors(self.style, text)
             if self.style == "hiper":
-                out.append(AgentStep(reply))
+                action: Any = text  # the env parses it (leniently) and tracks the options
             else:
-                action = parse_response(reply).action
-                out.append(AgentStep(action if action is not None else reply.strip(), format_error=action is None))
+                parsed = parse_response(text).action
+                action = parsed if parsed is not None else text.strip()
+            out.append(AgentStep(action, bool(errors), errors, reply=text, prompt=prompt, meta=completion.meta))
         return out
 
     def observe(self, slot: int, observation: str, step: AgentStep, info: dict[str, Any]) -> None:
@@ -154,106 +183,14 @@ class HFAgent(LLMAgent):
                 for info in infos
             ]
         if self.temperature <= 0:
-            return [s.text for s in self.generator.generate(prompts, constraints=constraints, greedy=True)]
-        texts = []
-        for k, slot in enumerate(slots):
-            one = None if constraints is None else [constraints[k]]
-            [sample] = self.generator.generate([prompts[k]], constraints=one, generator=self._torch_rngs[slot])
-            texts.append(sample.text)
-        return texts
+            samples = self.generator.generate(prompts, constraints=constraints, greedy=True)
+        else:
+            samples = []
+            for k, slot in enumerate(slots):
+                one = None if constraints is None else [constraints[k]]
+                samples += self.generator.generate([prompts[k]], constraints=one, generator=self._torch_rngs[slot])
+        return [Completion(s.text, {"finish_reason": s.finish_reason}) for s in samples]
 
     def describe(self) -> dict[str, Any]:
         """See `BenchAgent.describe`."""
         return {**super().describe(), "max_new_tokens": self.max_new_tokens, "constrained": self.constrained}
-
-
-class OpenAIAgent(LLMAgent):
-    """Any OpenAI-compatible chat server (OpenAI, vLLM, llama.cpp, Ollama, ...), through the official client.
-
-    The key is read from ``OPENAI_API_KEY`` (servers without authentication accept any non-empty value). Each
-    env slot's request runs in its own thread; the client retries failed requests (``max_retries``, with
-    backoff) and gives up after ``timeout`` seconds, and a request that still fails fails that episode only.
-
-    Args:
-        model: the server's model name.
-        base_url: the server, e.g. ``http://localhost:8000/v1`` (None: api.openai.com).
-        style, temperature, history_length: see `LLMAgent`.
-        max_new_tokens: ``max_tokens`` of each request (default 64 for hiper, 256 for react).
-        timeout: seconds per request.
-        max_retries: retries per request.
-    """
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | None = None,
-        style: str = "hiper",
-        temperature: float = 0.0,
-        max_new_tokens: int | None = None,
-        history_length: int = 2,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-    ) -> None:
-        super().__init__(style=style, temperature=temperature, history_length=history_length)
-        try:
-            import openai
-        except ImportError as err:
-            raise SetupError('openai:<model> needs the openai client: pip install "hiper[bench]"') from err
-        key = os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise SetupError("set OPENAI_API_KEY (any non-empty value for a server without authentication)")
-        self.model, self.base_url = model, base_url
-        self.max_new_tokens = max_new_tokens or _DEFAULT_TOKENS[style]
-        self.client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries)
-        self._pool: ThreadPoolExecutor | None = None
-        self._steps: dict[int, int] = {}
-
-    def setup(self, num_slots: int, env_id: str) -> None:
-        """See `BenchAgent.setup`."""
-        super().setup(num_slots, env_id)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, num_slots), thread_name_prefix="hiper-bench-openai")
-
-    def begin(self, slot: int, start: EpisodeStart) -> None:
-        """See `BenchAgent.begin`."""
-        super().begin(slot, start)
-        self._steps[slot] = 0
-
-    def _request(self, prompt: str, seed: int) -> str:
-        response = self.client.chat.completions.create(
-            model=self.model,
-            messages=[{"role": "user", "content": prompt}],
-            temperature=self.temperature,
-            max_tokens=self.max_new_tokens,
-            seed=seed,
-        )
-        if not response.choices:
-            raise RuntimeError("the server returned no choices")
-        return response.choices[0].message.content or ""
-
-    def complete(self, slots: Sequence[int], prompts: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[Any]:
-        """One request per slot, concurrently; a failed request becomes that slot's exception."""
-        assert self._pool is not None, "setup() first"
-        futures = []
-        for slot, prompt in zip(slots, prompts, strict=True):
-            # per-episode, per-step seed: a sampling server gives the same reply whatever --num-envs is
-            seed = (self._seeds[slot] + 7919 * self._steps[slot]) % 2**31
-            self._steps[slot] += 1
-            futures.append(self._pool.submit(self._request, prompt, seed))
-        out: list[Any] = []
-        for future in futures:
-            try:
-                out.append(future.result())
-            except Exception as err:  # noqa: BLE001  (that episode fails, the run goes on)
-                out.append(err)
-        return out
-
-    def describe(self) -> dict[str, Any]:
-        """See `BenchAgent.describe`."""
-        return {**super().describe(), "max_new_tokens": self.max_new_tokens, "base_url": self.base_url}
-
-    def close(self) -> None:
-        """Stop the request threads."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None

@@ -74,7 +74,11 @@ class PolicyAgent(BenchAgent):
                     decisions += self.policy.act(
                         [observations[k]], [infos[k]], [histories[k]], rng=self._rngs[slot], greedy=False
                     )
-        return [AgentStep(d.action, format_error=bool(d.format_error)) for d in decisions]
+        # an LLM policy's action is the text it generated: kept as its reply in the transcript
+        return [
+            AgentStep(d.action, bool(d.format_error), reply=d.action if isinstance(d.action, str) else None)
+            for d in decisions
+        ]
 
     def observe(self, slot: int, observation: str, step: AgentStep, info: dict[str, Any]) -> None:
         """Append the executed command to the slot's history (what the trainer's rollout shows the policy)."""

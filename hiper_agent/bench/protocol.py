@@ -15,12 +15,22 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Agent", "AgentStep", "BenchAgent", "EpisodeStart", "StepTimeoutError", "call_with_timeout", "episode_seed"]
+__all__ = [
+    "Agent",
+    "AgentStep",
+    "BenchAgent",
+    "EpisodeStart",
+    "InfrastructureError",
+    "StepTimeoutError",
+    "call_with_timeout",
+    "episode_seed",
+    "failure_kind",
+]
 
 T = TypeVar("T")
 
@@ -48,14 +58,44 @@ class EpisodeStart:
 
 @dataclass(frozen=True)
 class AgentStep:
-    """One slot's decision: what ``env.step`` receives, and whether the agent's output broke its own format.
+    """One slot's decision: what ``env.step`` receives, and what the runner keeps of how it was made.
 
-    ``format_error`` is for formats the env never sees (a flat agent whose reply had no ``<action>`` block);
-    format errors in three-block text sent to the env are counted from ``info["format_errors"]``.
+    Attributes:
+        action: what ``env.step`` receives.
+        format_error: the agent's own verdict that its output broke its format (an LLM reply that does not parse
+            as its style's blocks). The env's verdict on three-block text (``info["format_errors"]``) is counted
+            separately: a tagless reply is a bare command to the env, so only the agent can see it was malformed.
+        format_errors: the deviations found (the parser's names, e.g. ``"missing_action"``), for the transcript.
+        reply: the raw text the model wrote (LLM agents), kept in the transcript so the parsing can be checked.
+        prompt: the prompt the reply answers (the transcript keeps its hash, or the text with ``--keep-prompts``).
+        meta: JSON-ready facts about the decision (``request_s``: server latency, ``attempts``,
+            ``finish_reason``, ``completion_tokens``, ...).
     """
 
     action: Any
     format_error: bool = False
+    format_errors: tuple[str, ...] = ()
+    reply: str | None = None
+    prompt: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class InfrastructureError(RuntimeError):
+    """A failure of what serves the agent, not of the agent: no connection, a timeout, a 5xx or 4xx from the server.
+
+    The runner records such episodes apart (``failure: "infrastructure"``), leaves them out of every rate and
+    replays them on ``--resume``. The message keeps what the server said (status and body).
+    """
+
+
+def failure_kind(error: BaseException) -> str:
+    """``"infrastructure"`` for an `InfrastructureError` (also when it is the cause), else ``"agent"``."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, InfrastructureError):
+            return "infrastructure"
+        seen = seen.__cause__
+    return "agent"
 
 
 class StepTimeoutError(TimeoutError):
@@ -104,6 +144,13 @@ class BenchAgent(abc.ABC):
     needs_expert: bool = False
     #: `act` takes several slots per call; otherwise the runner calls it once per slot (one timeout each).
     batched: bool = False
+
+    def preflight(self) -> None:  # noqa: B027  (optional hook)
+        """Check, before the run starts, that what serves the agent answers (a server agent sends one request).
+
+        Raises:
+            SetupError: it does not answer; the message says what it said.
+        """
 
     def setup(self, num_slots: int, env_id: str) -> None:  # noqa: B027  (optional hook)
         """Called once before the first episode with the number of slots and the env id."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from hiper_agent.evaluation.panels import wilson_interval
 
-__all__ = ["PAPER_COLUMNS", "compare_table", "markdown_report", "short_task_type", "summarize"]
+__all__ = ["PAPER_COLUMNS", "infrastructure_warning", "markdown_report", "short_task_type", "summarize"]
 
 #: ALFWorld task types in the paper's column order, with the paper's names.
 PAPER_COLUMNS: dict[str, str] = {
@@ -53,19 +53,55 @@ def _rate(wins: int, n: int) -> dict[str, Any]:
     return {"episodes": n, "wins": wins, "success": wins / n if n else 0.0, "ci": [round(low, 4), round(high, 4)]}
 
 
-def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Success per task type and overall (with CIs), mean score, and step, format and option statistics."""
+def _percentiles(values: Sequence[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    arr = np.asarray(values, dtype=float)
+    stats = {f"p{q}": float(np.percentile(arr, q)) for q in (50, 90, 99)}
+    return {**{k: round(v, 4) for k, v in stats.items()}, "max": round(float(arr.max()), 4), "n": len(values)}
+
+
+def _latencies(episodes: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Per-request server latency when the agent measured it (``request_s``), else the agent call's seconds."""
+    steps = [s.get("time", {}) for ep in episodes for s in ep.get("transcript") or []]
+    requests = [t["request_s"] for t in steps if "request_s" in t]
+    if requests:
+        return {"source": "request", **(_percentiles(requests) or {})}
+    calls = [t["agent_s"] for t in steps if "agent_s" in t]
+    return None if not calls else {"source": "agent call", **(_percentiles(calls) or {})}
+
+
+def summarize(episodes: Sequence[dict[str, Any]], panel_episodes: int | None = None) -> dict[str, Any]:
+    """Success per task type and overall (with CIs), mean score, step, format, option and failure statistics.
+
+    Episodes cut by an infrastructure failure (``failure == "infrastructure"``) are counted apart and left out of
+    every rate: they say nothing about the agent. ``complete`` is False while some of the panel's
+    ``panel_episodes`` are such failures or were not played.
+    """
+    infra = [ep for ep in episodes if ep.get("failure") == "infrastructure"]
+    episodes = [ep for ep in episodes if ep.get("failure") != "infrastructure"]
     by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ep in episodes:
         by_type[ep["task_type"]].append(ep)
     n = len(episodes)
+    panel_n = n + len(infra) if panel_episodes is None else int(panel_episodes)
     steps = sum(ep["steps"] for ep in episodes)
     scores = [float(ep["score"]) for ep in episodes]
     lengths = [x for ep in episodes for x in ep["option_lengths"]]
     proposed = sum(ep["subgoals_proposed"] for ep in episodes)
     max_k = max((ep["num_subtasks"] for ep in episodes), default=1)
+    lost = [ep for ep in episodes if not ep["won"]]
+    replies = [s.get("meta", {}) for ep in episodes for s in ep.get("transcript") or [] if "reply" in s]
+
+    def rate(key: str) -> float:
+        return sum(ep.get(key, 0) for ep in episodes) / steps if steps else 0.0
+
     return {
         "episodes": n,
+        "panel_episodes": panel_n,
+        "infrastructure_failures": len(infra),
+        "not_played": max(0, panel_n - n - len(infra)),
+        "complete": not infra and n >= panel_n,
         "overall": _rate(sum(ep["won"] for ep in episodes), n),
         "by_task_type": {t: _rate(sum(e["won"] for e in by_type[t]), len(by_type[t])) for t in _type_order(by_type)},
         "score": {
@@ -77,15 +113,55 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
             str(j): _rate(sum(ep["subtasks_done"] >= j for ep in episodes), n) for j in range(1, max_k + 1)
         },
         "mean_steps": steps / n if n else 0.0,
-        "invalid_rate": sum(ep["invalid_actions"] for ep in episodes) / steps if steps else 0.0,
-        "format_error_rate": sum(ep["format_errors"] for ep in episodes) / steps if steps else 0.0,
+        "invalid_rate": rate("invalid_actions"),
+        "format_error_rate": rate("format_errors"),
+        "agent_format_error_rate": rate("agent_format_errors"),
+        "env_format_error_rate": rate("env_format_errors"),
         "options_per_episode": float(np.mean([ep["options"] for ep in episodes])) if n else 0.0,
         "mean_option_length": float(np.mean(lengths)) if lengths else 0.0,
+        "one_step_option_share": sum(x == 1 for x in lengths) / len(lengths) if lengths else 0.0,
         "subgoals_proposed": proposed,
         "subgoals_achieved": sum(ep["subgoals_achieved"] for ep in episodes),
         "subgoal_achieved_rate": sum(ep["subgoals_achieved"] for ep in episodes) / proposed if proposed else 0.0,
-        "errors": sum(ep["error"] is not None for ep in episodes),
+        "errors": sum(
+            ep.get("failure") == "agent" or (ep["error"] is not None and "failure" not in ep) for ep in episodes
+        ),
+        # replies that ran into the token limit (LLM agents that report a finish reason)
+        "replies_cut": sum(m.get("finish_reason") == "length" for m in replies),
+        "replies": len(replies),
+        "latency": _latencies(episodes),
+        "failures": _counts(lost, "failure_class"),
+        "failure_traits": _counts(lost, "failure_traits"),
     }
+
+
+def _counts(episodes: Sequence[dict[str, Any]], key: str) -> dict[str, int]:
+    """How many episodes have each value of ``key`` (a class, or each of a list of traits), in class order."""
+    from hiper_agent.bench.failures import CLASSES
+
+    counts: dict[str, int] = defaultdict(int)
+    for ep in episodes:
+        value = ep.get(key)
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None:
+                counts[v] += 1
+    order = {name: k for k, name in enumerate(CLASSES)}
+    return {k: counts[k] for k in sorted(counts, key=lambda c: (order.get(c, len(order)), c))}
+
+
+def infrastructure_warning(summary: dict[str, Any]) -> str | None:
+    """The loud line a run with infrastructure failures or unplayed episodes gets (None when complete)."""
+    if summary.get("complete", True):
+        return None
+    parts = []
+    if summary["infrastructure_failures"]:
+        parts.append(f"{summary['infrastructure_failures']} episodes failed on the server (infrastructure failures)")
+    if summary["not_played"]:
+        parts.append(f"{summary['not_played']} were not played")
+    return (
+        f"INCOMPLETE: of the panel's {summary['panel_episodes']} episodes, {' and '.join(parts)}. They are left out "
+        "of every rate here; fix the server and run the same command with --resume to play them."
+    )
 
 
 def _pct(rate: dict[str, Any]) -> str:
@@ -104,12 +180,14 @@ def _label(data: dict[str, Any]) -> str:
 
 
 def markdown_report(data: dict[str, Any]) -> str:
-    """``results.md``: the paper-shaped table, then the per-type detail, option statistics and errors."""
+    """``results.md``: the paper-shaped table, then the per-type detail, steps and options, failures and errors."""
     header, summary = data["header"], data["summary"]
     panel = header.get("panel", {})
-    lines = [
-        f"# hiper-bench: {_label(data)} on {panel.get('name', '?')}",
-        "",
+    lines = [f"# hiper-bench: {_label(data)} on {panel.get('name', '?')}", ""]
+    warning = infrastructure_warning(summary)
+    if warning:
+        lines += [f"> **{warning}**", ""]
+    lines += [
         f"{summary['episodes']} of {panel.get('episodes', '?')} episodes; success in %, 95 % intervals in brackets "
         "(Wilson for success rates, normal approximation for the mean score).",
         "",
@@ -147,80 +225,66 @@ def markdown_report(data: dict[str, Any]) -> str:
     if len(summary["subtasks_reached"]) > 1:
         lines += ["", "## Subtasks completed", "", "| at least j subtasks | success % [95 % CI] |", "|---|---|"]
         lines += [f"| {j} | {_pct(rate)} |" for j, rate in summary["subtasks_reached"].items()]
-    lines += [
-        "",
-        "## Steps and options",
-        "",
-        "| mean score | mean steps | invalid actions | format errors | options / episode | mean option length "
-        "| subgoals achieved / proposed | agent errors |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| {summary['score']['mean']:.3f} | {summary['mean_steps']:.1f} | {100 * summary['invalid_rate']:.1f} % "
-        f"| {100 * summary['format_error_rate']:.1f} % | {summary['options_per_episode']:.2f} "
-        f"| {summary['mean_option_length']:.2f} | {summary['subgoals_achieved']} / {summary['subgoals_proposed']} "
-        f"| {summary['errors']} |",
-    ]
-    errors = [ep for ep in data["episodes"] if ep["error"]]
-    if errors:
-        lines += ["", "## Agent errors (episodes recorded as failures)", ""]
-        lines += [f"- episode {ep['index']} ({ep['task_id']}): {ep['error']}" for ep in errors[:20]]
-        if len(errors) > 20:
-            lines.append(f"- ... and {len(errors) - 20} more (see results.json)")
+    lines += ["", "## Steps and options", "", *steps_table(summary)]
+    lines += ["", *failure_table(summary)]
+    latency = summary.get("latency")
+    if latency:
+        lines += [
+            "",
+            f"Latency per {latency['source']} (s): p50 {latency['p50']:.3f}, p90 {latency['p90']:.3f}, "
+            f"p99 {latency['p99']:.3f}, max {latency['max']:.3f} ({latency['n']} calls).",
+        ]
+    if summary.get("replies"):
+        lines.append(f"Replies cut at the token limit: {summary['replies_cut']} of {summary['replies']}.")
+    for kind, title in (("infrastructure", "Infrastructure failures (left out of every rate; --resume replays them)"),
+                        ("agent", "Agent errors (episodes recorded as failures)")):  # fmt: skip
+        errors = [ep for ep in data["episodes"] if ep["error"] and ep.get("failure", "agent") == kind]
+        if errors:
+            lines += ["", f"## {title}", ""]
+            lines += [f"- episode {ep['index']} ({ep['task_id']}): {ep['error']}" for ep in errors[:20]]
+            if len(errors) > 20:
+                lines.append(f"- ... and {len(errors) - 20} more (see results.json)")
     lines += ["", f"Versions: {', '.join(f'{k} {v}' for k, v in header.get('versions', {}).items())}", ""]
     return "\n".join(lines)
 
 
-def _overlap(a: Sequence[float], b: Sequence[float]) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1]
-
-
-def compare_table(runs: Sequence[dict[str, Any]]) -> str:
-    """One side-by-side Markdown table of several runs; the first is the baseline.
-
-    A cell is marked ``▲``/``▼`` when its 95 % interval does not overlap the baseline's (a conservative test: a
-    difference marked so is beyond the intervals; an unmarked one may still be real with more episodes).
-    """
-    if not runs:
-        raise ValueError("compare needs at least one results folder")
-    panels = {r["header"].get("panel", {}).get("name") for r in runs}
-    rows: list[tuple[str, str, Any]] = []  # (label, kind, key)
-    types = _type_order(sorted({t for r in runs for t in r["summary"]["by_task_type"]}))
-    rows += [(short_task_type(t), "type", t) for t in types]
-    rows.append(("All", "overall", None))
-    if any(_is_webshop(r) for r in runs):
-        rows.append(("Score", "score", None))
-    rows += [("mean steps", "plain", "mean_steps"), ("options / episode", "plain", "options_per_episode")]
-    labels = [f"{_label(r)} `{r.get('path', '')}`" for r in runs]
-    lines = ["| metric | " + " | ".join(labels) + " |", "|---" * (len(runs) + 1) + "|"]
-    for label, kind, key in rows:
-        cells = []
-        base = _cell_stat(runs[0], kind, key)
-        for k, run in enumerate(runs):
-            stat = _cell_stat(run, kind, key)
-            if stat is None:
-                cells.append("-")
-                continue
-            value, ci = stat
-            text = f"{100 * value:.1f} [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]" if ci is not None else f"{value:.2f}"
-            if k > 0 and base is not None and ci is not None and base[1] is not None and not _overlap(ci, base[1]):
-                text += " ▲" if value > base[0] else " ▼"
-            cells.append(text)
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    notes = [
-        "",
-        "Success and score in %, 95 % intervals in brackets; ▲/▼: the interval does not overlap the first run's.",
+def steps_table(summary: dict[str, Any]) -> list[str]:
+    """The step and option statistics: one Markdown table row (format errors split when agent and env differ)."""
+    fmt = f"{100 * summary['format_error_rate']:.1f} %"
+    agent_rate, env_rate = summary.get("agent_format_error_rate", 0.0), summary.get("env_format_error_rate", 0.0)
+    if abs(agent_rate - env_rate) > 1e-12:
+        fmt += f" (agent {100 * agent_rate:.1f} %, env {100 * env_rate:.1f} %)"
+    return [
+        "| mean score | mean steps | invalid actions | format errors | options / episode | mean option length "
+        "| 1-step options | subgoals achieved / proposed | agent errors | infrastructure failures |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| {summary['score']['mean']:.3f} | {summary['mean_steps']:.1f} | {100 * summary['invalid_rate']:.1f} % "
+        f"| {fmt} | {summary['options_per_episode']:.2f} | {summary['mean_option_length']:.2f} "
+        f"| {100 * summary.get('one_step_option_share', 0.0):.1f} % "
+        f"| {summary['subgoals_achieved']} / {summary['subgoals_proposed']} | {summary['errors']} "
+        f"| {summary.get('infrastructure_failures', 0)} |",
     ]
-    if len(panels) > 1:
-        notes.append(f"WARNING: the runs used different panels ({', '.join(sorted(map(str, panels)))}).")
-    return "\n".join(lines + notes) + "\n"
 
 
-def _cell_stat(run: dict[str, Any], kind: str, key: Any) -> tuple[float, Sequence[float] | None] | None:
-    summary = run["summary"]
-    if kind == "type":
-        rate = summary["by_task_type"].get(key)
-        return None if rate is None else (rate["success"], rate["ci"])
-    if kind == "overall":
-        return summary["overall"]["success"], summary["overall"]["ci"]
-    if kind == "score":
-        return summary["score"]["mean"], summary["score"]["ci"]
-    return float(summary[key]), None
+def failure_table(summary: dict[str, Any]) -> list[str]:
+    """Why the lost episodes were lost (`hiper_agent.bench.failures`): class counts and trait counts."""
+    from hiper_agent.bench.failures import CLASSES, DESCRIPTIONS, TRAITS
+
+    classes, traits = summary.get("failures", {}), summary.get("failure_traits", {})
+    lost = sum(classes.values())
+    if not lost:
+        return ["## Failures", "", "No lost episode."]
+    lines = [
+        "## Failures",
+        "",
+        f"{lost} lost episodes, each in its first applicable class; a trait counts every episode it applies to.",
+        "",
+        "| class | what it means | episodes | % of lost | with the trait |",
+        "|---|---|---|---|---|",
+    ]
+    order = {name: k for k, name in enumerate(CLASSES)}
+    for name in sorted({*classes, *traits}, key=lambda c: (order.get(c, len(order)), c)):
+        count = classes.get(name, 0)
+        meaning = DESCRIPTIONS.get(name) or TRAITS.get(name, "")
+        lines.append(f"| {name} | {meaning} | {count} | {100 * count / lost:.1f} | {traits.get(name, 0)} |")
+    return lines

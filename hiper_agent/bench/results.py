@@ -1,8 +1,10 @@
 """A benchmark's results folder: ``results.json`` (header, summary, episodes), ``episodes.jsonl``, ``results.md``.
 
-``episodes.jsonl`` gets one line per finished episode as soon as it ends (the checkpoint ``--resume`` reads);
-``results.json`` holds the header from the start, and every episode (sorted by panel index) with the summary
-once the run ends.
+``episodes.jsonl`` gets one line per finished episode as soon as it ends (the checkpoint ``--resume`` reads), with
+its transcript (every step: the raw reply, what it parsed to, what the env said, the timings); a replayed episode
+(an infrastructure failure played again) appends a new line, and the last line of an index wins.
+``results.json`` holds the header from the start, and every episode without its transcript (sorted by panel
+index) with the summary once the run ends.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from hiper_agent.errors import RunDirInUseError, SetupError
 
 __all__ = ["EPISODES_FILE", "FORMAT", "REPORT_FILE", "RESULTS_FILE", "ResultsDir", "load_results", "versions"]
 
-FORMAT = "hiper-bench/1"
+FORMAT = "hiper-bench/2"
 RESULTS_FILE = "results.json"
 EPISODES_FILE = "episodes.jsonl"
 REPORT_FILE = "results.md"
@@ -117,27 +119,40 @@ class ResultsDir:
 
         if seconds is not None:
             self.header.setdefault("runs", []).append({"finished": _now(), "seconds": round(seconds, 2)})
-        data = self._write(summary=summarize(self.episodes()))
+        summary = summarize(self.episodes(), panel_episodes=self.header.get("panel", {}).get("episodes"))
+        data = self._write(summary=summary)
         (self.path / REPORT_FILE).write_text(markdown_report(data))
         return data
 
     def _write(self, summary: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = {"header": self.header, "summary": summary or {}, "episodes": self.episodes()}
+        episodes = [{k: v for k, v in r.items() if k != "transcript"} for r in self.episodes()]
+        data = {"header": self.header, "summary": summary or {}, "episodes": episodes}
         _write_json(self.path / RESULTS_FILE, data)
         return data
 
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A run's results data (``results.json`` in ``path``, or the file itself), with a fresh summary."""
+    """A run's results data (``results.json`` in ``path``, or the file itself), with a fresh summary.
+
+    The episodes come with their transcripts when ``episodes.jsonl`` is there, and their lost episodes are then
+    classified again (`hiper_agent.bench.failures.classify`), so an old run reads with the current classes.
+    """
     from hiper_agent.bench.report import summarize
 
     path = Path(path)
     folder = path.parent if path.is_file() else path
     if not (folder / RESULTS_FILE).is_file():
         raise SetupError(f"{folder} holds no {RESULTS_FILE} (is it a hiper-bench --out folder?)")
+    from hiper_agent.bench.failures import classify
+
     results = ResultsDir(folder)
     episodes = results.episodes()
-    return {"header": results.header, "summary": summarize(episodes), "episodes": episodes, "path": str(folder)}
+    for ep in episodes:  # classify again from the transcript: the classes are those of the code reading them
+        if not ep["won"] and "transcript" in ep:
+            analysis = classify(ep)
+            ep["failure_class"], ep["failure_traits"] = analysis.primary, list(analysis.traits)
+    summary = summarize(episodes, panel_episodes=results.header.get("panel", {}).get("episodes"))
+    return {"header": results.header, "summary": summary, "episodes": episodes, "path": str(folder)}
 
 
 def _now() -> str:

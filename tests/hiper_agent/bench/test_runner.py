@@ -7,6 +7,7 @@ import json
 import pytest
 from bench_helpers import bench
 
+from hiper_agent.bench.failures import CLASSES
 from hiper_agent.bench.report import PAPER_COLUMNS, summarize
 from hiper_agent.bench.results import EPISODES_FILE, RESULTS_FILE, ResultsDir
 from hiper_agent.errors import RunDirInUseError, SetupError
@@ -35,6 +36,7 @@ def test_expert_solves_every_task_type(expert_run):
     # the expert uses options: several subgoals per episode, all of them verified as achieved
     assert summary["options_per_episode"] > 1.5
     assert summary["subgoals_achieved"] == summary["subgoals_proposed"] > 6
+    assert summary["failures"] == {} and all(e["failure_class"] is None for e in episodes)
     data = json.loads((out / RESULTS_FILE).read_text())
     assert [e["index"] for e in data["episodes"]] == list(range(6))
     assert data["summary"]["overall"]["wins"] == 6
@@ -51,6 +53,11 @@ def test_random_is_far_below_the_expert(tmp_path, expert_run):
     # beyond the intervals: random's upper bound is below the expert's lower bound
     assert summary["overall"]["ci"][1] < summarize(expert_run[1])["overall"]["ci"][0]
     assert all(e["options"] == 1 for e in episodes)  # plain commands stay inside one option
+    # every lost episode is classified from its transcript, which keeps every step
+    assert all(e["failure_class"] in CLASSES for e in episodes if not e["won"])
+    assert all(len(e["transcript"]) == e["steps"] for e in episodes)
+    assert summary["one_step_option_share"] == 0.0 and summary["mean_option_length"] == summary["mean_steps"]
+    assert "## Failures" in (tmp_path / "results.md").read_text()
 
 
 def test_results_do_not_depend_on_num_envs(tmp_path):

@@ -76,8 +76,11 @@ def test_failing_agent_fails_its_episodes_only(tmp_path, user_module):
     assert errors[3].startswith("StepTimeoutError")
     assert [i for i, err in errors.items() if err is None] == [0, 1, 4]
     assert not episodes[2]["won"] and episodes[2]["steps"] == 0
+    # the agent's own failures count against it (in the rates), unlike a server's
+    assert [episodes[i]["failure"] for i in (2, 3)] == ["agent", "agent"]
+    assert [episodes[i]["failure_class"] for i in (2, 3)] == ["agent_error", "agent_error"]
     report = (tmp_path / "results.md").read_text()
-    assert "boom on game 2" in report
+    assert "boom on game 2" in report and "| agent_error |" in report
 
 
 @pytest.mark.parametrize(
@@ -108,6 +111,20 @@ def test_cli_run_and_compare(tmp_path, capsys):
     assert table == table_file.read_text() and table_file.with_suffix(".png").is_file()
     all_row = next(line for line in table.splitlines() if line.startswith("| All |"))
     assert all_row.endswith("100.0 [61, 100] ▲ |")  # 0/6 vs 6/6: beyond the intervals
+
+
+def test_default_split_per_env_and_bad_env_arguments(tmp_path, capsys):
+    pytest.importorskip("rapidfuzz", reason="the webshop extra is not installed")
+    out = tmp_path / "webshop"
+    common = ["--agent", "random", "--episodes", "2", "--max-episode-steps", "3", "--no-progress", "--no-plots"]
+    assert main(["--env", "HiPER/WebShop-v0", *common, "--out", str(out)]) == 0  # no --split: WebShop's "test"
+    assert json.loads((out / RESULTS_FILE).read_text())["header"]["panel"]["split"] == "test"
+    for extra, message in ((["--split", "nope"], "split"), (["--env-kwarg", "no_such_kwarg=1"], "no_such_kwarg")):
+        bad = tmp_path / "bad"
+        assert main([*common, *extra, "--out", str(bad)]) == 2  # a clean message, no traceback ...
+        err = capsys.readouterr().err
+        assert "cannot make HiPER/ALFWorld-v0" in err and message in err and "Traceback" not in err
+        assert not bad.exists()  # ... and no folder left behind
 
 
 @pytest.mark.slow  # a fresh interpreter imports the ALFWorld stack: ~30 s on a loaded 2-core machine
