@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from webshop_server.engine import PageError
+from webshop_server.state import PageError
 
 __all__ = ["create_app", "load_shop"]
 
