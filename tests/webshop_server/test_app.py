@@ -61,7 +61,7 @@ def test_home_starts_a_session(client):
 def test_script_is_escaped(client, app):
     r = client.get("/search/fixed_0", query_string={"search_query": "<script>alert(1)</script>"}, follow_redirects=True)
     assert r.status_code == 200 and "<script>" not in r.get_data(as_text=True)
-    r = client.get("/search_results/fixed_0/%3Cscript%3Ealert(1)/1")
+    r = client.get("/search_results/fixed_0/%3Cscript%3Ealert(xyzzy)/1")
     assert r.status_code == 200 and "<script>" not in r.get_data(as_text=True)
     assert "Total results: 0" in r.get_data(as_text=True)
     r = client.get("/item_page/fixed_0/B0NOTHERE1/x/1/%7B%22%3Cb%3E%22%3A%22%7B%7B7*7%7D%7D%22%7D")
