@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "CATALOG_DIR": None,  # a folder with upstream's data files: serve them instead of a generated catalog
     "SEARCH_BACKEND": "bm25s",  # "bm25s" (Lucene BM25) or "fts5" (SQLite)
     "SHOW_ATTRS": False,  # show upstream's hidden "Attributes" sub-page
+    "PAGE_CACHE": 4096,  # rendered pages kept (0: none)
+    "PAGE_CACHE_BYTES": 64 * 2**20,  # and their most bytes: the server's memory stays bounded whatever is asked
 }
 
 
@@ -33,7 +35,12 @@ def load_shop(config: dict[str, Any]) -> Any:
     else:
         catalog = generate_catalog(int(config["NUM_PRODUCTS"]), int(config["CATALOG_SEED"]), config["SEARCH_BACKEND"])
     catalog.goals, catalog.index  # noqa: B018 - build both before the first request, not during it
-    return WebShop(catalog, show_attrs=bool(config["SHOW_ATTRS"]))
+    return WebShop(
+        catalog,
+        show_attrs=bool(config["SHOW_ATTRS"]),
+        page_cache=int(config["PAGE_CACHE"]),
+        page_cache_bytes=int(config["PAGE_CACHE_BYTES"]),
+    )
 
 
 def _plain(status: int, message: str) -> Response:

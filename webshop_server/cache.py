@@ -39,6 +39,7 @@ class BoundedCache(Generic[V]):
         self.hits = self.misses = 0
 
     def __call__(self, *key: Hashable) -> V:
+        """``fn(*key)``, from the cache when it holds it (the least recently used results are evicted first)."""
         with self._lock:
             item = self._items.get(key)
             if item is not None:

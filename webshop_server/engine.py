@@ -82,7 +82,9 @@ class WebShop:
         )
         self._search = functools.lru_cache(maxsize=4096)(self.catalog.search)
         self._cum_weights: list[float] | None = None
-        self.page_cache = BoundedCache(self._render, max_entries=page_cache, max_bytes=page_cache_bytes, size=_page_bytes)
+        self.page_cache = BoundedCache(
+            self._render, max_entries=page_cache, max_bytes=page_cache_bytes, size=_page_bytes
+        )
 
     # ------------------------------------------------------------------ sessions and goals
     def goal_index(self, session: str) -> int:

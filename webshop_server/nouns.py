@@ -68,7 +68,7 @@ def _spacy() -> Any:
 
 @functools.lru_cache(maxsize=65536)
 def spacy_nouns(name: str) -> tuple[str, ...] | None:
-    """spaCy's nouns of ``name`` as upstream reads them (``NOUN``/``PROPN``, lower case); ``None`` without a model."""
+    """SpaCy's nouns of ``name`` as upstream reads them (``NOUN``/``PROPN``, lower case); ``None`` without a model."""
     nlp = _spacy()
     if nlp is None:
         return None

@@ -76,7 +76,7 @@ class RewardBreakdown:
 
 
 def fuzzy_score(a: Any, b: Any) -> int:
-    """thefuzz's ``fuzz.token_set_ratio(a, b)`` (0-100, an int), computed with rapidfuzz.
+    """Thefuzz's ``fuzz.token_set_ratio(a, b)`` (0-100, an int), computed with rapidfuzz.
 
     As thefuzz does: ``None`` scores 0; both sides are stringified, stripped of Latin-1 characters (128-255),
     passed through rapidfuzz's ``default_process`` (lower case, non-alphanumerics to spaces, trimmed); the

@@ -8,7 +8,9 @@ The decoder is total: any segment (any length, any nesting, any type) gives a :c
 :class:`PageError` with a 4xx status and a message, never another exception. Its bounds: a session id has at most
 100 characters, keywords at most 200 (and must be in the site's normal form), an options segment at most 2,048
 characters, one level deep, at most 32 ``name: value`` pairs of strings. Options are read as JSON (what this site
-writes) or as upstream's Python dict literal (``{'color': 'black'}``), parsed with :mod:`ast`, never evaluated.
+writes) or as upstream's Python dict literal (``{'color': 'black'}``), parsed with :mod:`ast`, never evaluated;
+keywords also in upstream's list form (``['blue', 'shoes']``), which this site writes for keywords made only of
+dots (a ``.`` or ``..`` segment would be resolved away by clients).
 """
 
 from __future__ import annotations
@@ -76,9 +78,17 @@ def normalize_keywords(query: str) -> str:
 
 @functools.lru_cache(maxsize=16384)
 def _segment(text: str) -> str:
-    """One URL path segment: everything quoted; the dot segments ``.`` and ``..`` too (clients would collapse them)."""
-    quoted = quote(text, safe="")
-    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+    """One URL path segment, everything quoted."""
+    return quote(text, safe="")
+
+
+def _keywords_segment(keywords: str) -> str:
+    """The keywords' segment (upstream's list form ``['..']`` for keywords made only of dots).
+
+    Keywords of dots only would make a dot segment (``.``, ``..``) that clients resolve away (RFC 3986; ``%2E``
+    does not help: ``requests`` unquotes it); the decoder reads the list form back.
+    """
+    return _segment(str([keywords]) if keywords.strip(".") == "" else keywords)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -143,8 +153,8 @@ def decode_options(segment: str) -> dict[str, str]:
         options = json.loads(segment)
     except ValueError:  # not JSON (JSONDecodeError is a ValueError): perhaps upstream's Python literal
         options = _literal_dict(segment)
-        if options is None:
-            raise PageError(400, f"options must be a JSON object or a Python dict literal, got {segment[:60]!r}")
+    if options is None:
+        raise PageError(400, f"options must be a JSON object or a Python dict literal, got {segment[:60]!r}")
     if not isinstance(options, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in options.items()):
         raise PageError(400, "options must map option names to values (strings)")
     if len(options) > MAX_OPTIONS:
@@ -190,6 +200,8 @@ def _decode_short(name: str) -> Any:
 def _decode_session(segment: str) -> str:
     if not segment or len(segment) > MAX_SESSION_CHARS:
         raise PageError(400, f"a session id has 1 to {MAX_SESSION_CHARS} characters, got {len(segment)}")
+    if segment.strip(".") == "":
+        raise PageError(400, "a session id cannot be only dots (clients drop '.' and '..' from URLs)")
     return segment
 
 
@@ -276,6 +288,8 @@ class State:
         for name in route.fields:
             if name == "session":
                 parts.append(_segment(session))
+            elif name == "keywords":
+                parts.append(_keywords_segment(self.keywords))
             elif name == "options":
                 parts.append(encode_options(self.options))
             else:
