@@ -61,6 +61,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.update(test_config)
     app.extensions["webshop"] = load_shop(app.config)
+    # An empty segment ("//") is a 404, not a 308 redirect that echoes the whole (perhaps 60 kB) path in a header.
+    app.url_map.merge_slashes = False
 
     from webshop_server import views
 

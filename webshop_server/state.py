@@ -103,6 +103,8 @@ def encode_options(options: dict[str, str]) -> str:
 
 def _nesting_depth(text: str) -> int:
     """How deeply brackets nest in ``text``, ignoring quoted strings (JSON's and Python's); one linear pass."""
+    if text.count("[") + text.count("{") + text.count("(") <= 1:  # the usual case, counted in C
+        return 1 if any(c in text for c in "[{(") else 0
     depth = deepest = 0
     quote_char = ""
     escaped = False

@@ -126,6 +126,13 @@ def test_keywords_and_options_are_capped(client, app):
     assert r.status_code == 302 and r.headers["Location"] == f"/search_results/fixed_0/{'y' * 200}/1"
 
 
+def test_no_answer_echoes_a_huge_path(client):
+    # Werkzeug would 308-redirect "//" to "/", echoing the whole path in a Location header no client can read.
+    for path in ("/search_results/fixed_0//" + "x" * 60_000 + "/1", "/item_page//fixed_0/B0X/x/1/%7B%7D", "/fixed_0/"):
+        r = client.get(path)
+        assert r.status_code == 404 and "Location" not in r.headers and len(r.data) < 500
+
+
 def test_page_cache_is_bounded_in_bytes(app):
     catalog = app.extensions["webshop"].catalog
     shop = WebShop(catalog, page_cache=4096, page_cache_bytes=300_000)
