@@ -120,6 +120,7 @@ def test_fuzzed_requests_never_5xx(app):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_24000_http_requests_and_bounded_memory():
     requests = pytest.importorskip("requests")
     from tests.webshop_server.serve import running_server

@@ -150,6 +150,7 @@ def test_reward_parity_on_random_purchases(upstream):
         by_query.setdefault(p["query"], []).append(asin)
     rng = random.Random(0)
     differences, seen = [], {"success": 0, "partial": 0, "zero": 0, "dict_goals": 0}
+    r_types: dict[float, int] = {}
     for _ in range(PURCHASES):
         goal, asin, options = _purchase(rng, catalog, goals, by_query)
         price = catalog.prices[asin]
@@ -159,9 +160,11 @@ def test_reward_parity_on_random_purchases(upstream):
             differences.append((goal["instruction_text"], asin, options, ours, ref))
         seen["success" if ref["total"] == 1.0 else "zero" if ref["total"] == 0 else "partial"] += 1
         seen["dict_goals"] += isinstance(goal["goal_options"], dict)
+        r_types[ref["r_type"]] = r_types.get(ref["r_type"], 0) + 1
     assert differences == []
     # The purchases cover the reward's cases, not only easy ones.
     assert min(seen.values()) > PURCHASES // 50, seen
+    assert set(r_types) == {0.0, 0.1, 0.5, 1.0} and min(r_types.values()) > 100, r_types  # every type rule
 
 
 def test_fuzzy_score_is_thefuzz():

@@ -78,6 +78,8 @@ def _title(rng: random.Random, brand: str, phrase: str, attributes: list[str]) -
         words.append(rng.choice(_EXTRAS))
     if rng.random() < 0.4:
         words.append(f"- {rng.randint(1, 24)} Count")
+    if rng.random() < 0.2:  # a long Amazon-style tail: a wrong type sharing one noun then scores title_score < 0.1
+        words.append("for Home Kitchen Bathroom Office Garage Dorm Travel Camping Birthday Christmas Gift")
     return " ".join(words)
 
 
