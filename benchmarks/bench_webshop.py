@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
@@ -135,6 +136,7 @@ def _page_paths(count: int) -> list[str]:
     Goals from 500 on: the step replay (test goals) has already had the server render its pages.
     """
     from hiper_envs.webshop import WebShopEnv
+    from webshop_server.state import parse_path
 
     env = WebShopEnv(expert=True)
     paths: list[str] = []
@@ -147,10 +149,10 @@ def _page_paths(count: int) -> list[str]:
         while True:
             obs, reward, terminated, truncated, info = env.step(info["expert_action"])
             paths.append(info["url"])
-            if info["url"].startswith("/item_page/") and "click[description]" in info["admissible_commands"]:
-                parts = info["url"].split("/")  # the item's Description / Features / Reviews pages too
-                base, options = "/".join(parts[2:6]), parts[6]
-                paths += [f"/item_sub_page/{base}/{sub}/{options}" for sub in ("Description", "Features", "Reviews")]
+            session, state = parse_path(info["url"])
+            if state.page == "item" and "click[description]" in info["admissible_commands"]:
+                for sub in ("Description", "Features", "Reviews"):  # the item's sub-pages too
+                    paths.append(replace(state, page="sub", sub_page=sub).path(session))
             if terminated or truncated:
                 break
         goal += 1

@@ -39,6 +39,7 @@ __all__ = [
     "normalize_keywords",
     "parse_path",
     "search_path",
+    "search_session",
 ]
 
 PageKind = Literal["index", "results", "item", "sub", "done"]
@@ -302,6 +303,14 @@ class State:
 def search_path(session: str) -> str:
     """The URL path the search form of ``session`` submits to (it redirects to the first results page)."""
     return f"/{_SEARCH_PREFIX}/{_segment(session)}"
+
+
+def search_session(path: str) -> str:
+    """The session of a search form's URL path (:func:`search_path`); :class:`PageError` when it is not one."""
+    parts = [unquote(p) for p in path.split("?", 1)[0].strip("/").split("/")]
+    if len(parts) != 2 or parts[0] != _SEARCH_PREFIX:
+        raise PageError(404, f"not a search path: {path[:80]!r}")
+    return _decode_session(parts[1])
 
 
 def parse_path(path: str) -> tuple[str, State]:

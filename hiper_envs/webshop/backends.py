@@ -49,10 +49,9 @@ class InProcessBackend(Backend):
 
     def search(self, action: str, query: str) -> str:
         """Render the first results page of ``query``, as the server's redirect would."""
-        from webshop_server.state import State, normalize_keywords, parse_path
+        from webshop_server.state import State, normalize_keywords, search_session
 
-        session = parse_path(action.removeprefix("/search"))[0]
-        return self.get(State("results", normalize_keywords(query), 1).path(session))
+        return self.get(State("results", normalize_keywords(query), 1).path(search_session(action)))
 
 
 class HttpBackend(Backend):
