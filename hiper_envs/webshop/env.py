@@ -99,7 +99,8 @@ class WebShopEnv(OptionEnv):
     ``page_cache_bytes``: rendered pages kept in process (0: none) and their most bytes. ``server_url`` drives a
     running ``python -m webshop_server`` over HTTP; its catalog must be the one these arguments describe (checked
     at reset); both backends give the same transcript for every action. ``upstream_compat=True``: an invalid
-    action leaves the observation unchanged (upstream's text env) instead of ``Nothing happens. ...``, and
+    action leaves the observation unchanged (upstream's text env) instead of ``Nothing happens. ...``,
+    ``search[...]`` works from any page but the done page (as upstream's text env), and
     ``info["available_actions"]`` is upstream's ``{"has_search_bar", "clickables"}``
     (:meth:`get_available_actions`); ``docs/webshop.md`` lists what else differs from upstream.
 
@@ -263,7 +264,8 @@ class WebShopEnv(OptionEnv):
         from webshop_server.state import normalize_keywords
 
         text = action.strip()
-        if text[:7].lower() == "search[" and text.endswith("]") and self._page.has_search_bar:
+        searchable = self._page.has_search_bar or (self.upstream_compat and self.state.page != "done")
+        if text[:7].lower() == "search[" and text.endswith("]") and searchable:  # upstream: from any page
             keywords = normalize_keywords(text[7:-1])
             return f"search[{keywords}]" if keywords else None
         return super()._match_command(action, admissible)
@@ -272,7 +274,9 @@ class WebShopEnv(OptionEnv):
         kind, arg = command[:-1].split("[", 1)
         if kind == "search":
             self._searched.add(arg)
-            obs = self._show(self._backend.search(self._page.search_action, arg))
+            from webshop_server.state import search_path
+
+            obs = self._show(self._backend.search(self._page.search_action or search_path(self._session), arg))
         else:
             obs = self._show(self._backend.get(self._page.clickables[arg]))
         state = self.state

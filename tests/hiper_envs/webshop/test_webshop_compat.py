@@ -40,3 +40,16 @@ def test_available_actions_have_upstreams_shape():
         if terminated or truncated:
             break
     assert reward == 1.0 and actions["clickables"] == []
+
+
+def test_search_works_from_any_page_as_upstream():
+    compat, default = WebShopEnv(upstream_compat=True), WebShopEnv()
+    for env in (compat, default):
+        env.reset(seed=0)
+        env.step(f"search[{env.goal['query']}]")
+    product = next(c for c in compat.get_available_actions()["clickables"] if c.startswith("b0"))
+    for env in (compat, default):
+        env.step(f"click[{product}]")
+    obs, *_, info = compat.step("search[blue shoes]")
+    assert not info["invalid_action"] and compat.state.keywords == "blue shoes"
+    assert default.step("search[blue shoes]")[4]["invalid_action"]
