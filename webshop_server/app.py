@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "SHOW_ATTRS": False,  # show upstream's hidden "Attributes" sub-page
     "PAGE_CACHE": 4096,  # rendered pages kept (0: none)
     "PAGE_CACHE_BYTES": 64 * 2**20,  # and their most bytes: the server's memory stays bounded whatever is asked
+    "MAX_CONTENT_LENGTH": 64 * 2**10,  # a POSTed form (a search query) has at most 64 KiB: 413 beyond
 }
 
 

@@ -126,6 +126,11 @@ def test_keywords_and_options_are_capped(client, app):
     assert r.status_code == 302 and r.headers["Location"] == f"/search_results/fixed_0/{'y' * 200}/1"
 
 
+def test_huge_form_is_a_413(client):
+    r = client.post("/fixed_0", data={"search_query": "q" * 200_000})
+    assert r.status_code == 413 and len(r.data) > 10
+
+
 def test_no_answer_echoes_a_huge_path(client):
     # Werkzeug would 308-redirect "//" to "/", echoing the whole path in a Location header no client can read.
     for path in ("/search_results/fixed_0//" + "x" * 60_000 + "/1", "/item_page//fixed_0/B0X/x/1/%7B%7D", "/fixed_0/"):
