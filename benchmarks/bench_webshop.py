@@ -11,6 +11,10 @@ Rows, each with a baseline measured in the same run:
   (a fixed number of GETs of episode pages from 8 client threads, best of three passes over pages not yet
   rendered), against Flask's development server; with the server's CPU time per request (capacity per core).
 
+- ``decode``: microseconds to read a page URL with the bounded decoder (``state.parse_path``: size, depth and
+  type checks) against the unchecked reading it replaced (split, unquote, ``json.loads``); and a page-cache hit
+  with the byte-bounded :class:`~webshop_server.cache.BoundedCache` against ``functools.lru_cache``.
+
 Targets (``docs/webshop.md``): search p50 <= 2 ms at 100k products; in-process step <= 1 ms; >= 1,000 req/s.
 The last line is a JSON object with every figure. Usage::
 
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
@@ -131,6 +136,7 @@ def _page_paths(count: int) -> list[str]:
     Goals from 500 on: the step replay (test goals) has already had the server render its pages.
     """
     from hiper_envs.webshop import WebShopEnv
+    from webshop_server.state import parse_path
 
     env = WebShopEnv(expert=True)
     paths: list[str] = []
@@ -143,10 +149,10 @@ def _page_paths(count: int) -> list[str]:
         while True:
             obs, reward, terminated, truncated, info = env.step(info["expert_action"])
             paths.append(info["url"])
-            if info["url"].startswith("/item_page/") and "click[description]" in info["admissible_commands"]:
-                parts = info["url"].split("/")  # the item's Description / Features / Reviews pages too
-                base, options = "/".join(parts[2:6]), parts[6]
-                paths += [f"/item_sub_page/{base}/{sub}/{options}" for sub in ("Description", "Features", "Reviews")]
+            session, state = parse_path(info["url"])
+            if state.page == "item" and "click[description]" in info["admissible_commands"]:
+                for sub in ("Description", "Features", "Reviews"):  # the item's sub-pages too
+                    paths.append(replace(state, page="sub", sub_page=sub).path(session))
             if terminated or truncated:
                 break
         goal += 1
@@ -204,6 +210,37 @@ def bench_http(url: str, pid: int, paths: list[str], clients: int) -> tuple[floa
     return best, cpu
 
 
+def bench_decode(paths: list[str], repeats: int = 5) -> dict[str, float]:
+    """Microseconds a URL: the bounded decoder vs the old unchecked reading; a cache hit, bounded vs lru_cache."""
+    import functools
+    from urllib.parse import unquote
+
+    from webshop_server.cache import BoundedCache
+    from webshop_server.state import parse_path
+
+    def unchecked(path: str) -> tuple:
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        return parts[0], (json.loads(parts[-1]) if parts[-1].startswith("{") else parts[-1])
+
+    def per_call(fn, items) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for item in items:
+                fn(item)
+            best = min(best, (time.perf_counter() - start) / len(items))
+        return 1e6 * best
+
+    out = {"decode_bounded_us": per_call(parse_path, paths), "decode_unchecked_us": per_call(unchecked, paths)}
+    bounded = BoundedCache(len, max_entries=len(paths), max_bytes=2**30, size=lambda n: n)
+    lru = functools.lru_cache(maxsize=len(paths))(len)
+    for path in paths:
+        bounded(path), lru(path)
+    out["cache_hit_bounded_us"] = per_call(bounded, paths)
+    out["cache_hit_lru_us"] = per_call(lru, paths)
+    return out
+
+
 def main() -> None:
     """Run every row and print the figures, the ratios and a final JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -245,6 +282,11 @@ def main() -> None:
           f"pages seen before: "
           f"{figures['step_inprocess_revisit_ms']:.3f} ms) | over HTTP {figures['step_http_ms']:.3f} ms | "
           f"ratio http/in-process {figures['step_http_ms'] / figures['step_inprocess_ms']:.1f}x")  # fmt: skip
+    d = bench_decode(paths)
+    figures.update(d)
+    print(f"decode: bounded {d['decode_bounded_us']:.1f} us | unchecked {d['decode_unchecked_us']:.1f} us | ratio "
+          f"{d['decode_bounded_us'] / d['decode_unchecked_us']:.1f}x; cache hit: bounded {d['cache_hit_bounded_us']:.2f}"
+          f" us | lru_cache {d['cache_hit_lru_us']:.2f} us ({len(paths)} page URLs)")  # fmt: skip
     proc, url = _start_server(dev=True)
     try:
         figures["http_flask_dev_rps"], figures["http_flask_dev_cpu_ms"] = bench_http(url, proc.pid, paths, args.clients)

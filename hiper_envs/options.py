@@ -240,16 +240,23 @@ def coerce_action(action: Any, *, first_step: bool) -> tuple[OptionAction | None
     """Turn anything passed to ``env.step`` into an :class:`OptionAction`. Never raises.
 
     Accepted: a bare action string; the raw three-block text; a mapping or dataclass with ``action`` and
-    optionally ``switch`` (bool or ``"KEEP"``/``"SWITCH"``) and ``subgoal``; an :class:`OptionAction`.
+    optionally ``switch`` (bool, 0/1, ``"KEEP"``/``"SWITCH"`` or ``None``) and ``subgoal`` (str or ``None``); an
+    :class:`OptionAction`, whose fields are checked the same way (a dataclass does not check its field types, so
+    ``OptionAction(action=None)`` or ``OptionAction(action="x", subgoal=5)`` can reach here).
 
     Returns:
         ``(option_action, parsed, error)``: ``option_action`` is ``None`` when no primitive action could be read,
         and then ``error`` says why in words fit for the agent's observation. ``parsed`` is set when the input was
         three-block text (it carries the format errors); ``error`` is ``""`` when all went well.
     """
-    if isinstance(action, OptionAction):
-        opt = action
-    elif isinstance(action, str):
+    try:
+        return _coerce(action, first_step)
+    except Exception as e:  # noqa: BLE001 - a user object whose __getattr__, __len__ or mapping methods raise
+        return None, None, f"The action could not be read ({type(e).__name__})."
+
+
+def _coerce(action: Any, first_step: bool) -> tuple[OptionAction | None, ParsedResponse | None, str]:
+    if isinstance(action, str):
         if len(action) > 50 * MAX_TEXT_CHARS:
             return None, None, f"The action is too long ({len(action)} characters)."
         if looks_like_response(action):
@@ -257,30 +264,32 @@ def coerce_action(action: Any, *, first_step: bool) -> tuple[OptionAction | None
             opt = parsed.to_action(first_step=first_step)
             if opt is None:
                 return None, parsed, "The response has no <action>...</action> block."
-            return _check_lengths(opt, first_step) or (opt, parsed, "")
-        opt = OptionAction(action=action)
-    elif isinstance(action, Mapping) or (dataclasses.is_dataclass(action) and not isinstance(action, type)):
-        fields = action if isinstance(action, Mapping) else dataclasses.asdict(action)
-        text = fields.get("action")
-        if not isinstance(text, str):
-            return None, None, f"The action must be a string, got {type(text).__name__}."
-        switch = fields.get("switch", False)
-        if isinstance(switch, str):
-            switch = switch.strip().upper() == "SWITCH"
-        subgoal = fields.get("subgoal")
-        if subgoal is not None and not isinstance(subgoal, str):
-            return None, None, f"The subgoal must be a string or None, got {type(subgoal).__name__}."
-        opt = OptionAction(action=text, switch=bool(switch), subgoal=subgoal)
+            return _check_lengths(opt) or (opt, parsed, "")
+        return _check_lengths(OptionAction(action=action)) or (OptionAction(action=action), None, "")
+    if isinstance(action, Mapping):
+        fields = {name: action.get(name) for name in ("action", "switch", "subgoal")}
+    elif dataclasses.is_dataclass(action) and not isinstance(action, type):
+        fields = {f.name: getattr(action, f.name) for f in dataclasses.fields(action)}  # shallow: no deep copies
     else:
-        return (
-            None,
-            None,
-            f"Unsupported action type {type(action).__name__}: send a string or an OptionAction.",
-        )
-    return _check_lengths(opt, first_step) or (opt, None, "")
+        return None, None, f"Unsupported action type {type(action).__name__}: send a string or an OptionAction."
+    text, switch, subgoal = fields.get("action"), fields.get("switch", False), fields.get("subgoal")
+    if not isinstance(text, str):
+        return None, None, f"The action must be a string, got {type(text).__name__}."
+    if isinstance(switch, str):
+        switch = switch.strip().upper() == SWITCH
+    elif switch is None:
+        switch = False
+    elif isinstance(switch, bool) or (isinstance(switch, int) and switch in (0, 1)):
+        switch = bool(switch)
+    else:
+        return None, None, f"The switch must be a bool or 'KEEP'/'SWITCH', got {type(switch).__name__}."
+    if subgoal is not None and not isinstance(subgoal, str):
+        return None, None, f"The subgoal must be a string or None, got {type(subgoal).__name__}."
+    opt = OptionAction(action=str(text), switch=switch, subgoal=None if subgoal is None else str(subgoal))
+    return _check_lengths(opt) or (opt, None, "")
 
 
-def _check_lengths(opt: OptionAction, first_step: bool) -> tuple[None, None, str] | None:
+def _check_lengths(opt: OptionAction) -> tuple[None, None, str] | None:
     if len(opt.action) > MAX_TEXT_CHARS:
         return None, None, f"The action is too long ({len(opt.action)} characters, at most {MAX_TEXT_CHARS})."
     if opt.subgoal is not None and len(opt.subgoal) > MAX_TEXT_CHARS:

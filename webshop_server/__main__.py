@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--search-backend", choices=("bm25s", "fts5"), default="bm25s")
     parser.add_argument("--show-attrs", action="store_true", help="show the hidden Attributes sub-page")
     parser.add_argument("--threads", type=int, default=4, help="waitress worker threads")
+    parser.add_argument("--page-cache-mb", type=float, default=64, help="most MiB of rendered pages kept (0: none)")
     parser.add_argument("--dev", action="store_true", help="Flask's development server (debugging only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
             "CATALOG_DIR": args.catalog_dir,
             "SEARCH_BACKEND": args.search_backend,
             "SHOW_ATTRS": args.show_attrs,
+            "PAGE_CACHE": 4096 if args.page_cache_mb > 0 else 0,
+            "PAGE_CACHE_BYTES": int(args.page_cache_mb * 2**20),
         }
     )
     catalog = app.extensions["webshop"].catalog

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from webshop_server.engine import PageError
+from webshop_server.state import PageError
 
 __all__ = ["create_app", "load_shop"]
 
@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "CATALOG_DIR": None,  # a folder with upstream's data files: serve them instead of a generated catalog
     "SEARCH_BACKEND": "bm25s",  # "bm25s" (Lucene BM25) or "fts5" (SQLite)
     "SHOW_ATTRS": False,  # show upstream's hidden "Attributes" sub-page
+    "PAGE_CACHE": 4096,  # rendered pages kept (0: none)
+    "PAGE_CACHE_BYTES": 64 * 2**20,  # and their most bytes: the server's memory stays bounded whatever is asked
+    "MAX_CONTENT_LENGTH": 64 * 2**10,  # a POSTed form (a search query) has at most 64 KiB: 413 beyond
 }
 
 
@@ -33,7 +36,12 @@ def load_shop(config: dict[str, Any]) -> Any:
     else:
         catalog = generate_catalog(int(config["NUM_PRODUCTS"]), int(config["CATALOG_SEED"]), config["SEARCH_BACKEND"])
     catalog.goals, catalog.index  # noqa: B018 - build both before the first request, not during it
-    return WebShop(catalog, show_attrs=bool(config["SHOW_ATTRS"]))
+    return WebShop(
+        catalog,
+        show_attrs=bool(config["SHOW_ATTRS"]),
+        page_cache=int(config["PAGE_CACHE"]),
+        page_cache_bytes=int(config["PAGE_CACHE_BYTES"]),
+    )
 
 
 def _plain(status: int, message: str) -> Response:
@@ -54,6 +62,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.update(test_config)
     app.extensions["webshop"] = load_shop(app.config)
+    # An empty segment ("//") is a 404, not a 308 redirect that echoes the whole (perhaps 60 kB) path in a header.
+    app.url_map.merge_slashes = False
 
     from webshop_server import views
 

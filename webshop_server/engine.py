@@ -20,24 +20,18 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from webshop_server.cache import BoundedCache
 from webshop_server.catalog import Catalog
 from webshop_server.reward import RewardBreakdown, get_reward
-from webshop_server.state import SUB_PAGES, State, normalize_keywords, search_path
+from webshop_server.state import SUB_PAGES, PageError, State, normalize_keywords, search_path
 
 __all__ = ["PRODUCT_WINDOW", "Page", "PageError", "WebShop"]
 
 #: Products per results page (upstream: 10).
 PRODUCT_WINDOW = 10
+#: Default bound of the rendered-page cache, in bytes (about 4,000 item pages of a generated catalog).
+PAGE_CACHE_BYTES = 64 * 2**20
 _FIXED = re.compile(r"fixed_(\d{1,9})")
-
-
-class PageError(ValueError):
-    """A request for a page that does not exist (``status`` 404) or with bad parameters (400)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -67,9 +61,17 @@ class WebShop:
         show_attrs: show upstream's hidden "Attributes" sub-page button.
         page_cache: how many rendered pages to keep (a page is a pure function of session and URL, and training
             revisits the same pages: every env of a group plays the same goal); 0 renders every time.
+        page_cache_bytes: the most bytes of rendered pages kept (HTML plus an estimate of the page's links).
     """
 
-    def __init__(self, catalog: Catalog, *, show_attrs: bool = False, page_cache: int = 4096) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        show_attrs: bool = False,
+        page_cache: int = 4096,
+        page_cache_bytes: int = PAGE_CACHE_BYTES,
+    ) -> None:
         self.catalog = catalog
         self.sub_pages = SUB_PAGES if show_attrs else SUB_PAGES[:3]
         self._jinja = jinja2.Environment(
@@ -80,7 +82,9 @@ class WebShop:
         )
         self._search = functools.lru_cache(maxsize=4096)(self.catalog.search)
         self._cum_weights: list[float] | None = None
-        self._cached_render = functools.lru_cache(maxsize=page_cache)(self._render) if page_cache else self._render
+        self.page_cache = BoundedCache(
+            self._render, max_entries=page_cache, max_bytes=page_cache_bytes, size=_page_bytes
+        )
 
     # ------------------------------------------------------------------ sessions and goals
     def goal_index(self, session: str) -> int:
@@ -112,7 +116,7 @@ class WebShop:
 
         The page is shared with later calls for the same page: treat it as read-only.
         """
-        return self._cached_render(session, state)
+        return self.page_cache(session, state)
 
     def _render(self, session: str, state: State) -> Page:
         goal = self.goal(session)
@@ -209,6 +213,12 @@ class WebShop:
 
     def _template(self, name: str, goal: dict[str, Any], **context: Any) -> str:
         return self._jinja.get_template(name).render(instruction=goal["instruction_text"], goal=goal, **context)
+
+
+def _page_bytes(page: Page) -> int:
+    """A rendered page's approximate footprint: its HTML (up to 4 bytes a character) and its links."""
+    per_char = 1 if page.html.isascii() else 4
+    return per_char * len(page.html) + 400 * len(page.targets) + 1000
 
 
 #: Each button's label as shown, its element id and its classes (upstream's texts).

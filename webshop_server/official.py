@@ -49,7 +49,7 @@ def transform_product(raw: dict[str, Any], attributes: dict[str, Any], human: di
         options[name.lower()] = values
     product["options"], product["option_to_image"] = options, option_to_image
     extra = attributes.get(asin, {})
-    product["Attributes"] = extra.get("attributes") or ["DUMMY_ATTR"]
+    product["Attributes"] = list(extra["attributes"]) if "attributes" in extra else ["DUMMY_ATTR"]  # [] stays []
     if "instruction" in extra:
         product["instruction_text"] = extra["instruction"]
         product["instruction_attributes"] = extra.get("instruction_attributes", [])

@@ -2,42 +2,41 @@
 
 ``total = (attribute hits + option hits + [price <= price_upper]) / (|attributes| + |options| + 1) * r_type``;
 success is ``total == 1.0``. Re-implemented from the specification (upstream's code carries a research-only
-licence), with rapidfuzz in place of thefuzz and precomputed type nouns in place of spaCy:
+licence), with rapidfuzz in place of thefuzz and, without a spaCy model, approximate title nouns:
 
-- fuzzy scores are thefuzz's: rapidfuzz's ``token_set_ratio`` on ``default_process``-ed strings, *rounded to an
-  int* before the ``> 85`` test (so 85.4 fails, as upstream);
+- fuzzy scores are thefuzz's (:func:`fuzzy_score`): both sides stringified, Latin-1 letters dropped
+  (thefuzz's ``force_ascii``: "crème" -> "crme"), rapidfuzz's ``default_process``, ``token_set_ratio``, *rounded
+  to an int* before the ``> 85`` test (so 85.4 fails, as upstream);
 - an attribute also counts when it is a substring of the title, the bullet points or the description;
 - option values are colour-normalised (:func:`~webshop_server.normalize.normalize_color`) on both sides; a goal
   whose options are a dict (upstream's synthetic goals) is matched on its ``(name, value)`` pairs stringified, as
   upstream's code ends up doing;
 - the type multiplier uses the *raw* ``name`` nouns: a product's ``type_tokens`` when present (our generator
-  stores them), else a spaCy-free approximation (:func:`title_nouns`); its title rules apply last.
+  stores them), else :func:`webshop_server.nouns.title_nouns` (spaCy when a model is installed, else an
+  approximation); ``title_score`` divides by the goal's noun *list* length (repeats count, as upstream); its
+  title rules apply last.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
 from webshop_server.normalize import normalize_color
+from webshop_server.nouns import title_nouns
 
 __all__ = ["FUZZY_THRESHOLD", "RewardBreakdown", "fuzzy_score", "get_reward", "title_nouns", "type_reward"]
 
 #: A fuzzy match needs a (rounded) token-set ratio strictly above this.
 FUZZY_THRESHOLD = 85
 
-_WORD = re.compile(r"[a-z][a-z'&-]*[a-z]|[a-z]")
-# Words a title's nouns exclude: function words and the adjectives/units product titles are full of.
-_NOT_NOUNS = frozenset(
-    "a an and the of for with in on to by from at or as is are be pack count size inch inches oz fl ml lb lbs "
-    "ounce ounces x xl s m l new set free pcs piece pieces premium natural original extra large small medium "
-    "mini black white blue red green grey gray pink purple brown beige".split()
-)
+#: thefuzz's ``force_ascii``: the Latin-1 range (128-255) is deleted, other characters stay.
+_LATIN1 = dict.fromkeys(range(128, 256))
 
 
 @dataclass(frozen=True)
@@ -73,22 +72,30 @@ class RewardBreakdown:
 
     def info(self) -> dict[str, Any]:
         """The breakdown as a plain dict (what the done page and ``info`` show)."""
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # shallow: asdict deep-copies (slow)
 
 
 def fuzzy_score(a: Any, b: Any) -> int:
-    """The ``token_set_ratio`` of thefuzz (0-100, an int): non-strings are stringified, both sides fully processed."""
-    return round(fuzz.token_set_ratio(default_process(str(a)), default_process(str(b))))
+    """Thefuzz's ``fuzz.token_set_ratio(a, b)`` (0-100, an int), computed with rapidfuzz.
+
+    As thefuzz does: ``None`` scores 0; both sides are stringified, stripped of Latin-1 characters (128-255),
+    passed through rapidfuzz's ``default_process`` (lower case, non-alphanumerics to spaces, trimmed); the
+    token-set ratio is rounded to an int.
+    """
+    if a is None or b is None:
+        return 0
+    return _token_set(str(a), str(b))
 
 
-def title_nouns(name: str) -> list[str]:
-    """A spaCy-free stand-in for the nouns of a product name: its lower-cased words minus function words."""
-    return [w for w in _WORD.findall(name.lower()) if w not in _NOT_NOUNS]
+@functools.lru_cache(maxsize=65536)
+def _token_set(a: str, b: str) -> int:
+    pa, pb = default_process(a.translate(_LATIN1)), default_process(b.translate(_LATIN1))
+    return int(round(fuzz.token_set_ratio(pa, pb)))
 
 
 def _type_tokens(item: Mapping[str, Any]) -> list[str]:
     tokens = item.get("type_tokens")
-    return list(tokens) if tokens else title_nouns(str(item.get("name", item.get("Title", ""))))
+    return list(tokens) if tokens else list(title_nouns(str(item.get("name", item.get("Title", "")))))
 
 
 def type_reward(product: Mapping[str, Any], goal: Mapping[str, Any]) -> tuple[float, bool, bool, float]:
@@ -97,9 +104,9 @@ def type_reward(product: Mapping[str, Any], goal: Mapping[str, Any]) -> tuple[fl
     levels_p = {c.strip() for c in str(product.get("product_category", "")).split("\u203a")}
     levels_g = {c.strip() for c in str(goal.get("product_category", "")).split("\u203a")}
     category_match = len(levels_p & levels_g) >= 2
-    desired = set(_type_tokens(goal))
-    purchased = set(_type_tokens(product))
-    title_score = len(purchased & desired) / len(desired) if desired else 0.2
+    desired = _type_tokens(goal)
+    purchased = _type_tokens(product)
+    title_score = len(set(purchased) & set(desired)) / len(desired) if desired else 0.2
     r_type = 1.0
     if not (query_match or category_match or title_score > 0.2):
         r_type = 0.5

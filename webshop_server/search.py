@@ -27,7 +27,7 @@ __all__ = ["BACKENDS", "SEARCH_RETURN_N", "Bm25sIndex", "Fts5Index", "SearchInde
 #: How many results a search returns (upstream: 50, shown 10 a page).
 SEARCH_RETURN_N = 50
 BACKENDS = ("bm25s", "fts5")
-_TOKEN = re.compile(r"\w\w+")
+_TOKEN = re.compile(r"\w+")  # one-character tokens count, as in Lucene ("usb c", "4 k")
 #: Lucene's English stop words (the analyzer pyserini's BM25 uses).
 STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
@@ -43,7 +43,7 @@ def document_text(product: Mapping[str, Any]) -> str:
 
 
 def query_terms(query: str) -> list[str]:
-    """The query's words (lower case, two characters or more, stop words dropped), in order, without repeats."""
+    """The query's words (lower case, stop words dropped), in order, without repeats."""
     return list(dict.fromkeys(t for t in _TOKEN.findall(query.lower()) if t not in STOPWORDS))
 
 

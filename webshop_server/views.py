@@ -1,14 +1,21 @@
-"""The shop's pages (blueprint ``shop``): upstream's routes, each rendered by the session engine."""
+"""The shop's pages (blueprint ``shop``): upstream's routes, from :data:`webshop_server.state.ROUTES`.
+
+Every page route is registered from the route table and read by its one bounded decoder
+(:func:`~webshop_server.state.decode_segments`), so a malformed segment is a 4xx with a message on every route.
+Like upstream's, every page answers GET and POST; a POST of ``search_query`` to ``/<session>`` searches
+(upstream's search form), as does this site's own form, ``GET /search/<session>?search_query=...``.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from flask import Blueprint, abort, current_app, redirect, request
 from werkzeug.wrappers import Response
 
-from webshop_server.engine import PageError, WebShop
-from webshop_server.state import State, decode_options, normalize_keywords
+from webshop_server.engine import WebShop
+from webshop_server.state import ROUTES, SEARCH_RULE, Route, State, decode_segments, normalize_keywords
 
 __all__ = ["bp"]
 
@@ -17,17 +24,6 @@ bp = Blueprint("shop", __name__)
 
 def _shop() -> WebShop:
     return current_app.extensions["webshop"]
-
-
-def _options(segment: str) -> dict[str, str]:
-    try:
-        return decode_options(segment)
-    except ValueError as e:
-        raise PageError(400, str(e)) from e
-
-
-def _render(session: str, state: State) -> str:
-    return _shop().render(session, state).html
 
 
 @bp.get("/")
@@ -43,41 +39,32 @@ def healthz() -> dict[str, object]:
     return {"status": "ok", "catalog": catalog.name, "products": len(catalog), "goals": len(catalog.goals)}
 
 
-@bp.get("/<session>")
-def index(session: str) -> str:
-    """The search page."""
-    return _render(session, State())
-
-
-@bp.get("/search/<session>")
-def search(session: str) -> Response:
-    """The search form's target: redirect to the first results page of the keywords."""
-    keywords = normalize_keywords(request.args.get("search_query", ""))
+def _search(session: str, query: str | None) -> Response:
+    """Redirect to the first results page of ``query`` (normalised; cut to 200 characters)."""
+    keywords = normalize_keywords(query or "")
     if not keywords:
         abort(400, description="search_query is missing or empty")
     _shop().goal_index(session)  # a bad session is a 4xx here, not after the redirect
     return redirect(State("results", keywords, 1).path(session), code=302)
 
 
-@bp.get("/search_results/<session>/<keywords>/<int:page>")
-def search_results(session: str, keywords: str, page: int) -> str:
-    """A page of search results."""
-    return _render(session, State("results", keywords, page))
+@bp.route(SEARCH_RULE, methods=["GET", "POST"])
+def search(session: str) -> Response:
+    """The search form's target (GET query string or POSTed form)."""
+    return _search(session, request.values.get("search_query"))
 
 
-@bp.get("/item_page/<session>/<asin>/<keywords>/<int:page>/<options>")
-def item_page(session: str, asin: str, keywords: str, page: int, options: str) -> str:
-    """A product with its options."""
-    return _render(session, State("item", keywords, page, asin, _options(options)))
+def _page_view(route: Route) -> Callable[..., str | Response]:
+    def view(**segments: str) -> str | Response:
+        session, state = decode_segments(route, segments)
+        if route.page == "index" and request.method == "POST" and "search_query" in request.form:
+            return _search(session, request.form["search_query"])  # upstream's search form
+        return _shop().render(session, state).html
+
+    view.__name__ = view.__qualname__ = f"page_{route.page}"
+    view.__doc__ = f"The {route.page} page ({route.rule})."
+    return view
 
 
-@bp.get("/item_sub_page/<session>/<asin>/<keywords>/<int:page>/<sub_page>/<options>")
-def item_sub_page(session: str, asin: str, keywords: str, page: int, sub_page: str, options: str) -> str:
-    """A product's Description, Features, Reviews (or Attributes) page."""
-    return _render(session, State("sub", keywords, page, asin, _options(options), sub_page))
-
-
-@bp.get("/done/<session>/<asin>/<options>")
-def done(session: str, asin: str, options: str) -> str:
-    """The purchase: the reward and its breakdown."""
-    return _render(session, State("done", asin=asin, options=_options(options)))
+for _route in ROUTES.values():
+    bp.add_url_rule(_route.rule, endpoint=_route.page, view_func=_page_view(_route), methods=["GET", "POST"])

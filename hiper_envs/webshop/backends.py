@@ -1,6 +1,7 @@
 """How the env reaches the shop: in process (the engine renders pages directly) or over HTTP (a running server).
 
-Both turn a URL path into the page's HTML, so the env above them sees identical pages in both modes.
+Both turn a URL path into the page's HTML, so the env above them sees identical pages in both modes, and both
+refuse a bad page the same way: :class:`webshop_server.state.PageError` with the shop's 4xx status and message.
 """
 
 from __future__ import annotations
@@ -48,10 +49,9 @@ class InProcessBackend(Backend):
 
     def search(self, action: str, query: str) -> str:
         """Render the first results page of ``query``, as the server's redirect would."""
-        from webshop_server.state import State, normalize_keywords, parse_path
+        from webshop_server.state import State, normalize_keywords, search_session
 
-        session = parse_path(action.removeprefix("/search"))[0]
-        return self.get(State("results", normalize_keywords(query), 1).path(session))
+        return self.get(State("results", normalize_keywords(query), 1).path(search_session(action)))
 
 
 class HttpBackend(Backend):
@@ -65,7 +65,12 @@ class HttpBackend(Backend):
         self._http = requests.Session()
 
     def _fetch(self, url: str, params: dict[str, str] | None = None) -> str:
+        from webshop_server.state import PageError
+
         response = self._http.get(url, params=params, timeout=self.timeout)
+        if 400 <= response.status_code < 500:  # the shop refused the page: as the in-process engine does
+            message = response.text.strip().removeprefix(str(response.status_code)).strip()
+            raise PageError(response.status_code, message)
         if response.status_code != 200:
             raise RuntimeError(f"WebShop server answered {response.status_code} for {url}: {response.text[:200]}")
         self.path = urlsplit(response.url).path

@@ -7,7 +7,7 @@ import html
 import numbers
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 from hiper_envs.core import OptionEnv, TaskInfo
 from hiper_envs.options import SubgoalStatus, normalize_command
@@ -33,6 +33,19 @@ def _parse_path(path: str) -> tuple[str, State]:
     from webshop_server.state import parse_path
 
     return parse_path(path)
+
+
+_PARSED: Any = None
+
+
+def _parsed(page_html: str) -> ParsedPage:
+    """The page read (cached per process, bounded in pages and bytes: every env of a group sees the same pages)."""
+    global _PARSED
+    if _PARSED is None:
+        from webshop_server.cache import BoundedCache
+
+        _PARSED = BoundedCache(parse_page, max_entries=4096, max_bytes=64 * 2**20, size=lambda p: 2 * p.nbytes)
+    return _PARSED(page_html)
 
 
 def _ascii(text: str) -> str:
@@ -63,8 +76,8 @@ class WebShopEnv(OptionEnv):
 
     ## Observation Space
     ``spaces.Text`` in upstream's modes: ``"text"`` (visible text joined by ``" [SEP] "``, the default),
-    ``"text_rich"`` (``[button] x [button_]`` markup) or ``"html"``; characters outside printable ASCII
-    become ``?``.
+    ``"text_rich"`` (``[button] x [button_]`` markup) or ``"html"``. Observations are printable ASCII: accents
+    are dropped (``crème`` -> ``creme``), ``›`` becomes ``>``, any other character ``?``.
 
     ## Rewards
     The purchase reward (upstream's formula, :func:`webshop_server.reward.get_reward`) on the step that buys;
@@ -82,13 +95,19 @@ class WebShopEnv(OptionEnv):
     ## Arguments
     ``gym.make("HiPER/WebShop-v0", split="test", observation_mode="text", num_products=1000, catalog_seed=0,
     catalog_dir=None, server_url=None, search_backend="bm25s", num_search_candidates=3, page_cache=4096,
-    expert=False, render_mode=None)``. ``page_cache``: rendered pages kept in process (0: none). ``server_url``
-    drives a running ``python -m webshop_server`` over HTTP; its catalog must be the one these arguments
-    describe (checked at reset).
+    page_cache_bytes=64 MiB, upstream_compat=False, expert=False, render_mode=None)``. ``page_cache`` and
+    ``page_cache_bytes``: rendered pages kept in process (0: none) and their most bytes. ``server_url`` drives a
+    running ``python -m webshop_server`` over HTTP; its catalog must be the one these arguments describe (checked
+    at reset); both backends give the same transcript for every action. ``upstream_compat=True``: an invalid
+    action leaves the observation unchanged (upstream's text env) instead of ``Nothing happens. ...``,
+    ``search[...]`` works from any page but the done page (as upstream's text env), and
+    ``info["available_actions"]`` is upstream's ``{"has_search_bar", "clickables"}``
+    (:meth:`get_available_actions`); ``docs/webshop.md`` lists what else differs from upstream.
 
     ## Info keys
     The protocol's keys plus ``goal_index``, ``split``, ``session``, ``url`` (the page's path), ``reward_info``
-    (the reward breakdown, after a purchase) and, with ``expert=True``, ``expert_plan_length``.
+    (the reward breakdown, after a purchase), with ``expert=True`` ``expert_plan_length`` and, with
+    ``upstream_compat=True``, ``available_actions``.
 
     ## Version History
     - v0: initial version.
@@ -108,6 +127,8 @@ class WebShopEnv(OptionEnv):
         search_backend: str = "bm25s",
         num_search_candidates: int = 3,
         page_cache: int = 4096,
+        page_cache_bytes: int = 64 * 2**20,
+        upstream_compat: bool = False,
         expert: bool = False,
         max_episode_steps: int = DEFAULT_MAX_STEPS,
         render_mode: str | None = None,
@@ -130,10 +151,12 @@ class WebShopEnv(OptionEnv):
         self.observation_mode = observation_mode
         self.num_search_candidates = num_search_candidates
         self.server_url = server_url
-        self._shop = WebShop(catalog, page_cache=page_cache)
+        self.upstream_compat = bool(upstream_compat)
+        self._shop = WebShop(catalog, page_cache=page_cache, page_cache_bytes=page_cache_bytes)
         self._backend: Backend = HttpBackend(server_url) if server_url else InProcessBackend(self._shop)
         self._page = ParsedPage()
         self._html = ""
+        self._page_obs = ""
         self._goal: dict[str, Any] = {}
         self._goal_index = 0
         self._session = ""
@@ -146,12 +169,44 @@ class WebShopEnv(OptionEnv):
     # ------------------------------------------------------------------ pages
     def _show(self, page_html: str) -> str:
         self._html = page_html
-        self._page = parse_page(page_html)
+        self._page = _parsed(page_html)
         if self.observation_mode == "html":
-            return _ascii(page_html)
-        if self.observation_mode == "text_rich":
-            return _ascii(self._page.text_rich(self._visited))
-        return _ascii(self._page.text())
+            obs = _ascii(page_html)
+        elif self.observation_mode == "text_rich":
+            obs = _ascii(self._page.text_rich(self._visited))
+        else:
+            obs = _ascii(self._page.text())
+        self._page_obs = obs
+        return obs
+
+    def get_available_actions(self) -> dict[str, Any]:
+        """Upstream's ``get_available_actions()``: ``{"has_search_bar": bool, "clickables": [str, ...]}``.
+
+        As upstream lists them: every button's text (the search page's ``search`` too, although ``click[search]``
+        is refused, as upstream does), then the product links (lower-case ASINs), then the option values.
+        """
+        kinds: dict[str, list[str]] = {"button": [], "product": [], "option": []}
+        for kind, text in self._page.parts:
+            if kind in kinds:
+                kinds[kind].append(text if kind == "option" else text.lower())
+        clickables = list(dict.fromkeys(kinds["button"] + kinds["product"] + kinds["option"]))
+        return {"has_search_bar": self._page.has_search_bar, "clickables": [_ascii(c) for c in clickables]}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an episode (see the class docstring's Starting State)."""
+        obs, info = super().reset(seed=seed, options=options)
+        if self.upstream_compat:
+            info["available_actions"] = self.get_available_actions()
+        return obs, info
+
+    def step(self, action: Any) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Take one step (see :meth:`hiper_envs.core.OptionEnv.step`); ``upstream_compat`` as the class says."""
+        obs, reward, terminated, truncated, info = super().step(action)
+        if self.upstream_compat:
+            if info["invalid_action"]:  # upstream: nothing happens, the page stays as it was
+                obs = self._last_obs = self._page_obs
+            info["available_actions"] = self.get_available_actions()
+        return obs, reward, terminated, truncated, info
 
     @property
     def state(self) -> State:
@@ -209,7 +264,8 @@ class WebShopEnv(OptionEnv):
         from webshop_server.state import normalize_keywords
 
         text = action.strip()
-        if text[:7].lower() == "search[" and text.endswith("]") and self._page.has_search_bar:
+        searchable = self._page.has_search_bar or (self.upstream_compat and self.state.page != "done")
+        if text[:7].lower() == "search[" and text.endswith("]") and searchable:  # upstream: from any page
             keywords = normalize_keywords(text[7:-1])
             return f"search[{keywords}]" if keywords else None
         return super()._match_command(action, admissible)
@@ -218,7 +274,9 @@ class WebShopEnv(OptionEnv):
         kind, arg = command[:-1].split("[", 1)
         if kind == "search":
             self._searched.add(arg)
-            obs = self._show(self._backend.search(self._page.search_action, arg))
+            from webshop_server.state import search_path
+
+            obs = self._show(self._backend.search(self._page.search_action or search_path(self._session), arg))
         else:
             obs = self._show(self._backend.get(self._page.clickables[arg]))
         state = self.state

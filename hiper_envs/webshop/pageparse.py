@@ -11,7 +11,6 @@ observations. A small reader of the site's own markup (see :class:`_Reader`). Mo
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from html import unescape
@@ -35,6 +34,7 @@ class ParsedPage:
         has_search_bar: whether the page has the search box.
         search_action: the search form's URL path.
         reward: the purchase reward (done page), else ``None``.
+        nbytes: the size of the page read (for caches bounded in bytes).
     """
 
     parts: list[tuple[str, str]] = field(default_factory=list)
@@ -43,6 +43,7 @@ class ParsedPage:
     has_search_bar: bool = False
     search_action: str = ""
     reward: float | None = None
+    nbytes: int = 0
 
     def text(self) -> str:
         """The ``text`` observation."""
@@ -167,9 +168,9 @@ class _Reader:
             self.page.parts.append(("text", text))
 
 
-@functools.lru_cache(maxsize=4096)
 def parse_page(html: str) -> ParsedPage:
-    """Parse one page of the shop (cached: the same page is read once; treat the result as read-only)."""
+    """Parse one page of the shop (``nbytes``: the page's size, for caches that bound memory)."""
     reader = _Reader()
     reader.feed(html)
+    reader.page.nbytes = len(html) if html.isascii() else 4 * len(html)
     return reader.page

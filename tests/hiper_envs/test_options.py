@@ -96,6 +96,29 @@ def test_coerce_forms():
         assert opt is None and err
 
 
+class _Raises(dict):
+    def get(self, key, default=None):
+        raise KeyError(key)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        OptionAction(action=None),  # type: ignore[arg-type]
+        OptionAction(action=123),  # type: ignore[arg-type]
+        OptionAction(action="look", subgoal=5),  # type: ignore[arg-type]
+        OptionAction(action="look", switch=[1]),  # type: ignore[arg-type]
+        OptionAction(action="x" * 5000),
+        OptionAction(action="look", subgoal="s" * 5000),
+        {"action": "look", "switch": 2.5},
+        _Raises(action="look"),
+    ],
+)
+def test_coerce_action_is_total_over_field_types(bad):
+    opt, parsed, err = coerce_action(bad, first_step=False)
+    assert opt is None and parsed is None and err.endswith(".")
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [

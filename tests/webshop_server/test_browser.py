@@ -80,6 +80,8 @@ def test_browser_buys_the_goal_and_reads_the_reward(site, browser, app):
     _wait_for(browser, lambda d: "/done/" in d.current_url)
     assert "Thank you for shopping with us!" in browser.page_source
     assert float(browser.find_element(By.ID, "reward").get_attribute("data-reward")) == 1.0
+    # Upstream's WebAgentSiteEnv.get_reward reads the first <pre> inside #reward.
+    assert float(browser.find_element(By.CSS_SELECTOR, "#reward pre").text) == 1.0
 
 
 def test_browser_search_for_a_script_stays_text(site, browser):
@@ -87,7 +89,7 @@ def test_browser_search_for_a_script_stays_text(site, browser):
     from selenium.webdriver.common.by import By
 
     browser.get(f"{site}/fixed_0")
-    browser.find_element(By.ID, "search_input").send_keys("<script>alert(1)</script>")
+    browser.find_element(By.ID, "search_input").send_keys("<script>alert(xyzzy)</script>")
     browser.find_element(By.ID, "search-button").click()
     _wait_for(browser, lambda d: "/search_results/" in d.current_url)
     with pytest.raises(NoAlertPresentException):

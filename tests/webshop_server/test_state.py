@@ -2,7 +2,7 @@
 
 import pytest
 
-from webshop_server.state import State, normalize_keywords, parse_path, search_path
+from webshop_server.state import State, normalize_keywords, parse_path, search_path, search_session
 
 STATES = [
     State(),
@@ -22,7 +22,7 @@ def test_round_trip(state, session):
 def test_keywords_are_normalised():
     assert normalize_keywords("  Blue/Red  SHOES ") == "blue red shoes"
     assert len(normalize_keywords("x" * 500)) == 200
-    assert search_path("a/b") == "/search/a%2Fb"
+    assert search_path("a/b") == "/search/a%2Fb" and search_session(search_path("a/b")) == "a/b"
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,16 @@ def test_in_process_and_http_transcripts_are_identical(server_url, mode):
     remote.close()
 
 
+@pytest.mark.parametrize("query", [".", "..", "...", ". ..", "%2e%2e"])
+def test_dot_searches_are_the_same_over_http(server_url, query):
+    local, remote = WebShopEnv(), WebShopEnv(server_url=server_url)
+    assert local.reset(seed=1) == remote.reset(seed=1)
+    a, b = local.step(f"search[{query}]"), remote.step(f"search[{query}]")
+    assert a == b and not a[4]["invalid_action"] and "Total results" in a[0]
+    assert local.step("click[back to search]") == remote.step("click[back to search]")
+    remote.close()
+
+
 def test_64_concurrent_sessions_get_their_own_reward(server_url):
     def shop(i):
         env = WebShopEnv(server_url=server_url, expert=True)
