@@ -73,7 +73,7 @@ def main() -> int:
 
     from hiper_envs.alfworld.engine import AlfredEngine
     from hiper_envs.alfworld.env import ALFWorldEnv
-    from hiper_envs.alfworld.generator import generate_game
+    from hiper_envs.alfworld.procedural import generate_game
 
     print(f"generating {args.games} {args.split} games (num_subtasks={args.num_subtasks}) ...", flush=True)
     specs = [generate_game(args.split, i, seed=args.seed, num_subtasks=args.num_subtasks) for i in range(args.games)]

@@ -1,6 +1,6 @@
 """ALFWorld task generation speed: our generator vs the stock solvability check, on the same games.
 
-``ours`` is :func:`~hiper_envs.alfworld.generator.generate_game`: draw a room, write the PDDL problem and solve it
+``ours`` is :func:`~hiper_envs.alfworld.procedural.generate_game`: draw a room, write the PDDL problem and solve it
 stage by stage with fast-downward on the room cut down to each subtask (what a fresh ``env.reset()`` index costs).
 ``stock`` is how alfworld's own ``alfworld-generate`` script checks the same finished game: ``PddlEnv`` +
 ``AlfredDemangler`` asked for the planner's ``policy_commands`` (what ``AlfredExpert(planner)`` returns), ``load``
@@ -47,7 +47,7 @@ def main() -> int:
     from alfworld.agents.environment.alfred_tw_env import AlfredDemangler
     from textworld.envs import PddlEnv
 
-    from hiper_envs.alfworld.generator import generate_game
+    from hiper_envs.alfworld.procedural import generate_game
 
     # AlfredExpert(expert_type="planner") reads exactly this: the planner's plan from the current state.
     env = AlfredDemangler(PddlEnv(textworld.EnvInfos(admissible_commands=True, policy_commands=True)))

@@ -62,7 +62,7 @@ def unbiasedness(n_episodes: int, seed: int) -> None:
         ("hae", "exact critics, lam_low=0.7", values, EstimatorSettings(lam_low=0.7), "unbiased"),
         ("hae", "V_low, V_switch off by N(0,1), lam_low=1", wrong_low, EstimatorSettings(), "unbiased"),
         ("hae", "V_high off by N(0,1) (control)", wrong_high, EstimatorSettings(), "biased"),
-        ("gae", "exact critic, lam=0.95", values, EstimatorSettings(), "unbiased"),
+        ("gae", "exact critic, gae_lambda=0.95", values, EstimatorSettings(), "unbiased"),
         ("rloo", "groups of 8", values, EstimatorSettings(), "unbiased"),
         ("grpo", "mean baseline incl. self", values, EstimatorSettings(), "biased x(G-1)/G"),
     ]
@@ -100,8 +100,8 @@ def corridor_setup(seed: int) -> tuple:
 
 VARIANCE_ESTIMATORS = [
     ("HAE", "hae", EstimatorSettings()),
-    ("GAE l=.95", "gae", EstimatorSettings(lam=0.95)),
-    ("GAE l=1", "gae", EstimatorSettings(lam=1.0)),
+    ("GAE l=.95", "gae", EstimatorSettings(gae_lambda=0.95)),
+    ("GAE l=1", "gae", EstimatorSettings(gae_lambda=1.0)),
     ("RLOO", "rloo", EstimatorSettings()),
     ("GRPO", "grpo", EstimatorSettings()),
     ("GRPO/std", "grpo_std", EstimatorSettings()),
@@ -132,10 +132,15 @@ def variance(n_episodes: int, sigmas: list[float], seed: int, batch: int = 128) 
             results["var"].setdefault(label, []).append(tr_var)
             results["cos"].setdefault(label, []).append(cos)
             scale_free = name == "grpo_std"
-            rows.append([
-                label, f"{tr_var:.3f}", f"{tr_var / base:.2f}x" + (" (other scale)" if scale_free else ""),
-                "-" if scale_free else f"{bias:.3f}", f"{cos:.3f}",
-            ])  # fmt: skip
+            rows.append(
+                [
+                    label,
+                    f"{tr_var:.3f}",
+                    f"{tr_var / base:.2f}x" + (" (other scale)" if scale_free else ""),
+                    "-" if scale_free else f"{bias:.3f}",
+                    f"{cos:.3f}",
+                ]
+            )
         table(
             f"   critic error sigma = {sigma} (values lie in [0, 1])",
             ["estimator", "tr Var/episode", "vs HAE", "|mean-exact|/|exact|", f"cos(batch {batch}, exact)"],
@@ -182,7 +187,7 @@ def timing(repeats: int, seed: int) -> None:
         rows += [["hae_batch torch (CPU tensors in and out)", f"{t_torch:.2f}", f"{t_loop / t_torch:.0f}x"]]
     except ImportError:
         rows += [["hae_batch torch", "torch not installed", "-"]]
-    t_gae = best_ms(lambda: gae_batch(r, dones, v_low, mask, lam=0.95))
+    t_gae = best_ms(lambda: gae_batch(r, dones, v_low, mask, gae_lambda=0.95))
     rows += [["gae_batch numpy (for scale)", f"{t_gae:.2f}", f"{t_loop / t_gae:.0f}x"]]
     print(f"\n== 3. Speed: {B} trajectories x {T} steps (median of {repeats} runs, this machine)")
     table("", ["computation", "ms", "speed-up vs loop"], rows)

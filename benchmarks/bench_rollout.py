@@ -99,8 +99,11 @@ def main() -> int:
         t = time.perf_counter()
         game_pool = GamePool("train", size=args.pool_size, seed=0, processes=args.build_processes)
         setup["pool_build_s"] = time.perf_counter() - t
-        print(f"GamePool of {args.pool_size} train games built in {setup['pool_build_s']:.1f} s "
-              f"({args.build_processes} processes)", flush=True)  # fmt: skip
+        print(
+            f"GamePool of {args.pool_size} train games built in {setup['pool_build_s']:.1f} s "
+            f"({args.build_processes} processes)",
+            flush=True,
+        )
 
     pools, pids = {}, {}
     try:
@@ -125,8 +128,11 @@ def main() -> int:
                 result = play(pools[arm], args.num_envs, args.seed + r * args.num_envs)
                 result["cpu_seconds"] = cpu_seconds(pids[arm]) - cpu
                 rounds[arm].append(result)
-                print(f"iteration {r} {arm:<16} {result['steps'] / result['seconds']:8.1f} steps/s "
-                      f"({result['resets']} resets)", flush=True)  # fmt: skip
+                print(
+                    f"iteration {r} {arm:<16} {result['steps'] / result['seconds']:8.1f} steps/s "
+                    f"({result['resets']} resets)",
+                    flush=True,
+                )
     finally:
         for pool in pools.values():
             pool.close()
@@ -138,9 +144,12 @@ def main() -> int:
         result["cpu_ms_per_step"] = 1000 * result["cpu_seconds"] / result["steps"]
         result["parallelism"] = result["cpu_seconds"] / result["seconds"]
         results[arm] = result
-        print(f"{arm:<16} {result['steps_per_s']:8.1f} steps/s  ({result['steps']} steps, {result['resets']} resets, "
-              f"{result['seconds']:.1f} s; {result['cpu_ms_per_step']:.2f} CPU ms/step, parallelism "
-              f"{result['parallelism']:.2f}; start-up {setup[f'{arm} start_s']:.1f} s)", flush=True)  # fmt: skip
+        print(
+            f"{arm:<16} {result['steps_per_s']:8.1f} steps/s  ({result['steps']} steps, {result['resets']} resets, "
+            f"{result['seconds']:.1f} s; {result['cpu_ms_per_step']:.2f} CPU ms/step, parallelism "
+            f"{result['parallelism']:.2f}; start-up {setup[f'{arm} start_s']:.1f} s)",
+            flush=True,
+        )
 
     baseline = results.get("stock/sync")
     ratios = {}
@@ -148,8 +157,10 @@ def main() -> int:
         print(f"\n{'arm':<16}{'steps/s':>10}{'x stock/sync':>14}{'CPU ms/step':>13}{'parallelism':>13}")
         for arm, result in results.items():
             ratios[arm] = result["steps_per_s"] / baseline["steps_per_s"]
-            print(f"{arm:<16}{result['steps_per_s']:>10.1f}{ratios[arm]:>14.2f}"
-                  f"{result['cpu_ms_per_step']:>13.2f}{result['parallelism']:>13.2f}")  # fmt: skip
+            print(
+                f"{arm:<16}{result['steps_per_s']:>10.1f}{ratios[arm]:>14.2f}"
+                f"{result['cpu_ms_per_step']:>13.2f}{result['parallelism']:>13.2f}"
+            )
     summary = {
         "num_envs": args.num_envs,
         "iterations": args.iterations,

@@ -52,7 +52,7 @@ def run_config(arm: str, k: int, seed: int, args: argparse.Namespace) -> Any:
     """The trainer config of one run: the `cpu` preset, the arm's policy and estimator, K subtasks, the budget."""
     from hiper_agent.training.ppo_config import HiPERConfig
 
-    steps_per_subtask = HiPERConfig.from_preset("cpu").max_episode_steps
+    steps_per_subtask = HiPERConfig.from_preset("cpu").env.max_episode_steps
     return HiPERConfig.from_preset(
         "cpu", **ARMS[arm], seed=seed, env_kwargs={"num_subtasks": k, "pool_size": args.pool_size},
         max_episode_steps=steps_per_subtask * k,

@@ -127,9 +127,18 @@ def main() -> None:
     )
     train_env.seed(args.seed)
     model = MaskablePPO(
-        "MlpPolicy", train_env, n_steps=128, batch_size=128, n_epochs=4, learning_rate=1e-3, gamma=0.98,
-        ent_coef=0.01, policy_kwargs={"net_arch": [64, 64]}, seed=args.seed, verbose=0,
-    )  # fmt: skip
+        "MlpPolicy",
+        train_env,
+        n_steps=128,
+        batch_size=128,
+        n_epochs=4,
+        learning_rate=1e-3,
+        gamma=0.98,
+        ent_coef=0.01,
+        policy_kwargs={"net_arch": [64, 64]},
+        seed=args.seed,
+        verbose=0,
+    )
 
     t0 = time.perf_counter()
     before = evaluate(model, panel, args)

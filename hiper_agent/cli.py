@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,8 +29,12 @@ DEFAULT_PRESET = "cpu"
 _NONE_WORDS = ("none", "null")
 # Missing optional dependencies that mean "the agent extra is not installed" rather than a bug.
 _AGENT_DEPS = {"torch", "transformers", "tokenizers", "accelerate", "safetensors", "peft", "tensorboard"}
-_DICT_FLAGS = {f"--{f.name.replace('_', '-')}": f.name for cls in COMPONENTS.values() for f in dataclasses.fields(cls)
-               if f.type in (KwargsDict, "KwargsDict")}  # fmt: skip
+_DICT_FLAGS = {
+    f"--{f.name.replace('_', '-')}": f.name
+    for cls in COMPONENTS.values()
+    for f in dataclasses.fields(cls)
+    if f.type in (KwargsDict, "KwargsDict")
+}
 
 
 def _flag(name: str) -> str:
@@ -107,11 +112,19 @@ def _parse(argv: Sequence[str], prog: str) -> tuple[HiPERConfig, bool]:
     if preset not in PRESETS:
         _fail(prog, f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
     defaults = HiPERConfig.from_preset(preset, **({"env_id": env_id} if env_id else {}))
-    description = (f"Train an agent with HiPER (hierarchical plan-execute PPO). Defaults: preset {preset!r} "
-                   f"(--preset: {', '.join(PRESETS)}); --print-config prints the resolved config. docs/training.md.")  # fmt: skip
+    description = (
+        f"Train an agent with HiPER (hierarchical plan-execute PPO). Defaults: preset {preset!r} "
+        f"(--preset: {', '.join(PRESETS)}); --print-config prints the resolved config. docs/training.md."
+    )
     try:
-        config = tyro.cli(HiPERConfig, args=_normalize(rest, defaults.to_flat_dict()), default=defaults, prog=prog,
-                          description=description, config=(tyro.conf.OmitArgPrefixes,))  # fmt: skip
+        config = tyro.cli(
+            HiPERConfig,
+            args=_normalize(rest, defaults.to_flat_dict()),
+            default=defaults,
+            prog=prog,
+            description=description,
+            config=(tyro.conf.OmitArgPrefixes,),
+        )
     except ValueError as e:  # a value tyro parsed but HiPERConfig refused (the message names the fix)
         _fail(prog, str(e))
     return config, print_config
@@ -134,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError as e:
         if e.name not in _AGENT_DEPS:
             raise
-        print(f"hiper-train: {e.name} is missing; install the agent extra: pip install 'hiper[agent]'.",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"hiper-train: {e.name} is missing; install the agent extra: pip install 'hiper[agent]'.", file=sys.stderr
+        )
         return 1
     try:
         summary = train(config)
@@ -154,7 +168,7 @@ def sft_main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)  # read once: envs rewrite sys.argv later
     config, _ = _parse(argv, "hiper-sft")
-    if config.sft_epochs == 0 or config.sft_episodes == 0:
+    if config.sft.sft_epochs == 0 or config.sft.sft_episodes == 0:
         print("hiper-sft: set --sft-epochs and --sft-episodes above 0.", file=sys.stderr)
         return 2
     from hiper_agent.training.ppo_trainer import HiPERTrainer
@@ -172,12 +186,21 @@ def config_reference() -> str:
     """The Markdown reference of every field (flag, type, default, help) and of the presets, for the docs."""
     lines: list[str] = []
     for component, cls in COMPONENTS.items():
-        lines += ["", f"### `{component}`: {(cls.__doc__ or '').strip()}", "",
-                  "| field | flag | type | default | meaning |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"### `{component}`: {(cls.__doc__ or '').strip()}",
+            "",
+            "| field | flag | type | default | meaning |",
+            "|---|---|---|---|---|",
+        ]
         for f in dataclasses.fields(cls):
             default = f.default_factory() if callable(f.default_factory) else f.default
             meaning = f.metadata["help"].replace("|", "\\|").replace("\n", "<br>")
-            type_name = ("dict" if f.type in (KwargsDict, "KwargsDict") else str(f.type)).replace("|", "\\|")
+            hint = typing.get_type_hints(cls)[f.name]
+            if typing.get_origin(hint) is typing.Literal:  # a choice: its values
+                type_name = " or ".join(f"`{value}`" for value in typing.get_args(hint))
+            else:
+                type_name = ("dict" if f.type in (KwargsDict, "KwargsDict") else str(f.type)).replace("|", "\\|")
             type_name = type_name.replace("Annotated[str, tyro.conf.arg(aliases=('--env',))]", "str")
             lines.append(f"| `{f.name}` | `{_flag(f.name)}` | {type_name} | `{json.dumps(default)}` | {meaning} |")
     lines += ["", "### Presets", "", "Values each preset sets (other fields keep their defaults):", ""]

@@ -4,11 +4,11 @@ The design: an iteration never consumes randomness left over from the previous o
 calls `seed_iteration(seed, it)` (global python/numpy/torch RNGs, so dropout and any library code that uses
 them are fixed), and every other consumer draws from its own stream:
 
-    env_seed = iteration_seed(config.seed, it, "env_reset")      # one reset seed per group of envs
-    gen = torch_generator(iteration_seed(config.seed, it, "sampling"))   # token sampling
-    perm = torch.randperm(n, generator=torch_generator(iteration_seed(config.seed, it, "minibatch")))
+    env_seed = iteration_seed(config.run.seed, it, "env_reset")      # one reset seed per group of envs
+    gen = torch_generator(iteration_seed(config.run.seed, it, "sampling"))   # token sampling
+    perm = torch.randperm(n, generator=torch_generator(iteration_seed(config.run.seed, it, "minibatch")))
 
-Evaluation uses `iteration_seed(config.seed, 0, "eval")` at every evaluation, so each one plays the same
+Evaluation uses `iteration_seed(config.run.seed, 0, "eval")` at every evaluation, so each one plays the same
 held-out episodes. The state of iteration `it` is then a function of (seed, it, weights, optimizer states),
 and a checkpoint only needs the weights, optimizer states, iteration and metric history: a resumed run
 reproduces an uninterrupted one exactly (bitwise on CPU; on GPU only with deterministic kernels, see

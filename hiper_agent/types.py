@@ -6,7 +6,7 @@ the credit package's ``TokenMasks`` are imported here; torch appears in annotati
 
 The flow: a `Policy` ``act`` s and returns one `Decision` per live env; the rollout records each env step as a
 `Turn` and each episode as a `Trajectory`; the buffer serves turns as `Minibatch` es; the policy's
-``evaluate`` re-scores them as an `Evaluation`. ``HEADS`` names the columns of every ``(N, 3)`` critic value array.
+``evaluate_actions`` re-scores them as an `ActionEvaluation`. ``HEADS`` names the columns of every ``(N, 3)`` critic value array.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hiper_agent.credit.registry import HEAD_NAMES
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["HEADS", "Decision", "Evaluation", "HistoryEntry", "Minibatch", "Trajectory", "Turn"]
+__all__ = ["HEADS", "Decision", "ActionEvaluation", "HistoryEntry", "Minibatch", "Trajectory", "Turn"]
 
 #: Column of each critic head in a `(N, 3)` value array: executor `V(s, o)`, planner `V(s)`, switch `V(s, o_prev)`
 #: (the heads the credit registry names, in its order).
@@ -157,7 +157,7 @@ class Minibatch:
 
 
 @dataclass
-class Evaluation:
+class ActionEvaluation:
     """Recorded decisions re-evaluated under the current parameters (a minibatch of `B` turns).
 
     Units are right-aligned: turn `b`'s `n_b` units occupy columns `U - n_b .. U - 1`, and `mask` marks them.

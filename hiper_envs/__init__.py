@@ -35,15 +35,13 @@ __all__ = [
 ]
 
 #: The registered environment ids and their entry points (strings: importing ``hiper_envs`` stays light, the
-#: engines load on ``gym.make``). The step limit is the env's own (it scales with the task), hence no
-#: ``max_episode_steps`` here; ``gym.make(id, max_episode_steps=N)`` reaches the env through ``SyncTimeLimit``.
+#: engines load on ``gym.make``). The step limit is the env's own, with one default per env (ALFWorld:
+#: ``50 * num_subtasks``; WebShop: 15), hence no ``max_episode_steps`` here and no ``TimeLimit`` by default;
+#: ``gym.make(id, max_episode_steps=N)`` reaches the env through ``SyncTimeLimit``.
 _ENTRY_POINTS: dict[str, str] = {
     "HiPER/ALFWorld-v0": "hiper_envs.alfworld.env:ALFWorldEnv",
     "HiPER/WebShop-v0": "hiper_envs.webshop.env:WebShopEnv",
 }
-#: Extra registration arguments. WebShop has a fixed default budget (15 steps), so Gymnasium's ``TimeLimit``
-#: carries it (and ``SyncTimeLimit`` hands it, or ``gym.make(..., max_episode_steps=N)``, to the env).
-_EXTRA: dict[str, dict] = {"HiPER/WebShop-v0": {"max_episode_steps": 15}}
 ENV_IDS: tuple[str, ...] = tuple(_ENTRY_POINTS)
 
 
@@ -61,8 +59,7 @@ def register_envs() -> None:
     sync = WrapperSpec(name="SyncTimeLimit", entry_point="hiper_envs.core:SyncTimeLimit", kwargs={})
     for env_id, entry_point in _ENTRY_POINTS.items():
         if env_id not in registry:
-            kwargs = _EXTRA.get(env_id, {"max_episode_steps": None})
-            register(id=env_id, entry_point=entry_point, additional_wrappers=(sync,), **kwargs)
+            register(id=env_id, entry_point=entry_point, max_episode_steps=None, additional_wrappers=(sync,))
 
 
 register_envs()

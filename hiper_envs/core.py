@@ -56,9 +56,10 @@ class OptionEnv(gym.Env[str, Any]):
     :meth:`_subgoal_status`, :meth:`_subgoal_candidates` and, for ``expert=True``, :meth:`_expert`.
     The base class owns :meth:`reset` and :meth:`step`.
 
-    Why the env truncates by itself instead of leaving it to Gymnasium's ``TimeLimit``: the step budget depends on
-    the task (composite tasks get ``K`` times the budget), which ``register(max_episode_steps=...)`` cannot know.
-    The env reports ``truncated=True`` as ``TimeLimit`` would (but never together with ``terminated``).
+    The env owns its time limit: the step budget depends on the task (composite tasks get ``K`` times the budget),
+    which ``register(max_episode_steps=...)`` cannot know, so the ids are registered without one and each env class
+    has one default. The env reports ``truncated=True`` as ``TimeLimit`` would (but never together with
+    ``terminated``).
 
     ``gym.make(id, max_episode_steps=N)`` (and ``gym.make_vec``, which calls ``make``) keeps ``N`` for its own
     ``TimeLimit`` and never passes it to the constructor; the registered :class:`SyncTimeLimit` wrapper hands it
@@ -216,7 +217,8 @@ class SyncTimeLimit(gym.Wrapper[str, Any, str, Any], gym.utils.RecordConstructor
 
     Why: Gymnasium's ``make`` takes ``max_episode_steps`` for its own ``TimeLimit`` and never passes it to the
     env, so without this the env would keep truncating at its default (``50 * K`` for ALFWorld) and report that in
-    ``info["max_episode_steps"]`` while the wrapper cut at ``N``. Registered as an ``additional_wrappers`` entry
+    ``info["max_episode_steps"]`` while the wrapper cut at ``N``. It reads ``N`` from the spec the ``TimeLimit``
+    reports (``env.spec.max_episode_steps``); the env then truncates at the same step as the ``TimeLimit``. Registered as an ``additional_wrappers`` entry
     of every HiPER id (``hiper_envs.register_envs``), it is applied by ``make`` right after the ``TimeLimit``, and
     so also by ``make_vec`` (sync and async: each sub-env is built with ``make``) and by ``gym.make(env.spec)``.
     Without a ``TimeLimit`` below (no ``max_episode_steps`` given, or ``-1``) it changes nothing. It adds no info
@@ -234,9 +236,7 @@ class SyncTimeLimit(gym.Wrapper[str, Any, str, Any], gym.utils.RecordConstructor
         gym.Wrapper.__init__(self, env)
         if not isinstance(env.unwrapped, OptionEnv):
             raise TypeError(f"SyncTimeLimit wraps an OptionEnv, got {type(env.unwrapped).__name__}")
-        inner: gym.Env[Any, Any] = env
-        while isinstance(inner, gym.Wrapper):
-            if isinstance(inner, gym.wrappers.TimeLimit):
-                env.unwrapped.max_episode_steps = inner._max_episode_steps
-                break
-            inner = inner.env
+        # a TimeLimit below writes its budget into the spec it reports (Gymnasium's public view of it)
+        budget = env.spec.max_episode_steps if env.spec is not None else None
+        if budget is not None:
+            env.unwrapped.max_episode_steps = budget

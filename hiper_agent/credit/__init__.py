@@ -30,6 +30,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from hiper_agent.credit import estimators as _estimators  # noqa: F401  (registers the built-in estimators)
 from hiper_agent.credit.api import AdvantageConfig, Advantages, TrajectoryArrays, compute_advantages, token_advantages
 from hiper_agent.credit.flat import gae, gae_batch, gigpo, grpo, rloo
 from hiper_agent.credit.hae import hae, hae_batch, segment_starts

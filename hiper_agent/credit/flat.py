@@ -28,7 +28,7 @@ def gae(
     values: ArrayLike,
     *,
     gamma: float = 1.0,
-    lam: float = 0.95,
+    gae_lambda: float = 0.95,
     bootstrap_truncated: bool = False,
     last_value: float | None = None,
 ) -> GAEResult:
@@ -39,7 +39,7 @@ def gae(
         dones: `(T,)` MDP termination after step t; steps after a done belong to a new episode.
         values: `(T,)` critic `V(s_t)`.
         gamma: Discount per turn.
-        lam: GAE lambda; `lam = 1` gives Monte-Carlo returns minus `V`, `lam = 0` the one-step TD error.
+        gae_lambda: GAE lambda; `gae_lambda = 1` gives Monte-Carlo returns minus `V`, `gae_lambda = 0` the one-step TD error.
         bootstrap_truncated: If the trajectory ends without a done (cut by the step limit), bootstrap from
             `last_value`, or from `values[T-1]` when it is not given; otherwise treat the cut as terminal.
         last_value: `V(s_T)` of the state after the final step.
@@ -60,7 +60,7 @@ def gae(
             next_non_terminal = 1.0 - done[t]
             next_values = v[t + 1]
         delta = r[t] + gamma * next_non_terminal * next_values - v[t]
-        last_gae_lam = delta + gamma * lam * next_non_terminal * last_gae_lam
+        last_gae_lam = delta + gamma * gae_lambda * next_non_terminal * last_gae_lam
         advantages[t] = last_gae_lam
     return GAEResult(like(advantages, rewards), like(advantages + v, rewards))
 
@@ -72,7 +72,7 @@ def gae_batch(
     mask: ArrayLike | None = None,
     *,
     gamma: float = 1.0,
-    lam: float = 0.95,
+    gae_lambda: float = 0.95,
     bootstrap_truncated: bool = False,
     last_values: ArrayLike | None = None,
 ) -> GAEResult:
@@ -84,7 +84,7 @@ def gae_batch(
         values: `(B, T)`.
         mask: `(B, T)` True on real steps (first), padding after; `None` means no padding.
         gamma: See `gae`.
-        lam: See `gae`.
+        gae_lambda: See `gae`.
         bootstrap_truncated: See `gae`.
         last_values: Optional `(B,)` values after each row's last step.
 
@@ -112,7 +112,7 @@ def gae_batch(
     next_values = np.where(last, fallback[:, None], next_values)
     next_non_terminal = np.where(done, 0.0, np.where(last, float(bootstrap_truncated), 1.0)) * valid
     delta = np.where(valid, r + gamma * next_non_terminal * next_values - v, 0.0)
-    (advantages,) = backward_scan([delta], [gamma * lam * next_non_terminal])
+    (advantages,) = backward_scan([delta], [gamma * gae_lambda * next_non_terminal])
     return GAEResult(like(advantages, rewards), like(np.where(valid, advantages + v, 0.0), rewards))
 
 

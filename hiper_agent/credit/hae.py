@@ -215,9 +215,14 @@ def hae_batch(
     valid = np.ones(r.shape, dtype=bool) if mask is None else to_numpy(mask, bool)
     done = to_numpy(dones, bool) & valid
     check_shapes(
-        2, rewards=r, dones=done, switches=to_numpy(switches, bool), mask=valid,
-        values_low=to_numpy(values_low), values_high=to_numpy(values_high),
-    )  # fmt: skip
+        2,
+        rewards=r,
+        dones=done,
+        switches=to_numpy(switches, bool),
+        mask=valid,
+        values_low=to_numpy(values_low),
+        values_high=to_numpy(values_high),
+    )
     if (valid[:, 1:] & ~valid[:, :-1]).any():
         raise ValueError("mask must be a prefix in every row: real steps first, then padding")
     B, T = r.shape

@@ -94,8 +94,12 @@ def token_spans_to_masks(
             start, end = max(int(span[0]), 0), min(int(span[1]), response_length)
             m[start:end] = True
         masks[block] = m
-    return _finish(masks, get_span(spans, "action") is not None, get_span(spans, "subgoal") is not None,
-                   fallback_action_to_full_response)  # fmt: skip
+    return _finish(
+        masks,
+        get_span(spans, "action") is not None,
+        get_span(spans, "subgoal") is not None,
+        fallback_action_to_full_response,
+    )
 
 
 def char_spans_to_token_masks(

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "AdvantageEstimator",
+    "AdvantageEstimatorName",
     "EstimatorSpec",
     "get_advantage_fn",
     "get_estimator",
@@ -36,6 +37,9 @@ class AdvantageEstimator(str, Enum):
     GIGPO = "gigpo"
     """GRPO plus step-level groups over identical anchor observations."""
 
+
+#: The built-in estimators' names as a type (`AdvantageEstimator`'s values; a test keeps the two equal).
+AdvantageEstimatorName = Literal["hae", "gae", "grpo", "rloo", "gigpo"]
 
 # An estimator takes (trajectories, config) and returns one `Advantages` per trajectory (see credit.api).
 AdvantageFn = Callable[..., Any]

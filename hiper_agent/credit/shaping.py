@@ -57,8 +57,13 @@ class ShapingConfig:
     """Executor reward per command of plan progress, `L[t] - L[t+1]` (potential-based; see the module docstring)."""
 
     def __post_init__(self) -> None:
-        for name in ("invalid_action_penalty", "keep_penalty", "keep_consistency_penalty", "subgoal_bonus",
-                     "progress_coef"):  # fmt: skip
+        for name in (
+            "invalid_action_penalty",
+            "keep_penalty",
+            "keep_consistency_penalty",
+            "subgoal_bonus",
+            "progress_coef",
+        ):
             value = getattr(self, name)
             if value < 0:
                 raise ValueError(f"{name}={value} must be a non-negative magnitude; pass {-value} instead")
@@ -68,8 +73,13 @@ class ShapingConfig:
     @property
     def active(self) -> bool:
         """Whether any term is non-zero."""
-        return bool(self.invalid_action_penalty or self.keep_penalty or self.keep_consistency_penalty
-                    or self.subgoal_bonus or self.progress_coef)  # fmt: skip
+        return bool(
+            self.invalid_action_penalty
+            or self.keep_penalty
+            or self.keep_consistency_penalty
+            or self.subgoal_bonus
+            or self.progress_coef
+        )
 
 
 def shape_rewards(

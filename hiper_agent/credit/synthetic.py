@@ -231,10 +231,15 @@ def sample_episodes(mdp: TwoLevelMDP, policy: HierarchicalPolicy, n: int, rng: n
     H = mdp.horizon
     beta, pi_o, pi_a = policy.beta, policy.pi_subgoal, policy.pi_action
     ep = Episodes(
-        states=np.zeros((n, H), int), prev_options=np.full((n, H), -1), switches=np.zeros((n, H), bool),
-        options=np.zeros((n, H), int), actions=np.zeros((n, H), int), rewards=np.zeros((n, H)),
-        dones=np.zeros((n, H), bool), mask=np.zeros((n, H), bool),
-    )  # fmt: skip
+        states=np.zeros((n, H), int),
+        prev_options=np.full((n, H), -1),
+        switches=np.zeros((n, H), bool),
+        options=np.zeros((n, H), int),
+        actions=np.zeros((n, H), int),
+        rewards=np.zeros((n, H)),
+        dones=np.zeros((n, H), bool),
+        mask=np.zeros((n, H), bool),
+    )
     s = np.full(n, mdp.start_state)
     o = np.zeros(n, int)
     alive = np.ones(n, bool)

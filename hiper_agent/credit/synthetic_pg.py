@@ -41,7 +41,7 @@ class EstimatorSettings:
 
     lam_low: float = 1.0
     lam_high: float = 0.95
-    lam: float = 0.95
+    gae_lambda: float = 0.95
     group_size: int = 8
 
 
@@ -129,13 +129,23 @@ def gradient_estimates(
     if name == "hae":
         v = critic_tables(values, ep)
         res = hae_batch(
-            ep.rewards, ep.dones, ep.switches, v["v_low"], v["v_high"], ep.mask, gamma=mdp.gamma,
-            lam_low=cfg.lam_low, lam_high=cfg.lam_high, values_switch=v["v_switch"],
-        )  # fmt: skip
+            ep.rewards,
+            ep.dones,
+            ep.switches,
+            v["v_low"],
+            v["v_high"],
+            ep.mask,
+            gamma=mdp.gamma,
+            lam_low=cfg.lam_low,
+            lam_high=cfg.lam_high,
+            values_switch=v["v_switch"],
+        )
         return score_gradients(policy, ep, res.adv_switch, res.adv_high, res.adv_low)
     if name == "gae":
         v = critic_tables(values, ep)
-        adv = gae_batch(ep.rewards, ep.dones, v["v_switch"], ep.mask, gamma=mdp.gamma, lam=cfg.lam).advantages
+        adv = gae_batch(
+            ep.rewards, ep.dones, v["v_switch"], ep.mask, gamma=mdp.gamma, gae_lambda=cfg.gae_lambda
+        ).advantages
         return score_gradients(policy, ep, adv, adv, adv)
     if name in ("grpo", "grpo_std", "rloo"):
         N = len(ep.rewards)

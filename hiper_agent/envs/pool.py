@@ -25,10 +25,25 @@ from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["EnvPool", "StepResult", "SubprocEnvPool", "SyncEnvPool", "make_env_fns"]
+__all__ = ["EnvPool", "StepResult", "SubprocEnvPool", "SyncEnvPool", "make_env_fns", "reset_envs", "step_envs"]
 
 #: ``(observation, reward, terminated, truncated, info)`` of one env step.
 StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
+
+
+def reset_envs(
+    envs: Sequence[gym.Env],
+    indices: Sequence[int],
+    seeds: Sequence[int | None],
+    options: Sequence[dict[str, Any] | None],
+) -> list[tuple[Any, dict[str, Any]]]:
+    """``envs[i].reset(seed=seeds[k], options=options[k])`` for each ``i = indices[k]``, in order (every backend)."""
+    return [envs[i].reset(seed=s, options=o) for i, s, o in zip(indices, seeds, options, strict=True)]
+
+
+def step_envs(envs: Sequence[gym.Env], indices: Sequence[int], actions: Sequence[Any]) -> list[StepResult]:
+    """``envs[i].step(actions[k])`` for each ``i = indices[k]``, in order (every backend)."""
+    return [envs[i].step(a) for i, a in zip(indices, actions, strict=True)]
 
 
 class EnvPool(abc.ABC):
@@ -75,11 +90,11 @@ class SyncEnvPool(EnvPool):
         self, indices: Sequence[int], seeds: Sequence[int | None], options: Sequence[dict[str, Any] | None]
     ) -> list[tuple[Any, dict[str, Any]]]:
         """See `EnvPool.reset`."""
-        return [self.envs[i].reset(seed=s, options=o) for i, s, o in zip(indices, seeds, options, strict=True)]
+        return reset_envs(self.envs, indices, seeds, options)
 
     def step(self, indices: Sequence[int], actions: Sequence[Any]) -> list[StepResult]:
         """See `EnvPool.step`."""
-        return [self.envs[i].step(a) for i, a in zip(indices, actions, strict=True)]
+        return step_envs(self.envs, indices, actions)
 
     def close(self) -> None:
         """Close every env."""
@@ -236,10 +251,11 @@ def _worker(conn: Connection, env_fns: list[Callable[[], gym.Env]]) -> None:
             if command == "close":
                 break
             try:
+                local = [i for i, _ in job]
                 if command == "reset":
-                    result = [envs[i].reset(seed=seed, options=options) for i, (seed, options) in job]
+                    result = reset_envs(envs, local, [seed for _, (seed, _) in job], [opts for _, (_, opts) in job])
                 else:
-                    result = [envs[i].step(action) for i, action in job]
+                    result = step_envs(envs, local, [action for _, action in job])
                 conn.send((True, result))
             except Exception:  # noqa: BLE001 - the env's error goes back to the caller
                 conn.send((False, traceback.format_exc()))

@@ -24,7 +24,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from hiper_agent.envs.pool import EnvPool, StepResult
+from hiper_agent.envs.pool import EnvPool, StepResult, reset_envs, step_envs
 
 __all__ = ["RayEnvPool"]
 
@@ -60,10 +60,10 @@ class _EnvWorker:
     def reset(
         self, local: Sequence[int], seeds: Sequence[int | None], options: Sequence[dict[str, Any] | None]
     ) -> list[tuple[Any, dict[str, Any]]]:
-        return [self.envs[i].reset(seed=s, options=o) for i, s, o in zip(local, seeds, options, strict=True)]
+        return reset_envs(self.envs, local, seeds, options)
 
     def step(self, local: Sequence[int], actions: Sequence[Any]) -> list[StepResult]:
-        return [self.envs[i].step(a) for i, a in zip(local, actions, strict=True)]
+        return step_envs(self.envs, local, actions)
 
     def replay(self, local: int, events: Sequence[tuple[str, Any, Any]]) -> list[Any]:
         """Re-runs an env's log; returns the observation of each event."""

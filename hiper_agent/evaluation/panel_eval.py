@@ -60,8 +60,9 @@ class EvalResult:
         for task_type, rate in sorted(self.by_task_type.items()):
             rows.append((task_type, str(counts[task_type]), f"{100 * rate:.1f}%"))
         low, high = self.success_ci
-        rows.append(("all", str(len(self.trajectories)),
-                     f"{100 * self.success_rate:.1f}% [{100 * low:.1f}, {100 * high:.1f}]"))  # fmt: skip
+        rows.append(
+            ("all", str(len(self.trajectories)), f"{100 * self.success_rate:.1f}% [{100 * low:.1f}, {100 * high:.1f}]")
+        )
         width = [max(len(r[i]) for r in rows) for i in range(3)]
         return "\n".join(f"{a:<{width[0]}}  {b:>{width[1]}}  {c:>{width[2]}}" for a, b, c in rows)
 
@@ -109,7 +110,6 @@ def evaluate_panels(
     policy.eval()
     metrics: dict[str, float] = {}
     for panel in panels:
-        result = evaluate(pools[panel.split], policy, panel, greedy=greedy, temperature=temperature,
-                          rng_seed=rng_seed)  # fmt: skip
+        result = evaluate(pools[panel.split], policy, panel, greedy=greedy, temperature=temperature, rng_seed=rng_seed)
         metrics.update(result.metrics())
     return metrics

@@ -23,6 +23,8 @@ __all__ = [
     "MaskCache",
     "Sample",
     "allowed_mask",
+    "base_model",
+    "check_sampling",
     "sampling_logprobs",
     "sequence_logprobs",
     "token_char_ends",
@@ -59,9 +61,42 @@ class Sample:
 
 
 class GenerationBackend(abc.ABC):
-    """Turns prompts into :class:`Sample` s. Backends must be seedable: one ``torch.Generator`` state, one result."""
+    """Turns prompts into :class:`Sample` s. Backends must be seedable: one ``torch.Generator`` state, one result.
 
-    tokenizer: Any
+    The constructor holds what every backend shares (the live model and tokenizer, the sampling settings, the
+    vocabulary index of constrained decoding); each backend adds its own engine.
+
+    Args:
+        lm: the model and tokenizer (``model``, ``tokenizer``); the backend reads (or is fed) the live weights.
+        max_new_tokens: longest free response; a constrained response gets the tokens its format needs.
+        temperature: sampling temperature (> 0).
+        top_p: nucleus sampling; keep 1 for PPO (see :func:`sampling_logprobs`).
+        stop_strings: unconstrained rows stop once their text holds one of these (and at EOS).
+        max_prompt_tokens: keep only the last this-many prompt tokens (``None``: keep all).
+    """
+
+    def __init__(
+        self,
+        lm: Any,
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        stop_strings: Sequence[str],
+        max_prompt_tokens: int | None,
+    ) -> None:
+        from hiper_agent.generation.constraints import VocabIndex
+
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        check_sampling(temperature, top_p)
+        self.model = lm.model
+        self.tokenizer = lm.tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.temperature, self.top_p = temperature, top_p
+        self.stop_strings = tuple(stop_strings)
+        self.max_prompt_tokens = max_prompt_tokens
+        self.vocab = VocabIndex(self.tokenizer, getattr(base_model(self.model).config, "vocab_size", None))
 
     @abc.abstractmethod
     def generate(
@@ -80,6 +115,17 @@ class GenerationBackend(abc.ABC):
             generator: the RNG for sampling; the same state gives the same samples.
             greedy: take the most likely allowed token instead of sampling.
         """
+
+
+def check_sampling(temperature: float, top_p: float) -> None:
+    """Raises ``ValueError`` unless ``temperature > 0`` and ``0 < top_p <= 1``."""
+    if temperature <= 0 or not 0 < top_p <= 1:
+        raise ValueError(f"need temperature > 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+
+
+def base_model(model: Any) -> Any:
+    """The model under a PEFT (LoRA) wrapper, or the model itself."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def sampling_logprobs(

@@ -185,14 +185,19 @@ class CompiledConstraint:
     def __init__(self, constraint: FormatConstraint, vocab: VocabIndex) -> None:
         self.constraint = constraint
         switch = _choice((KEEP, SWITCH), close_tag("switch"), vocab)
-        segments: list[Any] = [_Forced(vocab.encode(open_tag("switch"))), switch,
-                               _Forced(vocab.encode("\n" + open_tag("subgoal")))]  # fmt: skip
+        segments: list[Any] = [
+            _Forced(vocab.encode(open_tag("switch"))),
+            switch,
+            _Forced(vocab.encode("\n" + open_tag("subgoal"))),
+        ]
         if constraint.allow_free_subgoal:
             segments.append(_FreeText(vocab.encode(close_tag("subgoal")), constraint.max_subgoal_tokens))
         else:
             segments.append(_choice(constraint.subgoals, close_tag("subgoal"), vocab))
-        segments += [_Forced(vocab.encode("\n" + open_tag("action"))),
-                     _choice(constraint.admissible, close_tag("action"), vocab)]  # fmt: skip
+        segments += [
+            _Forced(vocab.encode("\n" + open_tag("action"))),
+            _choice(constraint.admissible, close_tag("action"), vocab),
+        ]
         if constraint.end_with_eos:
             segments.append(_Forced((vocab.eos_id,)))
         self.segments = segments

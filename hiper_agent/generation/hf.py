@@ -18,8 +18,15 @@ from typing import Any
 
 import torch
 
-from hiper_agent.generation.base import FinishReason, GenerationBackend, MaskCache, Sample, sampling_logprobs
-from hiper_agent.generation.constraints import CompiledConstraint, ConstraintState, FormatConstraint, VocabIndex
+from hiper_agent.generation.base import (
+    FinishReason,
+    GenerationBackend,
+    MaskCache,
+    Sample,
+    base_model,
+    sampling_logprobs,
+)
+from hiper_agent.generation.constraints import CompiledConstraint, ConstraintState, FormatConstraint
 from hiper_agent.models.forward import position_ids_from_mask
 from hiper_agent.protocol import close_tag
 
@@ -57,20 +64,17 @@ class HFGenerator(GenerationBackend):
         stop_strings: Sequence[str] = (close_tag("action"),),
         max_prompt_tokens: int | None = None,
     ) -> None:
-        if max_new_tokens < 1 or batch_size < 1:
-            raise ValueError(f"max_new_tokens ({max_new_tokens}) and batch_size ({batch_size}) must be >= 1")
-        if temperature <= 0 or not 0 < top_p <= 1:
-            raise ValueError(f"need temperature > 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
-        self.model = lm.model
-        self.tokenizer = lm.tokenizer
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
-        self.top_p = top_p
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        super().__init__(
+            lm,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop_strings=stop_strings,
+            max_prompt_tokens=max_prompt_tokens,
+        )
         self.batch_size = batch_size
-        self.stop_strings = tuple(stop_strings)
-        self.max_prompt_tokens = max_prompt_tokens
-        vocab_size = getattr(self._config(), "vocab_size", None)
-        self.vocab = VocabIndex(self.tokenizer, vocab_size)
         # a sampled token can only complete a stop string if its text holds the stop string's last character
         self._stop_tokens = {
             i for i, piece in enumerate(self.vocab.pieces) if any(s[-1] in piece for s in self.stop_strings)
@@ -78,7 +82,7 @@ class HFGenerator(GenerationBackend):
         self._stop_lookback = max((len(s) for s in self.stop_strings), default=0) + 2
 
     def _base_model(self) -> Any:
-        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return base_model(self.model)
 
     def _config(self) -> Any:
         return self._base_model().config

@@ -39,8 +39,8 @@ from typing import Any
 
 import torch
 
-from hiper_agent.generation.base import GenerationBackend, Sample
-from hiper_agent.generation.constraints import FormatConstraint, VocabIndex
+from hiper_agent.generation.base import GenerationBackend, Sample, base_model, check_sampling
+from hiper_agent.generation.constraints import FormatConstraint
 from hiper_agent.generation.structured import compile_for_replay, format_regex, replay_allowed
 from hiper_agent.protocol import close_tag
 
@@ -87,8 +87,7 @@ class VLLMGenerator(GenerationBackend):
     ) -> None:
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        if temperature <= 0 or not 0 < top_p <= 1:
-            raise ValueError(f"need temperature > 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+        check_sampling(temperature, top_p)
         # in-process engine: load_weights then receives the trainer's tensors by reference (no copy through a pipe)
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         try:
@@ -101,17 +100,18 @@ class VLLMGenerator(GenerationBackend):
                 f"VLLMGenerator samples on a CUDA GPU; the policy is on {next(lm.model.parameters()).device} "
                 "(move it to cuda, or use the HF backend on a CPU)"
             )
-        self.model = lm.model
-        self.tokenizer = lm.tokenizer
-        self.max_new_tokens = max_new_tokens
-        self.temperature, self.top_p = temperature, top_p
-        self.stop_strings = tuple(stop_strings)
-        self.max_prompt_tokens = max_prompt_tokens
+        super().__init__(
+            lm,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop_strings=stop_strings,
+            max_prompt_tokens=max_prompt_tokens,
+        )
         self.sleep_mode = sleep_mode
-        base = _base_model(self.model)
+        base = base_model(self.model)
         config = copy.deepcopy(base.config)
         config.architectures = config.architectures or [type(base).__name__]  # what vLLM picks its model class by
-        self.vocab = VocabIndex(self.tokenizer, getattr(config, "vocab_size", None))
         #: rows whose tokens left the canonical token program in the last ``generate`` (their tail is free)
         self.last_noncanonical = 0
         self._folder = tempfile.TemporaryDirectory(prefix="hiper-vllm-")
@@ -162,8 +162,7 @@ class VLLMGenerator(GenerationBackend):
 
     def with_sampling(self, temperature: float, top_p: float = 1.0) -> VLLMGenerator:
         """A generator sampling at another temperature / top-p from the same engine (no second engine, no copy)."""
-        if temperature <= 0 or not 0 < top_p <= 1:
-            raise ValueError(f"need temperature > 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+        check_sampling(temperature, top_p)
         view = copy.copy(self)  # shares the engine and its state dict
         view.temperature, view.top_p = temperature, top_p
         return view
@@ -265,10 +264,6 @@ def _structured(vllm: Any, regex: str) -> dict[str, Any]:
     if hasattr(sampling, "StructuredOutputsParams"):
         return {"structured_outputs": sampling.StructuredOutputsParams(regex=regex)}
     return {"guided_decoding": sampling.GuidedDecodingParams(regex=regex)}
-
-
-def _base_model(model: Any) -> Any:
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def _load_weights_fn(weights: list[tuple[str, torch.Tensor]]) -> Any:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hiper_agent.errors import check_known_fields
 from hiper_agent.protocol import KEEP, SWITCH, TAG_TOKENS, format_response
 
 __all__ = ["PROTOCOL_TAG_TOKENS", "PROTOCOL_WORD_TOKENS", "TinyConfig", "build_tiny_model", "build_tiny_tokenizer"]
@@ -62,10 +63,7 @@ class TinyConfig:
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> TinyConfig:
         """Builds a config from keyword overrides, rejecting unknown names with the list of valid ones."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise TypeError(f"unknown tiny-model option(s) {unknown}; valid: {sorted(names)}")
+        check_known_fields(cls, overrides, "tiny-model option")
         config = cls(**overrides)
         if config.hidden_size % config.num_attention_heads:
             raise ValueError(

@@ -13,9 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from hiper_agent.policies.base import Policy
-from hiper_agent.types import HEADS, Decision, Evaluation
+from hiper_agent.types import HEADS, ActionEvaluation, Decision
 
-__all__ = ["HEADS", "Decision", "Evaluation", "Policy", "load_policy", "make_policy", "policy_names", "register_policy"]
+__all__ = [
+    "HEADS",
+    "Decision",
+    "ActionEvaluation",
+    "Policy",
+    "load_policy",
+    "make_policy",
+    "policy_names",
+    "register_policy",
+]
 
 #: Registry name -> "module:attribute" of a factory ``(**kwargs) -> Policy`` (imported lazily: torch/transformers).
 _REGISTRY: dict[str, str] = {}

@@ -9,7 +9,7 @@ HAE's executor / planner / switch advantages on the right units for either famil
 masked mean over units.
 
 The rollout calls `act` on a batch of live envs, the buffer asks for `compute_values` (and `last_values` for
-truncated episodes), and the update calls `evaluate` on minibatches of recorded turns.
+truncated episodes), and the update calls `evaluate_actions` on minibatches of recorded turns.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hiper_agent.types import Decision, Evaluation, HistoryEntry, Turn
+from hiper_agent.types import ActionEvaluation, Decision, HistoryEntry, Turn
 
 __all__ = ["Policy"]
 
@@ -76,12 +76,12 @@ class Policy(abc.ABC):
 
     @property
     def has_critic(self) -> bool:
-        """Whether `compute_values` / `Evaluation.values` are available."""
+        """Whether `compute_values` / `ActionEvaluation.values` are available."""
         return True
 
     # ------------------------------------------------------------------ learning
     @abc.abstractmethod
-    def evaluate(self, turns: Sequence[Turn], *, with_values: bool = True) -> Evaluation:
+    def evaluate_actions(self, turns: Sequence[Turn], *, with_values: bool = True) -> ActionEvaluation:
         """Log-probs, entropies (and values) of the recorded decisions under the current parameters, with grad."""
 
     @abc.abstractmethod

@@ -40,8 +40,9 @@ Admissible actions: [{actions}]
 Answer with exactly three blocks and nothing else:
 {answer_format}"""
 # what the full prompt shows of the answer's format, spelt by the protocol
-_ANSWER_FORMAT = format_response(True, "the sub-goal you follow next (copy it exactly if KEEP)",
-                                 "exactly one admissible action").replace(SWITCH, f"{KEEP} or {SWITCH}", 1)  # fmt: skip
+_ANSWER_FORMAT = format_response(
+    True, "the sub-goal you follow next (copy it exactly if KEEP)", "exactly one admissible action"
+).replace(SWITCH, f"{KEEP} or {SWITCH}", 1)
 
 _REACT_TEMPLATE = """{intro} Your task is: {task}
 You have taken {step} step(s) so far.{memory}{history}

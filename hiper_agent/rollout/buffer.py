@@ -72,31 +72,34 @@ class RolloutBuffer:
         for traj in self.trajectories:
             turns = traj.turns
             values = np.array([t.values for t in turns], dtype=np.float64).reshape(len(turns), 3)
-            out.append(credit.TrajectoryArrays(
-                rewards=np.array([t.reward * self.reward_scale for t in turns]),
-                dones=np.array([t.done for t in turns]),
-                switches=np.array([t.switch for t in turns]),
-                values_low=values[:, low],
-                values_high=values[:, HEADS["high"]],
-                values_switch=values[:, HEADS["switch"]] if "switch" in heads else None,
-                last_value=None if traj.last_values is None else traj.last_values[last],
-                group_id=traj.group_id,
-                anchor_obs=[t.observation for t in turns],
-                invalid=np.array([t.invalid for t in turns]),
-                subgoal_achieved=np.array([t.subgoal_achieved for t in turns]),
-                plan_progress=np.array([t.plan_progress for t in turns]),
-                subgoals=[t.written_subgoal for t in turns],
-                spans=[t.decision.masks for t in turns],
-                response_lengths=[t.decision.num_units for t in turns],
-            ))  # fmt: skip
+            out.append(
+                credit.TrajectoryArrays(
+                    rewards=np.array([t.reward * self.reward_scale for t in turns]),
+                    dones=np.array([t.done for t in turns]),
+                    switches=np.array([t.switch for t in turns]),
+                    values_low=values[:, low],
+                    values_high=values[:, HEADS["high"]],
+                    values_switch=values[:, HEADS["switch"]] if "switch" in heads else None,
+                    last_value=None if traj.last_values is None else traj.last_values[last],
+                    group_id=traj.group_id,
+                    anchor_obs=[t.observation for t in turns],
+                    invalid=np.array([t.invalid for t in turns]),
+                    subgoal_achieved=np.array([t.subgoal_achieved for t in turns]),
+                    plan_progress=np.array([t.plan_progress for t in turns]),
+                    subgoals=[t.written_subgoal for t in turns],
+                    spans=[t.decision.masks for t in turns],
+                    response_lengths=[t.decision.num_units for t in turns],
+                )
+            )
         return out
 
     def compute_advantages(self) -> list[credit.Advantages]:
         """Advantages and critic targets of every turn; per-unit advantages for the policy loss."""
         credit_trajs = self.credit_trajectories()
         self.advantages = credit.compute_advantages(self.estimator, credit_trajs, self.config)
-        self._unit_advantages = [a for per_traj in credit.token_advantages(credit_trajs, self.advantages)
-                                 for a in per_traj]  # fmt: skip
+        self._unit_advantages = [
+            a for per_traj in credit.token_advantages(credit_trajs, self.advantages) for a in per_traj
+        ]
         turn_head = HEADS[self.spec.value_heads[0]] if self.spec.value_heads else HEADS["low"]
         row = 0
         for traj, adv in zip(self.trajectories, self.advantages, strict=True):
@@ -126,8 +129,16 @@ class RolloutBuffer:
             idx = order[start : start + minibatch_size]
             olds = [self.turns[i].decision.logprobs for i in idx]
             refs = olds if self.ref_logprobs is None else [self.ref_logprobs[i] for i in idx]
-            yield Minibatch(idx, [self.turns[i] for i in idx], [self._unit_advantages[i] for i in idx], olds, refs,
-                            self._returns[idx], old_values[idx], self._value_mask[idx])  # fmt: skip
+            yield Minibatch(
+                idx,
+                [self.turns[i] for i in idx],
+                [self._unit_advantages[i] for i in idx],
+                olds,
+                refs,
+                self._returns[idx],
+                old_values[idx],
+                self._value_mask[idx],
+            )
 
     def metrics(self) -> dict[str, float]:
         """Statistics of the advantages and returns (``train/*``)."""

@@ -50,9 +50,10 @@ class RolloutStats:
 
 
 def group_resets(num_envs: int, group_size: int, seed: int) -> list[dict[str, Any]]:
-    """Reset arguments of a training rollout: consecutive groups of ``group_size`` envs share a task (and seed)."""
-    if num_envs % group_size:
-        raise ValueError(f"num_envs={num_envs} must be divisible by group_size={group_size}")
+    """Reset arguments of a training rollout: consecutive groups of ``group_size`` envs share a task (and seed).
+
+    Groups are whole when ``group_size`` divides ``num_envs``, which `HiPERConfig` checks (the one place for it).
+    """
     return [{"seed": seed + i // group_size, "options": None} for i in range(num_envs)]
 
 
@@ -92,36 +93,46 @@ def collect_rollouts(
     infos: list[dict[str, Any]] = [{}] * n
     histories: list[list[HistoryEntry]] = [[] for _ in range(n)]
     trajs: list[Trajectory] = []
-    for i, (o, info) in enumerate(pool.reset(range(n), [r.get("seed") for r in resets],
-                                             [r.get("options") for r in resets])):  # fmt: skip
+    for i, (o, info) in enumerate(
+        pool.reset(range(n), [r.get("seed") for r in resets], [r.get("options") for r in resets])
+    ):
         obs[i], infos[i] = o, info
         trajs.append(Trajectory([], i // group_size, str(info.get("task_id", "")), str(info.get("task_type", ""))))
     active = list(range(n))
     while active:
         p0 = time.perf_counter()
-        decisions = policy.act([obs[i] for i in active], [infos[i] for i in active], [histories[i] for i in active],
-                               rng=rng, greedy=greedy, temperature=temperature)  # fmt: skip
+        decisions = policy.act(
+            [obs[i] for i in active],
+            [infos[i] for i in active],
+            [histories[i] for i in active],
+            rng=rng,
+            greedy=greedy,
+            temperature=temperature,
+        )
         stats.policy_seconds += time.perf_counter() - p0
         e0 = time.perf_counter()
         results = pool.step(active, [d.action for d in decisions])
         stats.env_seconds += time.perf_counter() - e0
         still_active = []
-        for i, decision, (next_obs, reward, terminated, truncated, info) in zip(active, decisions, results,
-                                                                                strict=True):  # fmt: skip
+        for i, decision, (next_obs, reward, terminated, truncated, info) in zip(
+            active, decisions, results, strict=True
+        ):
             stats.units += decision.num_units
             stats.env_steps += 1
-            trajs[i].turns.append(Turn(
-                decision=decision,
-                observation=obs[i],
-                switch=bool(info["option_started"]),
-                subgoal=info.get("subgoal"),
-                reward=float(reward),
-                done=bool(terminated),
-                invalid=bool(info["invalid_action"]),
-                keep_changed=bool(info.get("subgoal_changed_on_keep", False)),
-                subgoal_achieved=info.get("subgoal_status") == "achieved",
-                plan_progress=_plan_progress(infos[i], info),
-            ))  # fmt: skip
+            trajs[i].turns.append(
+                Turn(
+                    decision=decision,
+                    observation=obs[i],
+                    switch=bool(info["option_started"]),
+                    subgoal=info.get("subgoal"),
+                    reward=float(reward),
+                    done=bool(terminated),
+                    invalid=bool(info["invalid_action"]),
+                    keep_changed=bool(info.get("subgoal_changed_on_keep", False)),
+                    subgoal_achieved=info.get("subgoal_status") == "achieved",
+                    plan_progress=_plan_progress(infos[i], info),
+                )
+            )
             histories[i].append(HistoryEntry(obs[i], info.get("action") or decision.action_text or ""))
             obs[i], infos[i] = next_obs, info
             if terminated or truncated:

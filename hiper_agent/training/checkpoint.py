@@ -215,7 +215,7 @@ def load_checkpoint(
 
 
 def resolve_resume(config: HiPERConfig) -> Path | None:
-    """Decides where a run starts, from `config.resume` / `config.overwrite`; call before creating anything.
+    """Decides where a run starts, from `config.run.resume` / `config.run.overwrite`; call before creating anything.
 
     - `resume=False`: a fresh run. If `run_dir` already holds checkpoints it refuses (`FileExistsError`),
       unless `overwrite` is set, in which case they are deleted.
@@ -230,18 +230,18 @@ def resolve_resume(config: HiPERConfig) -> Path | None:
         RunDirInUseError: fresh run into a run directory with checkpoints (a ``FileExistsError``).
         NoCheckpointError: `resume` is a path holding no checkpoint (a ``FileNotFoundError``).
     """
-    if isinstance(config.resume, str):
-        target = Path(config.resume)
+    if isinstance(config.run.resume, str):
+        target = Path(config.run.resume)
         if (target / "trainer_state.json").is_file():
             return target
         found = latest_checkpoint(target)
         if found is None:
-            raise NoCheckpointError(f"resume={config.resume!r} is neither a checkpoint nor a run dir with one.")
+            raise NoCheckpointError(f"resume={config.run.resume!r} is neither a checkpoint nor a run dir with one.")
         return found
-    if config.resume:
+    if config.run.resume:
         return latest_checkpoint(config.run_dir)
     existing = list_checkpoints(config.run_dir)
-    if existing and not config.overwrite:
+    if existing and not config.run.overwrite:
         raise RunDirInUseError(
             f"{config.run_dir} already holds checkpoints (newest: {existing[-1].name}); pass --resume to continue "
             "it, --exp-name NAME for a new run, or --overwrite to delete it."

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import tyro
+
+from hiper_agent.credit.registry import AdvantageEstimatorName
 
 __all__ = [
     "COMPONENTS",
@@ -129,7 +131,7 @@ class EnvConfig:
         default=0,
         metadata={"help": "0 steps the envs in this process; N > 0 runs them in N workers of `env_backend`."},
     )
-    env_backend: str = field(
+    env_backend: Literal["ray", "subprocess"] = field(
         default="ray",
         metadata={
             "help": "Where env_workers run:\n"
@@ -139,7 +141,10 @@ class EnvConfig:
         },
     )
     max_episode_steps: int | None = field(
-        default=None, metadata={"help": "Time limit per episode; None keeps the env's registered default."}
+        default=None,
+        metadata={
+            "help": "Time limit per episode; None keeps the env's own default (ALFWorld: 50 per subtask; WebShop: 15)."
+        },
     )
 
 
@@ -193,7 +198,7 @@ class PolicyConfig:
             "already tried, without which a short-history agent walks back and forth. 0 (the paper) lists none."
         },
     )
-    prompt_style: str = field(
+    prompt_style: Literal["auto", "full", "compact"] = field(
         default="auto",
         metadata={
             "help": "`full` (instructions in prose, for instruct models), `compact` (terse labelled lines, for "
@@ -223,7 +228,7 @@ class PolicyConfig:
             "rewriting it. Off: measured neutral to harmful on the cpu preset (docs/training.md)."
         },
     )
-    generation_backend: str = field(
+    generation_backend: Literal["hf", "vllm"] = field(
         default="hf",
         metadata={
             "help": "How the LLM policy samples:\n"
@@ -238,13 +243,13 @@ class PolicyConfig:
 class CreditConfig:
     """Credit assignment: the advantage estimator and reward shaping."""
 
-    advantage_estimator: str = field(
+    advantage_estimator: AdvantageEstimatorName = field(
         default="hae",
         metadata={
             "help": "Credit assignment:\n"
             "- hae: HiPER; turn-level GAE inside each subgoal segment + SMDP GAE across segments "
             "(+ a switch advantage). Best credit on long tasks; needs a critic.\n"
-            "- gae: flat turn-level GAE (PPO baseline) with lam_low; one value head, ignores segments; "
+            "- gae: flat turn-level GAE (PPO baseline) with gae_lambda; one value head, ignores segments; "
             "equals hae when every step SWITCHes.\n"
             "- grpo: critic-free; episode return normalized within each group. Cheap, but every step "
             "of an episode gets the same advantage.\n"
@@ -280,7 +285,7 @@ class CreditConfig:
             "-3.5 on WebShop, is 0.3 / 3.5 here)."
         },
     )
-    keep_penalty_mode: str = field(
+    keep_penalty_mode: Literal["fixed", "normalized"] = field(
         default="fixed",
         metadata={
             "help": "- fixed: keep_penalty on every KEEP step.\n"
@@ -337,7 +342,7 @@ class PPOConfig:
     kl_coef: float = field(
         default=0.01, metadata={"help": "Weight of the KL-to-reference loss (HiPER: 0.01); 0 skips the reference."}
     )
-    kl_estimator: str = field(
+    kl_estimator: Literal["low_var_kl", "k1", "k2"] = field(
         default="low_var_kl",
         metadata={
             "help": "- low_var_kl: k3, unbiased and low variance, clamped (verl's default, HiPER).\n"

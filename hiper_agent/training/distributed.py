@@ -6,7 +6,7 @@ trajectories, so every rank holds the same full batch in the same order and comp
 update splits each minibatch's rows over the ranks and sums the gradients (`Dist.all_reduce_grads`) before clipping
 and stepping, so the step equals the single-process one and the parameters stay identical on every rank. This is
 plain data parallelism done by hand, not ``torch.nn.parallel.DistributedDataParallel``: a `Policy` hides its modules
-behind ``evaluate``, and summing ``.grad`` after the backward passes is all DDP would add here.
+behind ``evaluate_actions``, and summing ``.grad`` after the backward passes is all DDP would add here.
 
 Without ``WORLD_SIZE > 1`` every method is a no-op and accelerate is never imported.
 """
@@ -70,8 +70,10 @@ class Dist:
         cpu = cpu or not torch.cuda.is_available()
         state = PartialState(cpu=cpu, timeout=TIMEOUT)
         if state.num_processes != int(os.environ["WORLD_SIZE"]):  # never train N copies side by side unknowingly
-            raise RuntimeError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} but accelerate formed a group of "
-                               f"{state.num_processes} ({state.distributed_type}); see docs/scale.md")  # fmt: skip
+            raise RuntimeError(
+                f"WORLD_SIZE={os.environ['WORLD_SIZE']} but accelerate formed a group of "
+                f"{state.num_processes} ({state.distributed_type}); see docs/scale.md"
+            )
         device = torch.device("cpu") if state.device.type == "cpu" else torch.device(state.device)
         return cls(state.process_index, state.num_processes, device)
 
@@ -155,8 +157,9 @@ class Dist:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
             nbytes = p.grad.numel() * p.grad.element_size()
-            if bucket and (p.grad.dtype != bucket[0].dtype or p.grad.device != bucket[0].device
-                           or size + nbytes > _BUCKET_BYTES):  # fmt: skip
+            if bucket and (
+                p.grad.dtype != bucket[0].dtype or p.grad.device != bucket[0].device or size + nbytes > _BUCKET_BYTES
+            ):
                 _all_reduce_flat(bucket)
                 bucket, size = [], 0
             bucket.append(p.grad)

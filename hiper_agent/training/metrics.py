@@ -32,7 +32,6 @@ TENSORBOARD_DIR = "tb"
 # Episode statistics, logged for training rollouts (`rollout/`) and held-out evaluation (`eval/`).
 _EPISODE_STATS: dict[str, str] = {
     "success_rate": "Fraction of episodes won.",
-    "success/<task_type>": "Success rate of one task type (e.g. pick_and_place_simple).",
     "score": "Mean env score in [0, 1] (ALFWorld: won; WebShop: purchase reward).",
     "episode_return": "Mean env return (unshaped; the shaped one is train/shaped_return).",
     "episode_length": "Mean steps per episode.",
@@ -44,8 +43,9 @@ _EPISODE_STATS: dict[str, str] = {
     "tokens_per_s": "Decision units (LLM: generated tokens; scorer: choices) per second of rollout wall time.",
     "steps_per_s": "Env steps per second of rollout wall time (resets and policy time included).",
 }
-# Only held-out evaluation: the panel's 95 % interval.
+# Only held-out evaluation: the panel's 95 % interval and the success of each task type.
 _EVAL_ONLY: dict[str, str] = {
+    "success/<task_type>": "Success rate of one task type (e.g. pick_and_place_simple).",
     "success_ci_low": "Lower end of the Wilson 95 % interval of success_rate.",
     "success_ci_high": "Upper end of the Wilson 95 % interval of success_rate.",
 }
@@ -71,15 +71,12 @@ METRIC_KEYS: dict[str, str] = {
     "train/clip_fraction": "Fraction of tokens whose probability ratio was clipped.",
     "train/entropy": "Mean token entropy of the policy on the batch.",
     "train/grad_norm": "Policy gradient norm before clipping.",
-    "train/critic_grad_norm": "Critic gradient norm before clipping.",
-    "train/explained_variance": "1 - Var(returns - values) / Var(returns) of the critic (low-level head for hae).",
-    "train/advantage_mean": "Mean advantage before normalization.",
-    "train/advantage_std": "Std of the advantages before normalization.",
-    "train/lr": "Policy learning rate in use.",
+    "train/advantage_mean": "Mean over episodes of the per-turn advantage (hae: the executor's), after norm_adv's "
+    "whitening (so near 0 when norm_adv is on).",
     # Supervised warm start (logged at step -1)
-    "sft/loss": "Cross-entropy of the expert responses after the last epoch (mean over response tokens).",
-    "sft/loss_first": "The same after the first epoch.",
-    "sft/token_accuracy": "Fraction of response tokens predicted exactly.",
+    "sft/loss": "The warm start's loss at its last optimizer step (LLM: cross-entropy of the expert's response "
+    "tokens; scorer: negative log-likelihood of the expert's choices).",
+    "sft/loss_first": "The loss of the first optimizer step.",
     "sft/steps": "Optimizer steps of the warm start.",
     # Wall-clock time
     "time/iteration_s": "Seconds spent in the iteration (rollout, update and any evaluation).",
@@ -325,10 +322,16 @@ def format_summary(
         seconds: Run wall time; by default the last `time/elapsed_s` logged.
     """
     records = list(history)
-    head = "HiPER" if config is None else f"HiPER({config.advantage_estimator}) on {config.env_id}"
+    head = "HiPER" if config is None else f"HiPER({config.credit.advantage_estimator}) on {config.env.env_id}"
     parts = []
-    splits = sorted({k.split("/")[1] for r in records for k in r if k.startswith("eval/") and
-                     k.endswith("/success_rate") and k.count("/") == 2})  # fmt: skip
+    splits = sorted(
+        {
+            k.split("/")[1]
+            for r in records
+            for k in r
+            if k.startswith("eval/") and k.endswith("/success_rate") and k.count("/") == 2
+        }
+    )
     for key in [f"eval/{s}/success_rate" for s in splits] or ["rollout/success_rate"]:
         prefix = key.rsplit("/", 1)[0]
         label = f"{prefix.split('/', 1)[1]} success" if prefix.startswith("eval/") else "train success"

@@ -107,11 +107,22 @@ def plot_learning_curve(
                 label = f"held-out {split}" + (f" ({int(n_eval)} episodes, 95% CI)" if n_eval else "")
                 ax.plot(x, [100 * v for v in y], "s-", color=color, ms=5, lw=2, label=label)
                 if all(r.get(f"{prefix}/success_ci_low") is not None for r in evals):
-                    ax.fill_between(x, [100 * r[f"{prefix}/success_ci_low"] for r in evals],
-                                    [100 * r[f"{prefix}/success_ci_high"] for r in evals], color=color,
-                                    alpha=0.15, lw=0)  # fmt: skip
-                ax.annotate(f"{100 * y[-1]:.1f}%", (x[-1], 100 * y[-1]), textcoords="offset points",
-                            xytext=(6, 4), color=color, fontsize=9)  # fmt: skip
+                    ax.fill_between(
+                        x,
+                        [100 * r[f"{prefix}/success_ci_low"] for r in evals],
+                        [100 * r[f"{prefix}/success_ci_high"] for r in evals],
+                        color=color,
+                        alpha=0.15,
+                        lw=0,
+                    )
+                ax.annotate(
+                    f"{100 * y[-1]:.1f}%",
+                    (x[-1], 100 * y[-1]),
+                    textcoords="offset points",
+                    xytext=(6, 4),
+                    color=color,
+                    fontsize=9,
+                )
             ax.set_ylim(-3, 103)
             ax.yaxis.set_major_formatter(PercentFormatter())
             ax.set_ylabel("success rate")

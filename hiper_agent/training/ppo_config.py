@@ -1,23 +1,25 @@
 """`HiPERConfig`: every setting of a HiPER PPO run, composed of one dataclass per component, with presets.
 
 Docs: docs/training.md. The components (``config_parts.py``: run, env, agent, credit, ppo, sft, evaluation) hold
-the fields; `HiPERConfig` composes them, derives the computed fields, checks the invariants that span components
-and reads any field by its flat name (``config.lr`` is ``config.ppo.lr``), as presets and flags name them.
+the fields, read as ``config.ppo.lr``; `HiPERConfig` composes them, derives the computed fields and checks the
+invariants that span components. Presets and flags name fields flat (``lr``), which is unambiguous: field names
+are unique across components.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
 import re
+import typing
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from hiper_agent.credit.registry import AdvantageEstimator, get_estimator
+from hiper_agent import credit
+from hiper_agent.credit.registry import AdvantageEstimatorName, get_estimator
+from hiper_agent.errors import check_known_fields
 from hiper_agent.training.config_parts import (
     COMPONENTS,
     CreditConfig,
@@ -30,7 +32,7 @@ from hiper_agent.training.config_parts import (
 )
 from hiper_agent.training.ppo_presets import ENV_DEFAULTS, PRESETS
 
-__all__ = ["PRESETS", "HiPERConfig", "KLEstimator", "KeepPenaltyMode", "advantage_estimator_names", "field_names"]
+__all__ = ["PRESETS", "HiPERConfig", "advantage_config", "advantage_estimator_names", "field_names"]
 
 _CONFIG_FILE = "config.json"
 _POSITIVE = (
@@ -45,24 +47,9 @@ _NON_NEGATIVE = (
 _DERIVED = ("run_name", "run_dir", "num_groups", "micro_batch_size")
 
 
-class KLEstimator(str, Enum):
-    """Estimators of KL(pi || pi_ref) per token (Schulman, "Approximating KL divergence", 2020)."""
-
-    LOW_VAR_KL = "low_var_kl"  # k3 = ratio - 1 - log(ratio), clamped to [-10, 10] as in verl
-    K1 = "k1"  # log(pi / pi_ref): unbiased, high variance, can be negative
-    K2 = "k2"  # 0.5 * log(pi / pi_ref)^2: biased, low variance
-
-
-class KeepPenaltyMode(str, Enum):
-    """How `keep_penalty` is spread over an episode's KEEP steps (HiPER's `keep_penalty_mode`)."""
-
-    FIXED = "fixed"  # keep_penalty on every KEEP step
-    NORMALIZED = "normalized"  # keep_penalty * (#KEEP / #steps) spread over the KEEP steps
-
-
 def advantage_estimator_names() -> tuple[str, ...]:
     """Names accepted by `advantage_estimator`: the credit registry's built-in estimators."""
-    return tuple(e.value for e in AdvantageEstimator)
+    return typing.get_args(AdvantageEstimatorName)
 
 
 def field_names() -> dict[str, str]:
@@ -81,12 +68,13 @@ class HiPERConfig:
 
     Paper: HiPER, Hierarchical Plan-Execute RL for LLM agents (https://arxiv.org/abs/2602.16165). Field defaults
     are the core defaults; named presets (`PRESETS`: `smoke`, `cpu`, `cpu-lm`, `gpu-1.5b`, `gpu-7b`) override a
-    subset. Any field reads by its flat name; `replace(**fields)` returns a changed copy.
+    subset. Fields are read through their component, with their types (``config.ppo.lr``); flat names (unique
+    across components) are what presets, flags, `from_preset(**fields)` and `replace(**fields)` take.
 
     Example:
-        >>> config = HiPERConfig.from_preset("smoke", seed=3)
-        >>> config.num_groups, config.run_dir.endswith("s3"), config.lr == config.ppo.lr
-        (2, True, True)
+        >>> config = HiPERConfig.from_preset("smoke", seed=3, lr=0.5)
+        >>> config.num_groups, config.run_dir.endswith("s3"), config.ppo.lr
+        (2, True, 0.5)
     """
 
     run: RunConfig = field(default_factory=RunConfig)
@@ -100,20 +88,22 @@ class HiPERConfig:
     def __post_init__(self) -> None:
         self._validate()
         # to be filled in runtime
-        parts = [self.preset, _short_name(self.env_id), self.advantage_estimator, _short_name(self.model)]
-        if self.policy != "llm":
-            parts[3] = self.policy
-        self.run_name: str = self.exp_name or "-".join([p for p in parts if p] + [f"s{self.seed}"])
-        self.run_dir: str = os.path.join(self.output_dir, self.run_name)
-        self.num_groups: int = self.num_envs // self.group_size
-        self.micro_batch_size: int = self.minibatch_size // self.grad_accum_steps
+        parts = [
+            self.run.preset,
+            _short_name(self.env.env_id),
+            self.credit.advantage_estimator,
+            _short_name(self.agent.model),
+        ]
+        if self.agent.policy != "llm":
+            parts[3] = self.agent.policy
+        self.run_name: str = self.run.exp_name or "-".join([p for p in parts if p] + [f"s{self.run.seed}"])
+        self.run_dir: str = os.path.join(self.run.output_dir, self.run_name)
+        self.num_groups: int = self.env.num_envs // self.env.group_size
+        self.micro_batch_size: int = self.ppo.minibatch_size // self.ppo.grad_accum_steps
 
-    def __getattr__(self, name: str) -> Any:
-        # only called for names that are not attributes: a flat field name reads its component's field
-        component = _FIELDS.get(name)
-        if component is None or name.startswith("_"):
-            raise AttributeError(f"HiPERConfig has no field {name!r}")
-        return getattr(object.__getattribute__(self, component), name)
+    def _value(self, name: str) -> Any:
+        """A field by its flat name (presets, flags and validation loops name fields flat)."""
+        return getattr(getattr(self, _FIELDS[name]), name)
 
     def replace(self, **fields: Any) -> HiPERConfig:
         """A copy with flat fields changed (validated and re-derived)."""
@@ -125,7 +115,7 @@ class HiPERConfig:
                 raise ValueError(message)
 
         def positive(name: str, allow_zero: bool = False) -> None:
-            value = getattr(self, name)
+            value = self._value(name)
             ok = value >= 0 if allow_zero else value > 0
             if ok:
                 return
@@ -142,82 +132,69 @@ class HiPERConfig:
             positive(name, allow_zero=True)
         # Groups must be whole: a group's episodes share one task and are compared with each other.
         require(
-            self.num_envs % self.group_size == 0,
-            f"num_envs ({self.num_envs}) must be divisible by group_size ({self.group_size}); "
-            f"e.g. set num_envs to {self.group_size * max(1, self.num_envs // self.group_size)}.",
+            self.env.num_envs % self.env.group_size == 0,
+            f"num_envs ({self.env.num_envs}) must be divisible by group_size ({self.env.group_size}); "
+            f"e.g. set num_envs to {self.env.group_size * max(1, self.env.num_envs // self.env.group_size)}.",
         )
-        names = advantage_estimator_names()
+        # choices (Literal-typed fields): tyro refuses others on the command line, this also covers dicts and JSON
+        for name, choices in _CHOICES.items():
+            value = self._value(name)
+            require(value in choices, f"{name} {value!r} must be one of {', '.join(choices)}.")
         require(
-            self.advantage_estimator in names,
-            f"advantage_estimator {self.advantage_estimator!r} is unknown; choose one of {', '.join(names)}.",
-        )
-        require(
-            not get_estimator(self.advantage_estimator).group_based or self.group_size >= 2,
-            f"advantage_estimator {self.advantage_estimator!r} compares episodes of a group, so group_size "
-            f"({self.group_size}) must be >= 2; e.g. set group_size to 4 (HiPER/GiGPO use 8).",
+            not get_estimator(self.credit.advantage_estimator).group_based or self.env.group_size >= 2,
+            f"advantage_estimator {self.credit.advantage_estimator!r} compares episodes of a group, so group_size "
+            f"({self.env.group_size}) must be >= 2; e.g. set group_size to 4 (HiPER/GiGPO use 8).",
         )
         for name in ("gamma", "lam_low", "lam_high", "gae_lambda"):
-            require(0.0 <= getattr(self, name) <= 1.0, f"{name} ({getattr(self, name)!r}) must be in [0, 1].")
-        require(0.0 < self.top_p <= 1.0, f"top_p ({self.top_p!r}) must be in (0, 1].")
+            require(0.0 <= self._value(name) <= 1.0, f"{name} ({self._value(name)!r}) must be in [0, 1].")
+        require(0.0 < self.agent.top_p <= 1.0, f"top_p ({self.agent.top_p!r}) must be in (0, 1].")
         require(
-            self.env_backend in ("ray", "subprocess"),
-            f"env_backend {self.env_backend!r} must be 'ray' or 'subprocess'.",
-        )
-        for name, enum in (("keep_penalty_mode", KeepPenaltyMode), ("kl_estimator", KLEstimator)):
-            valid = [e.value for e in enum]
-            require(getattr(self, name) in valid, f"{name} {getattr(self, name)!r} must be one of {valid}.")
-        require(
-            self.minibatch_size % self.grad_accum_steps == 0,
-            f"minibatch_size ({self.minibatch_size}) must be divisible by grad_accum_steps "
-            f"({self.grad_accum_steps}); e.g. set grad_accum_steps to 1.",
+            self.ppo.minibatch_size % self.ppo.grad_accum_steps == 0,
+            f"minibatch_size ({self.ppo.minibatch_size}) must be divisible by grad_accum_steps "
+            f"({self.ppo.grad_accum_steps}); e.g. set grad_accum_steps to 1.",
         )
         require(
-            self.value_clip_range is None or self.value_clip_range > 0,
-            f"value_clip_range ({self.value_clip_range!r}) must be > 0, or None to disable value clipping.",
+            self.ppo.value_clip_range is None or self.ppo.value_clip_range > 0,
+            f"value_clip_range ({self.ppo.value_clip_range!r}) must be > 0, or None to disable value clipping.",
         )
         require(
-            self.max_episode_steps is None or self.max_episode_steps >= 1,
-            f"max_episode_steps ({self.max_episode_steps!r}) must be >= 1, or None for the env's default.",
+            self.env.max_episode_steps is None or self.env.max_episode_steps >= 1,
+            f"max_episode_steps ({self.env.max_episode_steps!r}) must be >= 1, or None for the env's default.",
         )
         require(
-            not (self.sft_epochs > 0 and self.sft_episodes == 0),
-            f"sft_epochs ({self.sft_epochs}) > 0 needs expert demos: set sft_episodes > 0, or sft_epochs 0.",
+            not (self.sft.sft_epochs > 0 and self.sft.sft_episodes == 0),
+            f"sft_epochs ({self.sft.sft_epochs}) > 0 needs expert demos: set sft_episodes > 0, or sft_epochs 0.",
         )
         require(
-            not (self.shared_critic_backbone and self.critic_model is not None),
-            f"shared_critic_backbone puts the value heads on the policy, so critic_model ({self.critic_model!r}) "
+            not (self.agent.shared_critic_backbone and self.agent.critic_model is not None),
+            f"shared_critic_backbone puts the value heads on the policy, so critic_model ({self.agent.critic_model!r}) "
             "must be None; drop one of the two.",
         )
         require(
-            not (self.eval_every > 0 and self.eval_episodes < 1),
-            f"eval_episodes ({self.eval_episodes}) must be >= 1 when eval_every > 0; or set eval_every 0.",
+            not (self.evaluation.eval_every > 0 and self.evaluation.eval_episodes < 1),
+            f"eval_episodes ({self.evaluation.eval_episodes}) must be >= 1 when eval_every > 0; or set eval_every 0.",
         )
         require(
-            self.exp_name is None or (self.exp_name.strip() != "" and os.sep not in self.exp_name),
-            f"exp_name ({self.exp_name!r}) must be a non-empty name without {os.sep!r}; use output_dir for paths.",
+            self.run.exp_name is None or (self.run.exp_name.strip() != "" and os.sep not in self.run.exp_name),
+            f"exp_name ({self.run.exp_name!r}) must be a non-empty name without {os.sep!r}; use output_dir for paths.",
         )
         for name in ("env_kwargs", "sft_env_kwargs"):
-            require(isinstance(getattr(self, name), dict), f"{name} must be a dict, got {getattr(self, name)!r}.")
+            require(isinstance(self._value(name), dict), f"{name} must be a dict, got {self._value(name)!r}.")
         require(
-            self.prompt_style in ("auto", "full", "compact"),
-            f"prompt_style {self.prompt_style!r} must be one of 'auto', 'full', 'compact'.",
-        )
-        require(
-            self.generation_backend in ("hf", "vllm"),
-            f"generation_backend {self.generation_backend!r} must be 'hf' or 'vllm'.",
-        )
-        require(
-            isinstance(self.resume, bool) or (isinstance(self.resume, str) and self.resume != ""),
-            f"resume ({self.resume!r}) must be True/False or a checkpoint path.",
+            isinstance(self.run.resume, bool) or (isinstance(self.run.resume, str) and self.run.resume != ""),
+            f"resume ({self.run.resume!r}) must be True/False or a checkpoint path.",
         )
 
     def eval_panels(self) -> list[Any]:
         """The fixed evaluation panels of this run, one per split in `eval_split`."""
         from hiper_agent.evaluation.panels import EvalPanel
 
-        k = self.env_kwargs.get("num_subtasks")
-        return [EvalPanel(self.env_id, split.strip(), self.eval_episodes, self.eval_seed, k)
-                for split in self.eval_split.split(",") if split.strip()]  # fmt: skip
+        k = self.env.env_kwargs.get("num_subtasks")
+        return [
+            EvalPanel(self.env.env_id, split.strip(), self.evaluation.eval_episodes, self.evaluation.eval_seed, k)
+            for split in self.evaluation.eval_split.split(",")
+            if split.strip()
+        ]
 
     # Presets and serialization
 
@@ -241,7 +218,7 @@ class HiPERConfig:
 
     def to_flat_dict(self) -> dict[str, Any]:
         """Every settable field by its flat name."""
-        return {name: getattr(self, name) for name in _FIELDS}
+        return {name: self._value(name) for name in _FIELDS}
 
     def to_dict(self) -> dict[str, Any]:
         """All fields, grouped by component, plus the derived ones, as JSON-serializable values."""
@@ -258,13 +235,11 @@ class HiPERConfig:
                 flat.update(value)
             elif key != "derived" and key not in _DERIVED:
                 flat[key] = value
-        unknown = sorted(set(flat) - set(_FIELDS))
-        if unknown:
-            hints = {k: difflib.get_close_matches(k, _FIELDS, n=1) for k in unknown}
-            detail = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
-            raise ValueError(f"unknown HiPERConfig field(s): {detail}.")
-        parts = {comp: comp_cls(**{k: v for k, v in flat.items() if _FIELDS[k] == comp})
-                 for comp, comp_cls in COMPONENTS.items()}  # fmt: skip
+        check_known_fields(_FIELDS, flat, "HiPERConfig field", list_valid=False)
+        parts = {
+            comp: comp_cls(**{k: v for k, v in flat.items() if _FIELDS[k] == comp})
+            for comp, comp_cls in COMPONENTS.items()
+        }
         return cls(**parts)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -287,4 +262,33 @@ class HiPERConfig:
         return cls.from_dict(json.loads(path.read_text()))
 
 
+def advantage_config(config: HiPERConfig) -> credit.AdvantageConfig:
+    """The credit-assignment settings of a run: every estimator reads its own fields (see ``AdvantageConfig``)."""
+    c = config
+    shaping = credit.ShapingConfig(
+        invalid_action_penalty=c.credit.invalid_action_penalty,
+        keep_penalty=c.credit.keep_penalty,
+        keep_penalty_mode=c.credit.keep_penalty_mode,
+        keep_consistency_penalty=c.credit.keep_consistency_penalty,
+        subgoal_bonus=c.credit.subgoal_bonus,
+        progress_coef=c.credit.progress_shaping,
+    )
+    return credit.AdvantageConfig(
+        gamma=c.credit.gamma,
+        lam_low=c.credit.lam_low,
+        lam_high=c.credit.lam_high,
+        gae_lambda=c.credit.gae_lambda,
+        normalize=c.credit.norm_adv,
+        bootstrap_truncated=c.credit.bootstrap_truncated,
+        shaping=shaping,
+    )
+
+
 _FIELDS: dict[str, str] = field_names()
+#: The Literal-typed fields and their choices, e.g. ``{"env_backend": ("ray", "subprocess"), ...}``.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    f.name: typing.get_args(hint)
+    for cls in COMPONENTS.values()
+    for f in dataclasses.fields(cls)
+    if typing.get_origin(hint := typing.get_type_hints(cls)[f.name]) is typing.Literal
+}

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-__all__ = ["PPOLossOutput", "kl_penalty", "masked_mean", "policy_loss", "value_loss"]
+__all__ = ["PPOLossOutput", "kl_penalty", "masked_mean", "policy_loss", "right_aligned", "value_loss"]
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -93,3 +94,13 @@ def value_loss(
         clipped = old_values + torch.clamp(values - old_values, -clip_range, clip_range)
         loss = torch.maximum(loss, (clipped - returns).square())
     return 0.5 * masked_mean(loss, mask)
+
+
+def right_aligned(rows: list[np.ndarray], width: int) -> torch.Tensor:
+    """``(B, width)`` float32 with row ``b``'s values in its last ``len(rows[b])`` columns (units are right-aligned)."""
+    out = torch.zeros((len(rows), width), dtype=torch.float32)
+    for b, row in enumerate(rows):
+        n = len(row)
+        if n:
+            out[b, width - n :] = torch.as_tensor(np.asarray(row, dtype=np.float32))
+    return out

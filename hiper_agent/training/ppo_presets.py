@@ -164,7 +164,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 #: What a preset changes when it runs on another env than its own (ALFWorld): the env's own splits and budget.
 #: Applied under the user's flags, e.g. `hiper-train --env HiPER/WebShop-v0` trains on WebShop's train goals
-#: (1500+) and evaluates on its test goals (0-499), 15 steps an episode.
+#: (1500+) and evaluates on its test goals (0-499), with the env's own step budget (15).
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
-    "HiPER/WebShop-v0": {"env_kwargs": {"split": "train"}, "eval_split": "test", "max_episode_steps": 15},
+    "HiPER/WebShop-v0": {"env_kwargs": {"split": "train"}, "eval_split": "test", "max_episode_steps": None},
 }

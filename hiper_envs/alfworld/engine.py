@@ -325,7 +325,7 @@ class AlfredEngine:
         """An optimal plan (commands) from the current state, by Fast Downward on the full game; ``None`` if none.
 
         This is what alfworld's planner expert does; on big rooms the blind search can take minutes (see
-        :mod:`hiper_envs.alfworld.planning` for the reduced problems the expert plans on).
+        :mod:`hiper_envs.alfworld.relevance` for the reduced problems the expert plans on).
 
         Args:
             sas_replan: an optimized SAS task (see :func:`translate`) whose goal to plan for, e.g. one stage of a

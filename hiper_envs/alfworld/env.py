@@ -6,6 +6,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from hiper_envs.alfworld.composite import step_limit
 from hiper_envs.alfworld.engine import AlfredEngine
 from hiper_envs.alfworld.expert import PlannerExpert
 from hiper_envs.alfworld.spec import GameSpec, TaskSource
@@ -20,9 +21,6 @@ from hiper_envs.core import OptionEnv, TaskInfo
 from hiper_envs.options import SubgoalStatus
 
 __all__ = ["ALFWorldEnv"]
-
-#: ALFWorld's usual episode budget; a composite game of K subtasks gets K times as many steps.
-STEPS_PER_SUBTASK = 50
 
 
 class ALFWorldEnv(OptionEnv):
@@ -104,7 +102,7 @@ class ALFWorldEnv(OptionEnv):
         if not isinstance(num_subtasks, int) or isinstance(num_subtasks, bool) or num_subtasks < 1:
             raise ValueError(f"num_subtasks must be a positive int, got {num_subtasks!r}")
         super().__init__(
-            max_episode_steps=STEPS_PER_SUBTASK * num_subtasks if max_episode_steps is None else max_episode_steps,
+            max_episode_steps=step_limit(num_subtasks) if max_episode_steps is None else max_episode_steps,
             expert=bool(expert),
             render_mode=render_mode,
         )
@@ -112,8 +110,9 @@ class ALFWorldEnv(OptionEnv):
             from hiper_envs.alfworld.pool import shared_pool
 
             # the split's first `pool_size` games, compiled ahead once per process (and kept on disk)
-            task_source = shared_pool(split, pool_size, seed=game_seed, num_subtasks=num_subtasks,
-                                      task_types=task_types)  # fmt: skip
+            task_source = shared_pool(
+                split, pool_size, seed=game_seed, num_subtasks=num_subtasks, task_types=task_types
+            )
         if task_source is None:
             from hiper_envs.alfworld.sources import make_task_source
 

@@ -4,7 +4,7 @@ Its demonstrations (whole expert episodes, for SFT) are in :mod:`hiper_envs.alfw
 
 The expert plans from the *current* engine state with the planner TextWorld ships (Fast Downward, as alfworld's
 ``AlfredExpert(expert_type="planner")``), on the part of the room relevant to the goal
-(:mod:`hiper_envs.alfworld.planning`: an exact reduction, so plans stay optimal, while planning on the whole room
+(:mod:`hiper_envs.alfworld.relevance`: an exact reduction, so plans stay optimal, while planning on the whole room
 can run for minutes). It follows that plan while the episode follows it and replans only when the agent deviates,
 so the suffix it follows is still optimal. A composite game is planned one stage at a time: the plan for stage
 ``k`` targets subtask ``k``'s goal alone, so the expert does the subtasks in the required order.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from hiper_envs.alfworld.engine import AlfredEngine
-from hiper_envs.alfworld.planning import goal_section, plan_from_state
+from hiper_envs.alfworld.relevance import goal_section, plan_from_state
 from hiper_envs.alfworld.spec import GameSpec
 from hiper_envs.alfworld.subgoals import canonical_subgoal
 

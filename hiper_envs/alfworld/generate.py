@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from hiper_envs.alfworld.composite import MAX_SUBTASKS
-from hiper_envs.alfworld.generator import GENERATED_SPLITS
+from hiper_envs.alfworld.procedural import GENERATED_SPLITS
 from hiper_envs.alfworld.spec import TASK_TYPES
 
 __all__ = ["main", "parse_task_types"]
@@ -73,8 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from hiper_envs.alfworld.generator import generate_game
     from hiper_envs.alfworld.official import write_game
+    from hiper_envs.alfworld.procedural import generate_game
 
     counts: Counter[str] = Counter()
     steps: Counter[str] = Counter()

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from hiper_envs.alfworld.composite import validate_request
-from hiper_envs.alfworld.generator import GENERATED_SPLITS, generate_game
 from hiper_envs.alfworld.official import SPLIT_ALIASES, OfficialTaskSource, find_official_root
+from hiper_envs.alfworld.procedural import GENERATED_SPLITS, generate_game
 from hiper_envs.alfworld.spec import TASK_TYPES, GameSpec, TaskSource
 
 __all__ = ["DEFAULT_NUM_GAMES", "GeneratedTaskSource", "make_task_source"]
@@ -21,7 +21,7 @@ DEFAULT_NUM_GAMES: dict[str, int] = {"train": 10_000, "valid_seen": 1_000, "vali
 
 
 class GeneratedTaskSource:
-    """Procedurally generated games (:func:`~hiper_envs.alfworld.generator.generate_game`), made on first access.
+    """Procedurally generated games (:func:`~hiper_envs.alfworld.procedural.generate_game`), made on first access.
 
     ``src[i]`` is a pure function of ``(split, seed, i, num_subtasks, task_types)``; generation plus the planner's
     solvability check takes ~15-50 ms a game, and the last ``cache_size`` games stay in memory.

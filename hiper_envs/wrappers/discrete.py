@@ -97,9 +97,13 @@ class DiscreteCommandWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
         # recorded so that gym.make can rebuild the wrapped env from its spec (the env checkers do)
         gym.utils.RecordConstructorArgs.__init__(
-            self, max_actions=max_actions, task_features=task_features, obs_features=obs_features,
-            verb_features=verb_features, order=order,
-        )  # fmt: skip
+            self,
+            max_actions=max_actions,
+            task_features=task_features,
+            obs_features=obs_features,
+            verb_features=verb_features,
+            order=order,
+        )
         gym.Wrapper.__init__(self, env)
         self.max_actions = max_actions
         self.task_features, self.obs_features, self.verb_features = task_features, obs_features, verb_features

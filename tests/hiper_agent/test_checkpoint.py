@@ -32,13 +32,21 @@ def test_round_trip(tmp_path):
     config = HiPERConfig.from_preset("smoke")
     history = [{"step": 1, "rollout/success_rate": 0.5}]
     path = save_checkpoint(
-        tmp_path, 1, {"policy": model.state_dict(), "policy_opt": opt.state_dict(), "history": history},
-        config=config, trainer_state={"metrics_history": history},
-    )  # fmt: skip
+        tmp_path,
+        1,
+        {"policy": model.state_dict(), "policy_opt": opt.state_dict(), "history": history},
+        config=config,
+        trainer_state={"metrics_history": history},
+    )
     assert path == checkpoint_path(tmp_path, 1) == tmp_path / "checkpoints" / "iter_000001"
     assert sorted(p.name for p in path.iterdir()) == [
-        "config.json", "history.pt", "policy.pt", "policy_opt.pt", "rng_state.pt", "trainer_state.json"
-    ]  # fmt: skip
+        "config.json",
+        "history.pt",
+        "policy.pt",
+        "policy_opt.pt",
+        "rng_state.pt",
+        "trainer_state.json",
+    ]
 
     state = load_checkpoint(path)
     assert state["iteration"] == 1 and state["history"] == history
@@ -145,8 +153,12 @@ def _tiny_run(run_dir, seed, iterations, stop_after=None):
             loss.backward()
             opt.step()
         losses.append(loss.item())
-        save_checkpoint(run_dir, it, {"policy": model.state_dict(), "policy_opt": opt.state_dict()},
-                        trainer_state={"losses": losses})  # fmt: skip
+        save_checkpoint(
+            run_dir,
+            it,
+            {"policy": model.state_dict(), "policy_opt": opt.state_dict()},
+            trainer_state={"losses": losses},
+        )
         if it == stop_after:
             break
     return [p.detach().clone() for p in model.parameters()], losses

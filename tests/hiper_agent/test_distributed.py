@@ -25,9 +25,21 @@ from hiper_agent.training.distributed import Dist
 ROOT = Path(__file__).resolve().parents[2]
 # the scorer on a shrunk smoke preset: no warm start; micro-batches of one turn, so that splitting a minibatch's
 # rows over ranks changes nothing but the order of the gradient sums
-TINY = dict(policy="scorer", sft_epochs=0, sft_episodes=0, num_envs=4, group_size=2, max_episode_steps=3,
-            minibatch_size=4, grad_accum_steps=4, ppo_epochs=2, num_iterations=1, eval_episodes=2, progress=False,
-            log_tensorboard=False)  # fmt: skip
+TINY = dict(
+    policy="scorer",
+    sft_epochs=0,
+    sft_episodes=0,
+    num_envs=4,
+    group_size=2,
+    max_episode_steps=3,
+    minibatch_size=4,
+    grad_accum_steps=4,
+    ppo_epochs=2,
+    num_iterations=1,
+    eval_episodes=2,
+    progress=False,
+    log_tensorboard=False,
+)
 
 
 def test_one_process_is_a_no_op():
@@ -57,8 +69,14 @@ def _free_port() -> int:
 
 def _collectives_main(rank: int, port: int, out: str) -> None:
     """One rank of the collectives check: gather, broadcast and grad sums, results written per rank."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     dist = Dist.from_env()
     summed, lonely, unused, frozen = (torch.nn.Parameter(torch.zeros(3)) for _ in range(4))
     frozen.requires_grad_(False)
@@ -77,8 +95,9 @@ def _collectives_main(rank: int, port: int, out: str) -> None:
 
 
 def test_collectives_over_two_gloo_ranks(tmp_path):
-    torch.multiprocessing.start_processes(_collectives_main, args=(_free_port(), str(tmp_path)), nprocs=2,
-                                          start_method="spawn")  # fmt: skip
+    torch.multiprocessing.start_processes(
+        _collectives_main, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="spawn"
+    )
     for rank in range(2):
         result = torch.load(tmp_path / f"rank{rank}.pt")
         assert result["world"] == (rank, 2, rank == 0)
@@ -94,8 +113,14 @@ def _params(trainer) -> list[torch.Tensor]:
 
 def _rank_main(rank: int, port: int, out: str) -> None:
     """One rank of the 2-process run: an iteration of rollout + update; rank 0 records the batch and the weights."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(1)
     from hiper_agent.training.ppo_config import (
         HiPERConfig,  # imported here: the collectives check spawns light processes
@@ -124,8 +149,9 @@ def test_two_ranks_update_equals_one_process_update(tmp_path):
     from hiper_agent.training.ppo_config import HiPERConfig
     from hiper_agent.training.ppo_trainer import HiPERTrainer
 
-    torch.multiprocessing.start_processes(_rank_main, args=(_free_port(), str(tmp_path)), nprocs=2,
-                                          start_method="spawn")  # fmt: skip
+    torch.multiprocessing.start_processes(
+        _rank_main, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="spawn"
+    )
     record = torch.load(tmp_path / "rank0.pt", weights_only=False)
     trajs = pickle.loads(record["batch"])
     assert len(trajs) == 4 and [t.group_id for t in trajs] == [0, 0, 1, 1]  # both ranks' groups, renumbered
@@ -159,12 +185,38 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in TINY.items() if v is not False]
     # `--cpu` would start one process (accelerate's multi-CPU launcher needs MPI); `--multi_gpu` starts torchrun's
     # N processes, and Dist forms a gloo group when CUDA is hidden or ACCELERATE_USE_CPU is set
-    cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-           "--dynamo_backend", "no", "--main_process_port", str(_free_port()), str(ROOT / "examples/train_hiper.py"),
-           "--preset", "smoke", "--output-dir", str(tmp_path), "--exp-name", "launch", "--no-progress",
-           "--no-log-tensorboard", *" ".join(flags).split()]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "1",
-           "CUDA_VISIBLE_DEVICES": ""}  # fmt: skip
+    cmd = [
+        accelerate,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        str(ROOT / "examples/train_hiper.py"),
+        "--preset",
+        "smoke",
+        "--output-dir",
+        str(tmp_path),
+        "--exp-name",
+        "launch",
+        "--no-progress",
+        "--no-log-tensorboard",
+        *" ".join(flags).split(),
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "ACCELERATE_USE_CPU": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "launch" / "metrics.jsonl").read_text().splitlines()]

@@ -37,7 +37,7 @@ RUNS = {
 def test_env_workers_do_not_change_a_run(tmp_path, family):
     preset, shrink = RUNS[family]
     base = HiPERConfig.from_preset(preset).replace(output_dir=str(tmp_path), num_iterations=1, progress=False, **shrink)
-    assert base.policy == family
+    assert base.agent.policy == family
     local = train(base.replace(exp_name="local"))
     ray_run = train(base.replace(exp_name="ray", env_workers=2))
     assert len(_metrics(local["run_dir"])) > 1

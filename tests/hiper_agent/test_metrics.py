@@ -114,8 +114,9 @@ def test_tensorboard_event_file_written_and_purged_on_resume(tmp_path):
 
 def test_console_line_and_progress_bar(tmp_path, capsys):
     with MetricsLogger(tmp_path, tensorboard=False, console=True) as logger:
-        logger.log(3, {"rollout/success_rate": 0.25, "eval/valid_seen/success_rate": 0.5,
-                       "rollout/tokens_per_s": 612.4})  # fmt: skip
+        logger.log(
+            3, {"rollout/success_rate": 0.25, "eval/valid_seen/success_rate": 0.5, "rollout/tokens_per_s": 612.4}
+        )
     out = capsys.readouterr().out
     assert "[step 3] success 25.0% | seen 50.0%" in out and "tok/s 612" in out
     with ProgressBar(total=5, initial=2, enabled=True) as bar:
@@ -127,20 +128,33 @@ def test_console_line_and_progress_bar(tmp_path, capsys):
 
 
 def _synthetic_history(iterations=12):
-    history = [{"step": -1, "eval/valid_seen/success_rate": 0.02, "eval/valid_seen/episodes": 20},
-               {"step": -1, "sft/loss": 1.5}]  # fmt: skip
+    history = [
+        {"step": -1, "eval/valid_seen/success_rate": 0.02, "eval/valid_seen/episodes": 20},
+        {"step": -1, "sft/loss": 1.5},
+    ]
     for it in range(iterations + 1):
         record = {"step": it, "time/elapsed_s": 60.0 * it + 13}
         if it > 0:
-            record.update({
-                "rollout/success_rate": min(1.0, 0.05 * it), "rollout/episode_length": 20 - it,
-                "train/policy_loss": 0.1 / it, "train/kl": 0.001 * it,
-            })  # fmt: skip
+            record.update(
+                {
+                    "rollout/success_rate": min(1.0, 0.05 * it),
+                    "rollout/episode_length": 20 - it,
+                    "train/policy_loss": 0.1 / it,
+                    "train/kl": 0.001 * it,
+                }
+            )
         if it % 4 == 0:
             rate = 0.1 + 0.03 * it
-            record.update({"eval/valid_seen/success_rate": rate, "eval/valid_seen/episodes": 20,
-                           "eval/valid_seen/success_ci_low": rate - 0.1, "eval/valid_seen/success_ci_high": rate + 0.1,
-                           "eval/valid_seen/episode_length": 19 - it, "rollout/total_episodes": 8.0 * it})  # fmt: skip
+            record.update(
+                {
+                    "eval/valid_seen/success_rate": rate,
+                    "eval/valid_seen/episodes": 20,
+                    "eval/valid_seen/success_ci_low": rate - 0.1,
+                    "eval/valid_seen/success_ci_high": rate + 0.1,
+                    "eval/valid_seen/episode_length": 19 - it,
+                    "rollout/total_episodes": 8.0 * it,
+                }
+            )
         history.append(record)
     return history
 

@@ -23,18 +23,32 @@ if ENV_ID not in gym.registry:
 
 
 def toy_trainer(tmp_path, **overrides) -> HiPERTrainer:
-    settings = dict(env_id=ENV_ID, env_kwargs={}, num_envs=8, max_episode_steps=6, eval_every=0, checkpoint_every=0,
-                    output_dir=str(tmp_path), progress=False, log_tensorboard=False)  # fmt: skip
+    settings = dict(
+        env_id=ENV_ID,
+        env_kwargs={},
+        num_envs=8,
+        max_episode_steps=6,
+        eval_every=0,
+        checkpoint_every=0,
+        output_dir=str(tmp_path),
+        progress=False,
+        log_tensorboard=False,
+    )
     config = HiPERConfig.from_preset("cpu", **{**settings, **overrides})
     return HiPERTrainer(config)
 
 
 def rollout_buffer(trainer: HiPERTrainer, seed: int = 0) -> RolloutBuffer:
     c = trainer.config
-    trajs, _ = collect_rollouts(trainer.pool, trainer.policy, group_resets(c.num_envs, 1, seed),
-                                rng=torch.Generator().manual_seed(seed), last_values=True)  # fmt: skip
+    trajs, _ = collect_rollouts(
+        trainer.pool,
+        trainer.policy,
+        group_resets(c.env.num_envs, 1, seed),
+        rng=torch.Generator().manual_seed(seed),
+        last_values=True,
+    )
     trainer.policy.compute_values([turn for traj in trajs for turn in traj.turns])
-    buffer = RolloutBuffer(trajs, estimator=c.advantage_estimator, config=advantage_config(c))
+    buffer = RolloutBuffer(trajs, estimator=c.credit.advantage_estimator, config=advantage_config(c))
     buffer.compute_advantages()
     return buffer
 
@@ -52,7 +66,7 @@ def test_ppo_update_moves_a_toy_batch_the_way_the_advantages_say(tmp_path):
 
     def action_logprobs() -> np.ndarray:
         with torch.no_grad():
-            return trainer.policy.evaluate(buffer.turns, with_values=False).logprobs[:, -1].numpy()
+            return trainer.policy.evaluate_actions(buffer.turns, with_values=False).logprobs[:, -1].numpy()
 
     before = action_logprobs()
     trainer._update(buffer, 1)
@@ -78,5 +92,5 @@ def test_truncated_episodes_bootstrap_from_their_last_value(tmp_path):
         ct.last_value = ct.last_value + 1.0
     shifted = credit.compute_advantages("hae", credit_trajs, config)
     for a, b in zip(base, shifted, strict=True):
-        assert b.adv_low[-1] - a.adv_low[-1] == pytest.approx(trainer.config.gamma)
+        assert b.adv_low[-1] - a.adv_low[-1] == pytest.approx(trainer.config.credit.gamma)
     trainer.close()

@@ -35,18 +35,29 @@ def lm():
 
 def rollout(lm, *, num_envs, steps, group_size, seed, sample_seed, constrained, keep_subgoal=False):
     pool = SyncEnvPool([lambda: KeyDoorEnv(max_episode_steps=steps)] * num_envs)
-    policy = LLMPolicy(lm, PromptBuilder("alfworld", "compact"), max_new_tokens=24, constrained=constrained,
-                       keep_subgoal=keep_subgoal)  # fmt: skip
-    return collect_rollouts(pool, policy, group_resets(num_envs, group_size, seed), group_size=group_size,
-                            rng=torch.Generator().manual_seed(sample_seed))  # fmt: skip
+    policy = LLMPolicy(
+        lm, PromptBuilder("alfworld", "compact"), max_new_tokens=24, constrained=constrained, keep_subgoal=keep_subgoal
+    )
+    return collect_rollouts(
+        pool,
+        policy,
+        group_resets(num_envs, group_size, seed),
+        group_size=group_size,
+        rng=torch.Generator().manual_seed(sample_seed),
+    )
 
 
 @pytest.mark.parametrize("keep_subgoal", [True, False])
 def test_keep_subgoal_makes_keep_turns_repeat_the_current_subgoal(lm, keep_subgoal):
-    trajs, _ = rollout(lm, num_envs=8, steps=6, group_size=1, seed=0, sample_seed=2, constrained=True,
-                       keep_subgoal=keep_subgoal)  # fmt: skip
-    kept = [(prev.subgoal, turn.written_subgoal) for traj in trajs
-            for prev, turn in zip(traj.turns[:-1], traj.turns[1:], strict=True) if not turn.switch]  # fmt: skip
+    trajs, _ = rollout(
+        lm, num_envs=8, steps=6, group_size=1, seed=0, sample_seed=2, constrained=True, keep_subgoal=keep_subgoal
+    )
+    kept = [
+        (prev.subgoal, turn.written_subgoal)
+        for traj in trajs
+        for prev, turn in zip(traj.turns[:-1], traj.turns[1:], strict=True)
+        if not turn.switch
+    ]
     assert kept
     assert all(written == current for current, written in kept) == keep_subgoal
 
@@ -99,20 +110,21 @@ def test_trainer_batches_reproduce_sampler_logprobs(lm):
 
 
 def test_policy_evaluate_agrees_with_acting_and_reads_the_heads(lm):
-    # the Policy interface: evaluate() re-scores the recorded units with the sampler's distribution (ratio 1)
+    # the Policy interface: evaluate_actions() re-scores the recorded units with the sampler's distribution (ratio 1)
     trajs, _ = rollout(lm, num_envs=2, steps=3, group_size=1, seed=1, sample_seed=3, constrained=True)
     turns = [t for traj in trajs for t in traj.turns]
     policy = LLMPolicy(lm, PromptBuilder("alfworld", "compact"), constrained=True, critic=build_critic(lm, seed=0))
     with torch.no_grad():
-        ev = policy.evaluate(turns)
+        ev = policy.evaluate_actions(turns)
     u = ev.logprobs.shape[1]
     for b, turn in enumerate(turns):
         n = turn.decision.num_units
         assert ev.mask[b].sum() == n
         torch.testing.assert_close(ev.logprobs[b, u - n :], torch.tensor(turn.decision.logprobs), atol=2e-4, rtol=0)
     policy.compute_values(turns)
-    torch.testing.assert_close(ev.values, torch.tensor([t.values for t in turns], dtype=torch.float32), atol=1e-5,
-                               rtol=0)  # fmt: skip
+    torch.testing.assert_close(
+        ev.values, torch.tensor([t.values for t in turns], dtype=torch.float32), atol=1e-5, rtol=0
+    )
 
 
 def test_collate_puts_every_tensor_on_the_models_device():

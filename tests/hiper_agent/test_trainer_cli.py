@@ -20,39 +20,58 @@ def test_default_preset_is_cpu():
 def test_overrides_of_every_kind():
     config = cli.parse_args(
         [
-            "--preset", "smoke",
-            "--num-envs", "6", "--group-size", "3",  # int
-            "--lr", "3e-6",  # float
-            "--no-norm-adv", "--bootstrap-truncated",  # bool pair
-            "--env", "HiPER/WebShop-v0",  # alias of --env-id
-            "--model", "Qwen/Qwen2.5-1.5B-Instruct",  # str
-            "--max-episode-steps", "none",  # optional -> None
-            "--value-clip-range", "0.3",  # optional float with a value
-            "--critic-model", "tiny",  # optional str
-            "--env-kwargs", "num_subtasks=3", "task_types=[1,2]",  # dict, key=value pairs with JSON values
-            "--env-kwargs", "split=train",  # repeated: merged
-            "--advantage-estimator", "grpo",  # choice
+            "--preset",
+            "smoke",
+            "--num-envs",
+            "6",
+            "--group-size",
+            "3",  # int
+            "--lr",
+            "3e-6",  # float
+            "--no-norm-adv",
+            "--bootstrap-truncated",  # bool pair
+            "--env",
+            "HiPER/WebShop-v0",  # alias of --env-id
+            "--model",
+            "Qwen/Qwen2.5-1.5B-Instruct",  # str
+            "--max-episode-steps",
+            "none",  # optional -> None
+            "--value-clip-range",
+            "0.3",  # optional float with a value
+            "--critic-model",
+            "tiny",  # optional str
+            "--env-kwargs",
+            "num_subtasks=3",
+            "task_types=[1,2]",  # dict, key=value pairs with JSON values
+            "--env-kwargs",
+            "split=train",  # repeated: merged
+            "--advantage-estimator",
+            "grpo",  # choice
             "--resume",  # bool-or-path without a value
         ]
-    )  # fmt: skip
-    assert config.preset == "smoke"
-    assert (config.num_envs, config.group_size, config.num_groups) == (6, 3, 2)
-    assert config.lr == 3e-6 and config.norm_adv is False and config.bootstrap_truncated is True
-    assert config.env_id == "HiPER/WebShop-v0" and config.model == "Qwen/Qwen2.5-1.5B-Instruct"
-    assert config.max_episode_steps is None and config.value_clip_range == 0.3 and config.critic_model == "tiny"
-    assert config.env_kwargs == {"num_subtasks": 3, "task_types": [1, 2], "split": "train"}
-    assert config.advantage_estimator == "grpo" and config.resume is True
-    assert config.max_new_tokens == PRESETS["smoke"]["max_new_tokens"]  # untouched fields keep the preset's
+    )
+    assert config.run.preset == "smoke"
+    assert (config.env.num_envs, config.env.group_size, config.num_groups) == (6, 3, 2)
+    assert config.ppo.lr == 3e-6 and config.credit.norm_adv is False and config.credit.bootstrap_truncated is True
+    assert config.env.env_id == "HiPER/WebShop-v0" and config.agent.model == "Qwen/Qwen2.5-1.5B-Instruct"
+    assert (
+        config.env.max_episode_steps is None
+        and config.ppo.value_clip_range == 0.3
+        and config.agent.critic_model == "tiny"
+    )
+    assert config.env.env_kwargs == {"num_subtasks": 3, "task_types": [1, 2], "split": "train"}
+    assert config.credit.advantage_estimator == "grpo" and config.run.resume is True
+    assert config.agent.max_new_tokens == PRESETS["smoke"]["max_new_tokens"]  # untouched fields keep the preset's
 
 
 def test_resume_path_and_no_resume():
-    assert cli.parse_args(["--resume", "runs/x/checkpoints/iter_000004"]).resume == "runs/x/checkpoints/iter_000004"
-    assert cli.parse_args(["--resume", "--no-resume"]).resume is False
+    assert cli.parse_args(["--resume", "runs/x/checkpoints/iter_000004"]).run.resume == "runs/x/checkpoints/iter_000004"
+    assert cli.parse_args(["--resume", "--no-resume"]).run.resume is False
 
 
 def test_dict_json_object_replaces_then_pairs_update():
     config = cli.parse_args(["--env-kwargs", '{"split": "valid_unseen", "num_subtasks": 2}', "num_subtasks=4"])
-    assert config.env_kwargs == {"split": "valid_unseen", "num_subtasks": 4}
+    assert config.env.env_kwargs == {"split": "valid_unseen", "num_subtasks": 4}
 
 
 def test_every_field_has_a_flag_with_its_help(capsys):
@@ -75,9 +94,15 @@ def test_every_field_has_a_flag_with_its_help(capsys):
         (["--num-envs", "abc"], "Error parsing --num-envs: invalid literal for int()"),
         (["--preset", "fast"], "unknown preset 'fast'"),
         (["--num-envs", "6", "--group-size", "4"], "num_envs (6) must be divisible by group_size (4)"),
-        (["--advantage-estimator", "ppo"], "advantage_estimator 'ppo' is unknown; choose one of hae, gae"),
+        (
+            ["--advantage-estimator", "ppo"],
+            "invalid choice 'ppo' for argument '--advantage-estimator'. Expected one of ('hae', 'gae',",
+        ),
         (["--env-kwargs", "oops"], "expected KEY=VALUE or a JSON object"),
-        (["--generation-backend", "sglang"], "generation_backend 'sglang' must be 'hf' or 'vllm'"),
+        (
+            ["--generation-backend", "sglang"],
+            "invalid choice 'sglang' for argument '--generation-backend'. Expected one of ('hf', 'vllm')",
+        ),
         (["--num"], "Unrecognized options: --num"),  # abbreviations are not accepted
     ],
 )
@@ -95,8 +120,12 @@ def test_every_config_field_reaches_a_consumer():
     # every field name must appear, as an attribute read, in the code outside the config's own definition
     root = Path(__file__).resolve().parents[2] / "hiper_agent"
     sources = "\n".join(p.read_text() for p in root.rglob("*.py") if p.name not in ("config_parts.py",))
-    unread = [f.name for comp in COMPONENTS.values() for f in dataclasses.fields(comp)
-              if f".{f.name}" not in sources and f'"{f.name}"' not in sources]  # fmt: skip
+    unread = [
+        f.name
+        for comp in COMPONENTS.values()
+        for f in dataclasses.fields(comp)
+        if f".{f.name}" not in sources and f'"{f.name}"' not in sources
+    ]
     assert not unread, f"config fields no code reads: {unread}"
 
 
@@ -110,7 +139,7 @@ def test_main_print_config_and_calls_trainer(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "hiper_agent.training.ppo_trainer", fake)
     monkeypatch.setattr(sys, "argv", ["hiper-train", "--preset", "smoke", "--seed", "4"])
     assert cli.main() == 0
-    assert seen["config"].seed == 4
+    assert seen["config"].run.seed == 4
     assert capsys.readouterr().out.strip() == "HiPER(hae): done"
 
 
@@ -143,8 +172,18 @@ def test_a_used_run_dir_is_refused_with_a_message_not_a_traceback(tmp_path, caps
     assert cli.main(["--preset", "smoke", "--resume", str(tmp_path / "nothing")]) == 2
     assert "neither a checkpoint" in capsys.readouterr().err
     # a model that is not there is the user's to fix too (the run dir check comes first, so use a fresh one)
-    fresh = ["--preset", "smoke", "--output-dir", str(tmp_path / "fresh"), "--num-envs", "2", "--group-size", "2",
-             "--sft-episodes", "2"]  # fmt: skip
+    fresh = [
+        "--preset",
+        "smoke",
+        "--output-dir",
+        str(tmp_path / "fresh"),
+        "--num-envs",
+        "2",
+        "--group-size",
+        "2",
+        "--sft-episodes",
+        "2",
+    ]
     assert cli.main([*fresh, "--model", str(tmp_path / "no-such-model")]) == 2
     assert "model path not found" in capsys.readouterr().err
 

@@ -72,8 +72,20 @@ CPU_SMALL = ["--num-envs", "8", "--eval-episodes", "8", "--eval-every", "3", "--
 @pytest.mark.slow
 @pytest.mark.parametrize(("preset", "extra"), [("smoke", []), ("cpu", CPU_SMALL)])
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path, preset, extra):
-    args = [sys.executable, str(ROOT / "examples" / "train_hiper.py"), "--preset", preset, "--output-dir",
-            str(tmp_path), "--no-progress", "--num-iterations", "3", "--checkpoint-every", "1", *extra]  # fmt: skip
+    args = [
+        sys.executable,
+        str(ROOT / "examples" / "train_hiper.py"),
+        "--preset",
+        preset,
+        "--output-dir",
+        str(tmp_path),
+        "--no-progress",
+        "--num-iterations",
+        "3",
+        "--checkpoint-every",
+        "1",
+        *extra,
+    ]
     subprocess.run([*args, "--exp-name", "ref"], check=True, capture_output=True, timeout=900)
     proc = subprocess.Popen([*args, "--exp-name", "killed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = tmp_path / "killed" / "checkpoints" / "iter_000001"
@@ -93,8 +105,23 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
     from hiper_agent.cli import sft_main
     from hiper_agent.models import load_model
 
-    flags = ["--preset", "smoke", "--output-dir", str(tmp_path), "--num-envs", "2", "--group-size", "2",
-             "--max-episode-steps", "4", "--eval-episodes", "2", "--sft-episodes", "2", "--no-progress"]  # fmt: skip
+    flags = [
+        "--preset",
+        "smoke",
+        "--output-dir",
+        str(tmp_path),
+        "--num-envs",
+        "2",
+        "--group-size",
+        "2",
+        "--max-episode-steps",
+        "4",
+        "--eval-episodes",
+        "2",
+        "--sft-episodes",
+        "2",
+        "--no-progress",
+    ]
     assert sft_main([*flags, "--exp-name", "sft"]) == 0
     folder = tmp_path / "sft" / "sft_policy"
     saved = json.loads((folder / "hiper.json").read_text())
@@ -103,9 +130,16 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
     records = [json.loads(x) for x in (tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()]
     assert [(r["step"], "eval/valid_seen/success_rate" in r) for r in records] == [(-1, True), (-1, False), (0, True)]
     assert (tmp_path / "sft" / "config.json").is_file()
-    config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name="rl", model=str(folder),
-                                     sft_epochs=0, sft_episodes=0, num_iterations=1, **{k: v for k, v in SMALL.items()
-                                     if k != "sft_episodes"})  # fmt: skip
+    config = HiPERConfig.from_preset(
+        "smoke",
+        output_dir=str(tmp_path),
+        exp_name="rl",
+        model=str(folder),
+        sft_epochs=0,
+        sft_episodes=0,
+        num_iterations=1,
+        **{k: v for k, v in SMALL.items() if k != "sft_episodes"},
+    )
     result = train(config)
     assert (Path(result["run_dir"]) / "policy" / "hiper.json").is_file()
     with pytest.warns(UserWarning, match="history_length=2, this run shows 1: pass --history-length 2"):
@@ -117,9 +151,21 @@ def test_entropy_bonus_raises_the_policys_entropy(tmp_path):
     # entropy_coef is part of the loss. Two PPO epochs over the same turns: the first sees the same policy in both
     # runs, the second a policy updated with or without the bonus, so the mean entropy differs by the bonus alone
     def mean_entropy(coef: float) -> float:
-        config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), exp_name=f"ent{coef}", entropy_coef=coef,
-                                         lr=1e-2, ppo_epochs=2, num_iterations=1, minibatch_size=4, grad_accum_steps=1, sft_epochs=8, eval_every=0, checkpoint_every=0,
-                                         **SMALL)  # fmt: skip
+        config = HiPERConfig.from_preset(
+            "smoke",
+            output_dir=str(tmp_path),
+            exp_name=f"ent{coef}",
+            entropy_coef=coef,
+            lr=1e-2,
+            ppo_epochs=2,
+            num_iterations=1,
+            minibatch_size=4,
+            grad_accum_steps=1,
+            sft_epochs=8,
+            eval_every=0,
+            checkpoint_every=0,
+            **SMALL,
+        )
         return train(config)["history"][-1]["train/entropy"]
 
     low, high = mean_entropy(0.0), mean_entropy(10.0)
@@ -127,8 +173,7 @@ def test_entropy_bonus_raises_the_policys_entropy(tmp_path):
 
 
 def test_progress_shaping_gives_only_the_training_envs_the_oracle(tmp_path):
-    config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), progress_shaping=1.0, sft_epochs=0,
-                                     **SMALL)  # fmt: skip
+    config = HiPERConfig.from_preset("smoke", output_dir=str(tmp_path), progress_shaping=1.0, sft_epochs=0, **SMALL)
     trainer = HiPERTrainer(config)
     assert all(env.unwrapped.expert for env in trainer.pool.envs)
     trainer._evaluate(0)

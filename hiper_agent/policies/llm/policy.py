@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,20 +17,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from hiper_agent.credit import get_estimator
 from hiper_agent.credit.masks import char_spans_to_token_masks
 from hiper_agent.generation.base import token_offsets
 from hiper_agent.models.critic import value_positions
 from hiper_agent.policies.base import Policy
 from hiper_agent.policies.llm.batch import collate, critic_values, response_logprobs
-from hiper_agent.policies.prompts import PromptBuilder, template_for_env
+from hiper_agent.policies.prompts import PromptBuilder
 from hiper_agent.protocol import parse_response
-from hiper_agent.types import HEADS, Decision, Evaluation, HistoryEntry
+from hiper_agent.types import HEADS, ActionEvaluation, Decision, HistoryEntry
 
 if TYPE_CHECKING:
     from hiper_agent.types import Turn
 
-__all__ = ["LLMPolicy", "load_llm_policy", "make_llm_policy"]
+__all__ = ["LLMPolicy", "frozen_copy"]
 
 
 class LLMPolicy(Policy):
@@ -90,12 +88,21 @@ class LLMPolicy(Policy):
             else:
                 from hiper_agent.generation.vllm import VLLMGenerator
 
-                self._generators[key] = VLLMGenerator(self.lm, max_new_tokens=self.max_new_tokens,
-                                                      temperature=temperature, top_p=top_p,
-                                                      max_prompt_tokens=self.max_prompt_tokens)  # fmt: skip
+                self._generators[key] = VLLMGenerator(
+                    self.lm,
+                    max_new_tokens=self.max_new_tokens,
+                    temperature=temperature,
+                    top_p=top_p,
+                    max_prompt_tokens=self.max_prompt_tokens,
+                )
         if key not in self._generators:
-            self._generators[key] = HFGenerator(self.lm, max_new_tokens=self.max_new_tokens, temperature=temperature,
-                                                top_p=top_p, max_prompt_tokens=self.max_prompt_tokens)  # fmt: skip
+            self._generators[key] = HFGenerator(
+                self.lm,
+                max_new_tokens=self.max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                max_prompt_tokens=self.max_prompt_tokens,
+            )
         return self._generators[key]
 
     def act(
@@ -111,32 +118,46 @@ class LLMPolicy(Policy):
         """Writes one response per env (batched generation); see `Policy.act`."""
         from hiper_agent.generation import FormatConstraint
 
-        prompts = [self.prompts.build(o, i, h, i.get("subgoal")) for o, i, h in zip(observations, infos, histories,
-                                                                                   strict=True)]  # fmt: skip
+        prompts = [
+            self.prompts.build(o, i, h, i.get("subgoal"))
+            for o, i, h in zip(observations, infos, histories, strict=True)
+        ]
         constraints = None
         if self.constrained:
             # an env with no admissible command left cannot be constrained: let the model write freely
-            constraints = [FormatConstraint(list(i["admissible_commands"]),
-                                            keep_subgoal=i.get("subgoal") if self.keep_subgoal else None)
-                           if i["admissible_commands"] else None for i in infos]  # fmt: skip
-        generator = (self._generator(self.temperature, self.top_p) if temperature is None
-                     else self._generator(temperature, 1.0))  # fmt: skip
+            constraints = [
+                FormatConstraint(
+                    list(i["admissible_commands"]), keep_subgoal=i.get("subgoal") if self.keep_subgoal else None
+                )
+                if i["admissible_commands"]
+                else None
+                for i in infos
+            ]
+        generator = (
+            self._generator(self.temperature, self.top_p) if temperature is None else self._generator(temperature, 1.0)
+        )
         samples = generator.generate(prompts, constraints=constraints, generator=rng, greedy=greedy)
         decisions = []
         for sample, history in zip(samples, histories, strict=True):
             parsed = parse_response(sample.text, first_step=len(history) == 0)
             offsets = token_offsets(self.tokenizer, sample.response_ids)
-            decisions.append(Decision(
-                action=sample.text,
-                logprobs=np.asarray(sample.logprobs, dtype=np.float32),
-                masks=char_spans_to_token_masks(offsets, parsed.spans),
-                written_subgoal=parsed.subgoal,
-                format_error=not parsed.is_valid,
-                action_text=parsed.action,
-                extra={"prompt_ids": list(sample.prompt_ids), "response_ids": list(sample.response_ids),
-                       "allowed": sample.allowed, "text": sample.text,
-                       "value_pos": value_positions(sample.text, offsets) if offsets else (0, 0, 0)},
-            ))  # fmt: skip
+            decisions.append(
+                Decision(
+                    action=sample.text,
+                    logprobs=np.asarray(sample.logprobs, dtype=np.float32),
+                    masks=char_spans_to_token_masks(offsets, parsed.spans),
+                    written_subgoal=parsed.subgoal,
+                    format_error=not parsed.is_valid,
+                    action_text=parsed.action,
+                    extra={
+                        "prompt_ids": list(sample.prompt_ids),
+                        "response_ids": list(sample.response_ids),
+                        "allowed": sample.allowed,
+                        "text": sample.text,
+                        "value_pos": value_positions(sample.text, offsets) if offsets else (0, 0, 0),
+                    },
+                )
+            )
         return decisions
 
     @torch.no_grad()
@@ -149,14 +170,17 @@ class LLMPolicy(Policy):
         """The heads at the prompt's last token (where the high and switch heads read before any response)."""
         assert self.critic is not None, "last_values needs a critic"
         self.critic.eval()
-        prompts = [self.prompts.build(o, i, h, i.get("subgoal")) for o, i, h in zip(observations, infos, histories,
-                                                                                   strict=True)]  # fmt: skip
+        prompts = [
+            self.prompts.build(o, i, h, i.get("subgoal"))
+            for o, i, h in zip(observations, infos, histories, strict=True)
+        ]
         prompt_ids = self.tokenizer(prompts, add_special_tokens=True)["input_ids"]
         if self.max_prompt_tokens is not None:
             prompt_ids = [ids[-self.max_prompt_tokens :] for ids in prompt_ids]
         # one placeholder response token: the value at response position 0 is read from the last prompt token
-        batch = collate(prompt_ids, [[self.tokenizer.pad_token_id]] * len(prompts), self.tokenizer.pad_token_id,
-                        device=self.device)  # fmt: skip
+        batch = collate(
+            prompt_ids, [[self.tokenizer.pad_token_id]] * len(prompts), self.tokenizer.pad_token_id, device=self.device
+        )
         return critic_values(self.critic, batch)[:, 0, :].cpu().numpy()
 
     @property
@@ -180,7 +204,7 @@ class LLMPolicy(Policy):
                 turn.values = tuple(float(values[b, col[h], HEADS[h]]) for h in ("low", "high", "switch"))
 
     # ------------------------------------------------------------------ learning
-    def evaluate(self, turns: Sequence[Turn], *, with_values: bool = True) -> Evaluation:
+    def evaluate_actions(self, turns: Sequence[Turn], *, with_values: bool = True) -> ActionEvaluation:
         """Response-token log-probs and entropies under the sampler's distribution, and the heads' values."""
         batch = self._collate(turns)
         logprobs, entropy = response_logprobs(self.model, batch, temperature=self.temperature)
@@ -190,10 +214,12 @@ class LLMPolicy(Policy):
             all_values = critic_values(self.critic, batch)
             r = batch.response_length
             rows = torch.arange(len(turns), device=all_values.device)
-            cols = torch.tensor([[r - len(t.decision.extra["response_ids"]) + _value_pos(t)[h] for h in HEADS]
-                                 for t in turns], device=all_values.device)  # fmt: skip
+            cols = torch.tensor(
+                [[r - len(t.decision.extra["response_ids"]) + _value_pos(t)[h] for h in HEADS] for t in turns],
+                device=all_values.device,
+            )
             values = torch.stack([all_values[rows, cols[:, k], k] for k in range(len(HEADS))], dim=1)
-        return Evaluation(logprobs, entropy, batch.response_mask, values)
+        return ActionEvaluation(logprobs, entropy, batch.response_mask, values)
 
     @torch.no_grad()
     def reference_logprobs(self, turns: Sequence[Turn]) -> list[np.ndarray] | None:
@@ -211,7 +237,7 @@ class LLMPolicy(Policy):
 
     def freeze_reference(self) -> None:
         """Keep a frozen copy of the model as the KL reference."""
-        self.reference = _frozen_copy(self.model)
+        self.reference = frozen_copy(self.model)
 
     #: Turns per forward pass in `compute_values` / `reference_logprobs` (the trainer sets it from the config).
     micro_batch_size: int = 8
@@ -243,14 +269,21 @@ class LLMPolicy(Policy):
         from hiper_agent.seeding import iteration_seed
 
         examples = build_sft_examples(demos, self.prompts)
-        losses = sft_train(self.model, self.tokenizer, examples, epochs=config.sft_epochs, lr=config.sft_lr,
-                           batch_size=config.sft_batch_size, seed=iteration_seed(config.seed, 0, "sft-train"),
-                           on_step=on_step)  # fmt: skip
+        losses = sft_train(
+            self.model,
+            self.tokenizer,
+            examples,
+            epochs=config.sft.sft_epochs,
+            lr=config.sft.sft_lr,
+            batch_size=config.sft.sft_batch_size,
+            seed=iteration_seed(config.run.seed, 0, "sft-train"),
+            on_step=on_step,
+        )
         if self.rebuild_critic:
             from hiper_agent.models import build_critic
 
             # a copy of the warm-started backbone knows the task: a better start than the untrained one
-            self.critic = build_critic(self.lm, seed=config.seed).to(self.device)
+            self.critic = build_critic(self.lm, seed=config.run.seed).to(self.device)
         return losses
 
     def state_dict(self) -> dict[str, Any]:
@@ -268,71 +301,31 @@ class LLMPolicy(Policy):
         if self.critic is not None:
             self.critic.load_state_dict(state["critic"])
         if "reference" in state:
-            self.reference = _frozen_copy(self.model)
+            self.reference = frozen_copy(self.model)
             self.reference.load_state_dict(state["reference"])
 
     def save(self, folder: str | Path) -> None:
         """The model (HF format: ``--model <folder>`` continues from it) and the prompts it learned on."""
         folder = Path(folder)
         self.lm.save_pretrained(folder)
-        prompts = {"prompt_style": self.prompts.style, "history_length": self.prompts.history_length,
-                   "action_memory": self.prompts.action_memory}  # fmt: skip
+        prompts = {
+            "prompt_style": self.prompts.style,
+            "history_length": self.prompts.history_length,
+            "action_memory": self.prompts.action_memory,
+        }
         (folder / "hiper.json").write_text(json.dumps({**prompts, "source": self.lm.source}))
         (folder / "policy.json").write_text(json.dumps({"family": self.family, "constrained": self.constrained}))
 
     def _collate(self, turns: Sequence[Turn]) -> Any:
         """The turns as a left-padded token batch on the model's device."""
         extras = [t.decision.extra for t in turns]
-        return collate([e["prompt_ids"] for e in extras], [e["response_ids"] for e in extras],
-                       self.tokenizer.pad_token_id, [e["allowed"] for e in extras], device=self.device)  # fmt: skip
-
-
-def make_llm_policy(config: Any, demos: Sequence[list[dict[str, Any]]] = (), device: str = "cpu") -> LLMPolicy:
-    """The LLM policy of a run: model, prompts (saved ones kept), generation settings and a critic.
-
-    The critic is built when the estimator reads critic values (the credit registry says which do).
-    """
-    from hiper_agent.models import build_critic, load_model
-    from hiper_agent.policies.llm.sft import build_sft_examples
-
-    c = config
-    prompts = PromptBuilder(template_for_env(c.env_id), _prompt_style(c), c.history_length,
-                            action_memory=c.action_memory)  # fmt: skip
-    # the tiny model's tokenizer is trained on the text of the expert demonstrations (prompts and responses)
-    corpus = [f"{e.prompt}{e.response}" for e in build_sft_examples(demos, prompts)] if c.model == "tiny" else None
-    lm = load_model(c.model, dtype=c.dtype, device=device, seed=c.seed, lora={"r": c.lora_r} if c.lora_r else None,
-                    tokenizer_corpus=corpus)  # fmt: skip
-    policy = LLMPolicy(lm, prompts, max_new_tokens=c.max_new_tokens, max_prompt_tokens=c.max_prompt_tokens,
-
-                       temperature=c.temperature, top_p=c.top_p, constrained=c.constrained_decoding,
-                       keep_subgoal=c.constrain_keep_subgoal, generation_backend=c.generation_backend)  # fmt: skip
-    if c.generation_backend == "vllm":
-        from hiper_agent.errors import SetupError
-
-        try:  # build the engine now: a missing vLLM or GPU stops the run before any training
-            policy._generator(policy.temperature, policy.top_p)
-        except (ImportError, ValueError) as err:
-            raise SetupError(f"--generation-backend vllm: {err}") from err
-    policy.micro_batch_size = c.micro_batch_size
-    if get_estimator(c.advantage_estimator).needs_critic:
-        source = lm if c.critic_model is None else c.critic_model
-        policy.critic = build_critic(source, shared_backbone=c.shared_critic_backbone, seed=c.seed).to(policy.device)
-    policy.rebuild_critic = c.critic_model is None and not c.shared_critic_backbone and policy.critic is not None
-    return policy
-
-
-def load_llm_policy(folder: str | Path, *, device: str = "cpu", **overrides: Any) -> LLMPolicy:
-    """A saved LLM policy with the prompts it learned on, decoding as it was trained (for evaluation)."""
-    from hiper_agent.models import load_model
-
-    folder = Path(folder)
-    saved = json.loads((folder / "hiper.json").read_text()) if (folder / "hiper.json").is_file() else {}
-    meta = json.loads((folder / "policy.json").read_text())
-    family = overrides.pop("prompt_family", "alfworld")
-    prompts = PromptBuilder(family, saved.get("prompt_style", "full"), saved.get("history_length", 2),
-                            action_memory=saved.get("action_memory", 0))  # fmt: skip
-    lm = load_model(str(folder), device=device)
-    return LLMPolicy(lm, prompts, constrained=overrides.pop("constrained", meta.get("constrained", False)), **overrides)
+        return collate(
+            [e["prompt_ids"] for e in extras],
+            [e["response_ids"] for e in extras],
+            self.tokenizer.pad_token_id,
+            [e["allowed"] for e in extras],
+            device=self.device,
+        )
 
 
 def _value_pos(turn: Turn) -> dict[str, int]:
@@ -341,22 +334,9 @@ def _value_pos(turn: Turn) -> dict[str, int]:
     return {"low": low, "high": high, "switch": switch}
 
 
-def _frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` in eval mode with gradients off (the KL reference)."""
     ref = copy.deepcopy(model).eval()
     for p in ref.parameters():
         p.requires_grad_(False)
     return ref
-
-
-def _prompt_style(config: Any) -> str:
-    """The prompt style; a policy saved by the trainer keeps the prompts it learned on (warned about if they differ)."""
-    saved_file = Path(config.model) / "hiper.json"
-    saved = json.loads(saved_file.read_text()) if config.model != "tiny" and saved_file.is_file() else {}
-    for name in ("history_length", "action_memory"):
-        if name in saved and saved[name] != getattr(config, name):
-            warnings.warn(f"{config.model} learned on prompts with {name}={saved[name]}, this run shows "
-                          f"{getattr(config, name)}: pass --{name.replace('_', '-')} {saved[name]} to keep its prompts",
-                          stacklevel=4)  # fmt: skip
-    if config.prompt_style != "auto":
-        return config.prompt_style
-    return saved.get("prompt_style", "compact" if config.model == "tiny" else "full")

@@ -16,6 +16,7 @@ import torch
 
 from hiper_agent.policies.llm.batch import collate, response_logits
 from hiper_agent.policies.prompts import PromptBuilder
+from hiper_agent.policies.supervised import supervised_loop
 from hiper_agent.types import HistoryEntry
 from hiper_envs.options import format_response
 
@@ -65,26 +66,25 @@ def sft_train(
     eos = tokenizer.eos_token_id
     prompts = [tokenizer(e.prompt, add_special_tokens=False)["input_ids"] for e in examples]
     responses = [tokenizer(e.response, add_special_tokens=False)["input_ids"] + [eos] for e in examples]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
-    losses: list[float] = []
     device = next(model.parameters()).device
+
+    def loss_fn(idx: np.ndarray) -> torch.Tensor:
+        batch = collate([prompts[i] for i in idx], [responses[i] for i in idx], tokenizer.pad_token_id, device=device)
+        logits = response_logits(model, batch)
+        return torch.nn.functional.cross_entropy(logits[batch.response_mask], batch.targets[batch.response_mask])
+
+    params = list(model.parameters())
     model.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(examples))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = collate(
-                [prompts[i] for i in idx], [responses[i] for i in idx], tokenizer.pad_token_id, device=device
-            )
-            logits = response_logits(model, batch)
-            loss = torch.nn.functional.cross_entropy(logits[batch.response_mask], batch.targets[batch.response_mask])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-            optimizer.step()
-            losses.append(loss.item())
-            if on_step is not None:
-                on_step(len(losses), losses[-1])
+    losses = supervised_loop(
+        params,
+        torch.optim.AdamW(params, lr=lr),
+        loss_fn,
+        len(examples),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        max_grad_norm=max_grad_norm,
+        on_step=on_step,
+    )
     model.eval()
     return losses

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from hiper_agent.errors import check_known_fields
 
 __all__ = ["ScorerConfig"]
 
@@ -44,8 +46,5 @@ class ScorerConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScorerConfig:
         """Inverse of `to_dict`; unknown keys are an error that names them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown ScorerConfig fields {unknown}; known: {sorted(known)}")
+        check_known_fields(cls, data, "ScorerConfig field")
         return cls(**data)

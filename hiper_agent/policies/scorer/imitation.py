@@ -2,7 +2,7 @@
 
 Each expert step (``hiper_agent.rollout.expert.expert_episodes``) becomes the scorer's own decision record, with the
 expert's KEEP/SWITCH, subgoal and action as the choices; the loss is their negative log-likelihood under the
-policy, computed by the same `ScorerPolicy.evaluate` the PPO update uses. Steps whose expert subgoal or action is
+policy, computed by the same `ScorerPolicy.evaluate_actions` the PPO update uses. Steps whose expert subgoal or action is
 not among the env's candidates drop that unit (its mask is off) instead of inventing a candidate.
 """
 
@@ -16,6 +16,7 @@ import torch
 
 from hiper_agent.policies.scorer.features import Context, candidate_features
 from hiper_agent.policies.scorer.steps import ScorerStep, observe
+from hiper_agent.policies.supervised import supervised_loop
 from hiper_agent.types import HistoryEntry, Turn
 
 if TYPE_CHECKING:
@@ -70,22 +71,21 @@ def behaviour_cloning(
     if not turns:
         raise ValueError("behaviour cloning got no expert step the scorer can express (no demos?)")
     params = policy.parameter_groups()["policy"]
-    optimizer = torch.optim.Adam(params, lr=lr)
-    rng = np.random.default_rng(seed)
-    losses: list[float] = []
+
+    def loss_fn(idx: np.ndarray) -> torch.Tensor:
+        ev = policy.evaluate_actions([turns[i] for i in idx], with_values=False)
+        return -(ev.logprobs * ev.mask).sum() / ev.mask.sum().clamp(min=1)
+
     policy.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(turns))
-        for start in range(0, len(order), batch_size):
-            batch = [turns[i] for i in order[start : start + batch_size]]
-            ev = policy.evaluate(batch, with_values=False)
-            loss = -(ev.logprobs * ev.mask).sum() / ev.mask.sum().clamp(min=1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            losses.append(loss.item())
-            if on_step is not None:
-                on_step(len(losses), losses[-1])
+    losses = supervised_loop(
+        params,
+        torch.optim.Adam(params, lr=lr),
+        loss_fn,
+        len(turns),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        on_step=on_step,
+    )
     policy.eval()
     return losses

@@ -30,7 +30,7 @@ from hiper_agent.policies.scorer.features import candidate_features
 from hiper_agent.policies.scorer.model import ScorerNet
 from hiper_agent.policies.scorer.steps import ScorerStep, StepBatch, observe
 from hiper_agent.policies.scorer.text import TextCache
-from hiper_agent.types import Decision, Evaluation
+from hiper_agent.types import ActionEvaluation, Decision
 from hiper_envs.options import OptionAction
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class ScorerPolicy(Policy):
             torch.manual_seed(config.seed)
             self.net = ScorerNet(config, hierarchical=self.hierarchical).to(self.device)
         self.cache = TextCache(config.num_buckets, bigrams=config.bigrams)
-        #: Sampling temperature of training rollouts (what `evaluate` re-scores under).
+        #: Sampling temperature of training rollouts (what `evaluate_actions` re-scores under).
         self.temperature = 1.0
 
     # ------------------------------------------------------------------ forward pieces
@@ -190,7 +190,7 @@ class ScorerPolicy(Policy):
         return self._values(batch, batch.prev_subgoal).cpu().numpy()
 
     # ------------------------------------------------------------------ learning
-    def evaluate(self, turns: Sequence[Turn], *, with_values: bool = True) -> Evaluation:
+    def evaluate_actions(self, turns: Sequence[Turn], *, with_values: bool = True) -> ActionEvaluation:
         """Re-scores the recorded candidates and choices (``Decision.extra["step"]``) under the current parameters."""
         steps = [t.decision.extra["step"] for t in turns]
         batch = StepBatch(self.cache, steps, self.device)
@@ -222,7 +222,7 @@ class ScorerPolicy(Policy):
         logprobs = torch.cat([logprobs[:, :2], a_lp.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
         entropy = torch.cat([entropy[:, :2], a_ent.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
         values = self._values(batch, new_subgoal) if with_values else None
-        return Evaluation(logprobs=logprobs, entropy=entropy, mask=mask, values=values)
+        return ActionEvaluation(logprobs=logprobs, entropy=entropy, mask=mask, values=values)
 
     def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         """``policy``: encoder, state encoder and heads; ``critic``: the value heads and their own encoder."""
@@ -238,8 +238,8 @@ class ScorerPolicy(Policy):
         from hiper_agent.policies.scorer.imitation import behaviour_cloning
         from hiper_agent.seeding import iteration_seed
 
-        return behaviour_cloning(self, demos, epochs=config.sft_epochs, lr=config.sft_lr,
-                                 batch_size=config.sft_batch_size, seed=iteration_seed(config.seed, 0, "sft-train"),
+        return behaviour_cloning(self, demos, epochs=config.sft.sft_epochs, lr=config.sft.sft_lr,
+                                 batch_size=config.sft.sft_batch_size, seed=iteration_seed(config.run.seed, 0, "sft-train"),
                                  on_step=on_step)  # fmt: skip
 
     # ------------------------------------------------------------------ checkpoints
@@ -277,7 +277,7 @@ def _scorer_config(config: Any, overrides: dict[str, Any]) -> ScorerConfig:
     """A `ScorerConfig` from a `ScorerConfig`, None, or a run's config (whose ``seed`` seeds the initialization)."""
     if config is None or isinstance(config, ScorerConfig):
         return dataclasses.replace(config or ScorerConfig(), **overrides)
-    return ScorerConfig(**{"seed": int(getattr(config, "seed", 0)), **overrides})
+    return ScorerConfig(**{"seed": int(config.run.seed), **overrides})
 
 
 def make_scorer_policy(
@@ -297,7 +297,8 @@ def make_flat_scorer_policy(
 def _make(cls: type[ScorerPolicy], config: Any, device: str | torch.device, overrides: dict[str, Any]) -> Any:
     """``cls`` from a `ScorerConfig` or a run config (whose ``temperature`` is the rollouts' temperature)."""
     policy = cls(_scorer_config(config, overrides), device=device)
-    policy.temperature = float(getattr(config, "temperature", 1.0))
+    # a run config (`HiPERConfig`) brings the rollouts' temperature; a ScorerConfig has none
+    policy.temperature = float(config.agent.temperature) if hasattr(config, "agent") else 1.0
     return policy
 
 

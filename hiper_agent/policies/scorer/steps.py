@@ -1,7 +1,7 @@
 """`ScorerStep`: one env step as the scorer reads it, and `StepBatch`: a batch of steps as tensors.
 
 A `ScorerStep` holds only parameter-free inputs (texts, overlap features, scalars) and the choices made, so that
-`ScorerPolicy.evaluate` re-scores exactly what `act` scored. It is what a `Decision` keeps in ``extra["step"]``;
+`ScorerPolicy.evaluate_actions` re-scores exactly what `act` scored. It is what a `Decision` keeps in ``extra["step"]``;
 its texts are the env's own strings (shared, not copied).
 """
 

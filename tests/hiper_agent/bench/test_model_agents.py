@@ -40,7 +40,7 @@ class CycleCommands(Policy):
             decisions.append(Decision(action, np.zeros(1), TokenMasks(none, none, ~none, True, True)))
         return decisions
 
-    def evaluate(self, turns, *, with_values=True):
+    def evaluate_actions(self, turns, *, with_values=True):
         raise NotImplementedError
 
     def parameter_groups(self):

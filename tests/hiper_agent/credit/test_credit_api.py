@@ -34,12 +34,18 @@ def _batch(rng: np.random.Generator, n: int = 6) -> list[TrajectoryArrays]:
         dones[-1] = i % 3 != 0
         trajs.append(
             TrajectoryArrays(
-                rewards=rng.normal(size=T), dones=dones, switches=rng.random(T) < 0.5,
-                values_low=rng.normal(size=T), values_high=rng.normal(size=T), values_switch=rng.normal(size=T),
-                group_id=i // 3, anchor_obs=[f"obs{j % 2}" for j in range(T)],
-                spans=[{"switch": (0, 1), "subgoal": (1, 3), "action": (3, 5)}] * T, response_lengths=[5] * T,
+                rewards=rng.normal(size=T),
+                dones=dones,
+                switches=rng.random(T) < 0.5,
+                values_low=rng.normal(size=T),
+                values_high=rng.normal(size=T),
+                values_switch=rng.normal(size=T),
+                group_id=i // 3,
+                anchor_obs=[f"obs{j % 2}" for j in range(T)],
+                spans=[{"switch": (0, 1), "subgoal": (1, 3), "action": (3, 5)}] * T,
+                response_lengths=[5] * T,
             )
-        )  # fmt: skip
+        )
     return trajs
 
 
@@ -64,8 +70,18 @@ def test_hae_through_the_api_matches_the_function():
     trajs = _batch(rng)
     cfg = AdvantageConfig(gamma=0.9, lam_low=0.8, lam_high=0.7, bootstrap_truncated=True)
     for traj, adv in zip(trajs, compute_advantages("hae", trajs, cfg), strict=True):
-        ref = hae(traj.rewards, traj.dones, traj.switches, traj.values_low, traj.values_high, gamma=0.9, lam_low=0.8,
-                  lam_high=0.7, values_switch=traj.values_switch, bootstrap_truncated=True)  # fmt: skip
+        ref = hae(
+            traj.rewards,
+            traj.dones,
+            traj.switches,
+            traj.values_low,
+            traj.values_high,
+            gamma=0.9,
+            lam_low=0.8,
+            lam_high=0.7,
+            values_switch=traj.values_switch,
+            bootstrap_truncated=True,
+        )
         np.testing.assert_allclose(adv.adv_low, ref.adv_low)
         np.testing.assert_allclose(adv.adv_high, ref.adv_high)
         np.testing.assert_allclose(adv.ret_switch, ref.ret_switch)
@@ -77,9 +93,9 @@ def test_flat_estimators_through_the_api():
     trajs = _batch(rng)
     returns = np.array([t.rewards.sum() for t in trajs])
     groups = [t.group_id for t in trajs]
-    out = compute_advantages("gae", trajs, AdvantageConfig(lam=0.9))
+    out = compute_advantages("gae", trajs, AdvantageConfig(gae_lambda=0.9))
     np.testing.assert_allclose(
-        out[0].adv_low, gae(trajs[0].rewards, trajs[0].dones, trajs[0].values_low, lam=0.9).advantages
+        out[0].adv_low, gae(trajs[0].rewards, trajs[0].dones, trajs[0].values_low, gae_lambda=0.9).advantages
     )
     expected = {"grpo": grpo(returns, groups), "rloo": rloo(returns, groups)}
     for name, episode_adv in expected.items():

@@ -20,7 +20,13 @@ T_, F_ = True, False
 )
 def test_gae_by_hand(dones, bootstrap, expected):
     out = gae(
-        [1.0, 0.0, 2.0], dones, [0.5, 1.0, 1.5], gamma=0.9, lam=0.8, bootstrap_truncated=bootstrap, last_value=2.0
+        [1.0, 0.0, 2.0],
+        dones,
+        [0.5, 1.0, 1.5],
+        gamma=0.9,
+        gae_lambda=0.8,
+        bootstrap_truncated=bootstrap,
+        last_value=2.0,
     )
     np.testing.assert_allclose(out.advantages, expected)
     np.testing.assert_allclose(out.returns, np.array(expected) + [0.5, 1.0, 1.5])
@@ -28,12 +34,12 @@ def test_gae_by_hand(dones, bootstrap, expected):
 
 def test_gae_lambda_one_is_monte_carlo_minus_value():
     r, v = np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.2, 0.3])
-    out = gae(r, [F_, F_, T_], v, gamma=1.0, lam=1.0)
+    out = gae(r, [F_, F_, T_], v, gamma=1.0, gae_lambda=1.0)
     np.testing.assert_allclose(out.returns, [6.0, 5.0, 3.0])
 
 
 def test_gae_truncation_fallback_uses_the_last_value():
-    out = gae([0.0, 1.0], [F_, F_], [0.0, 4.0], gamma=1.0, lam=1.0, bootstrap_truncated=True)
+    out = gae([0.0, 1.0], [F_, F_], [0.0, 4.0], gamma=1.0, gae_lambda=1.0, bootstrap_truncated=True)
     np.testing.assert_allclose(out.advantages, [5.0, 1.0])  # 1 + V[1] bootstraps the cut
 
 
@@ -47,10 +53,17 @@ def test_gae_batch_equals_loop(seed, bootstrap):
     lengths = rng.integers(1, T + 1, size=B)
     mask = np.arange(T)[None] < lengths[:, None]
     last = rng.normal(size=B) if seed % 2 else None
-    out = gae_batch(r, dones, v, mask, gamma=0.97, lam=0.9, bootstrap_truncated=bootstrap, last_values=last)
+    out = gae_batch(r, dones, v, mask, gamma=0.97, gae_lambda=0.9, bootstrap_truncated=bootstrap, last_values=last)
     for b, n in enumerate(lengths):
-        ref = gae(r[b, :n], dones[b, :n], v[b, :n], gamma=0.97, lam=0.9, bootstrap_truncated=bootstrap,
-                  last_value=None if last is None else last[b])  # fmt: skip
+        ref = gae(
+            r[b, :n],
+            dones[b, :n],
+            v[b, :n],
+            gamma=0.97,
+            gae_lambda=0.9,
+            bootstrap_truncated=bootstrap,
+            last_value=None if last is None else last[b],
+        )
         np.testing.assert_allclose(out.advantages[b, :n], ref.advantages)
         np.testing.assert_allclose(out.returns[b, :n], ref.returns)
         assert not out.advantages[b, n:].any()

@@ -87,9 +87,18 @@ def test_truncated_last_segment(bootstrap, last_value, adv_low, adv_high):
     v_low = np.array([1.0, 2.0, 3.0, 4.0])
     v_high = np.array([5.0, GARBAGE, 6.0, GARBAGE])
     out = hae(
-        r, np.zeros(4, bool), switches, v_low, v_high, gamma=1.0, lam_low=1.0, lam_high=1.0,
-        values_switch=np.zeros(4), bootstrap_truncated=bootstrap, last_value=last_value,
-    )  # fmt: skip
+        r,
+        np.zeros(4, bool),
+        switches,
+        v_low,
+        v_high,
+        gamma=1.0,
+        lam_low=1.0,
+        lam_high=1.0,
+        values_switch=np.zeros(4),
+        bootstrap_truncated=bootstrap,
+        last_value=last_value,
+    )
     # segment 0 is unaffected: 0 + 1 + V_high[2] - V_low
     np.testing.assert_allclose(out.adv_low, adv_low)
     np.testing.assert_allclose(out.adv_high, adv_high)
@@ -109,7 +118,7 @@ def test_every_step_switch_reduces_to_flat_gae_on_values_high(seed, gamma, lam_h
     bootstrap, last_value = seed % 3 > 0, (2.5 if seed % 3 == 2 else None)
     kwargs = {"gamma": gamma, "bootstrap_truncated": bootstrap, "last_value": last_value}
     out = hae(r, dones, np.ones(T, bool), v_low, v_high, lam_low=0.3, lam_high=lam_high, **kwargs)
-    flat = gae(r, dones, v_high, lam=lam_high, **kwargs)
+    flat = gae(r, dones, v_high, gae_lambda=lam_high, **kwargs)
     np.testing.assert_allclose(out.adv_high, flat.advantages)
     np.testing.assert_allclose(out.ret_high, flat.returns)
     # and the low level is the one-step TD error towards the next step's planner value
@@ -165,9 +174,15 @@ def test_batch_equals_loop(seed, bootstrap, with_last):
     out = hae_batch(r, dones, switches, v_low, v_high, mask, values_switch=v_switch, last_values=last, **kw)
     for b, n in enumerate(lengths):
         ref = hae(
-            r[b, :n], dones[b, :n], switches[b, :n], v_low[b, :n], v_high[b, :n], values_switch=v_switch[b, :n],
-            last_value=None if last is None else last[b], **kw,
-        )  # fmt: skip
+            r[b, :n],
+            dones[b, :n],
+            switches[b, :n],
+            v_low[b, :n],
+            v_high[b, :n],
+            values_switch=v_switch[b, :n],
+            last_value=None if last is None else last[b],
+            **kw,
+        )
         for name in ("adv_low", "adv_high", "ret_low", "ret_high", "adv_switch", "ret_switch", "segment_ids"):
             np.testing.assert_allclose(getattr(out, name)[b, :n], getattr(ref, name), err_msg=name)
         assert not out.adv_low[b, n:].any() and (out.segment_ids[b, n:] == -1).all()
@@ -188,8 +203,16 @@ def test_executor_bonus_reaches_the_low_level_only():
         np.testing.assert_allclose(getattr(shaped, name), getattr(plain, name), err_msg=name)
     # ... the executor (lam_low = gamma = 1) gets the bonus still ahead of it inside its segment
     np.testing.assert_allclose(shaped.adv_low - plain.adv_low, [1.0, 1.0, 1.0, 1.0, 0.0])
-    out = hae_batch((r + bonus)[None], dones[None], switches[None], v_low[None], v_high[None],
-                    values_switch=v_switch[None], lam_high=0.5, executor_bonus=bonus[None])  # fmt: skip
+    out = hae_batch(
+        (r + bonus)[None],
+        dones[None],
+        switches[None],
+        v_low[None],
+        v_high[None],
+        values_switch=v_switch[None],
+        lam_high=0.5,
+        executor_bonus=bonus[None],
+    )
     for name in ("adv_low", "adv_high", "ret_low", "ret_high", "adv_switch", "ret_switch"):
         np.testing.assert_allclose(getattr(out, name)[0], getattr(shaped, name), err_msg=name)
 

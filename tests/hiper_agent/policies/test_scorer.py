@@ -1,4 +1,4 @@
-"""The scorer family: act/evaluate agreement, unit masks, seeding, checkpoints, batching, unseen names."""
+"""The scorer family: act/evaluate_actions agreement, unit masks, seeding, checkpoints, batching, unseen names."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def rollout(policy, envs, steps=6, rng_seed=0, greedy=False):
 def test_evaluate_agrees_with_act(envs, family):
     policy = make_policy(family, seed=0)
     turns, _ = rollout(policy, envs)
-    ev = policy.evaluate(turns)
+    ev = policy.evaluate_actions(turns)
     old = np.stack([t.decision.logprobs for t in turns])
     np.testing.assert_allclose(ev.logprobs.detach().numpy(), old, atol=1e-5)
     np.testing.assert_allclose(ev.values.detach().numpy(), [t.decision.values for t in turns], atol=1e-5)
@@ -140,8 +140,10 @@ def test_batch_equals_one_at_a_time(envs, family):
             assert str(single.action) == str(batched.action)
             np.testing.assert_allclose(single.logprobs, batched.logprobs, atol=1e-5)
             np.testing.assert_allclose(single.values, batched.values, atol=1e-5)
-    whole = policy.evaluate(turns).logprobs.detach().numpy()
-    parts = np.concatenate([policy.evaluate(turns[j : j + 1]).logprobs.detach().numpy() for j in range(len(turns))])
+    whole = policy.evaluate_actions(turns).logprobs.detach().numpy()
+    parts = np.concatenate(
+        [policy.evaluate_actions(turns[j : j + 1]).logprobs.detach().numpy() for j in range(len(turns))]
+    )
     np.testing.assert_allclose(whole, parts, atol=1e-5)
 
 
@@ -207,5 +209,5 @@ def test_behaviour_cloning_raises_the_experts_likelihood():
 
 def _likelihood(policy, turns) -> float:
     with torch.no_grad():
-        ev = policy.evaluate(turns, with_values=False)
+        ev = policy.evaluate_actions(turns, with_values=False)
     return float((ev.logprobs * ev.mask).sum() / ev.mask.sum())

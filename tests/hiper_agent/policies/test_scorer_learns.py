@@ -1,7 +1,7 @@
-"""The scorer learns: a few hundred episodes of PPO-style updates through `evaluate()` beat the untrained policy.
+"""The scorer learns: a few hundred episodes of PPO-style updates through `evaluate_actions()` beat the untrained policy.
 
 A minimal loop, independent of the PPO trainer, so that a regression in the policy family (encoder, heads, the
-act/evaluate agreement) shows here rather than as a flat training curve. It plays a small fixed set of K=1
+act/evaluate_actions agreement) shows here rather than as a flat training curve. It plays a small fixed set of K=1
 ALFWorld train games (resets of a seen game are cached by the env, so the loop is cheap) and compares sampled
 success on that set before and after training, under the same sampling seed.
 """
@@ -49,7 +49,7 @@ def play(policy, envs, seeds, rng, greedy=False):
 
 
 def ppo_update(policy, optimizer, episodes, gamma=0.97, lam=0.95, epochs=4, minibatch=128, clip=0.2, entropy_coef=0.01):
-    """PPO-style updates through `evaluate()`: GAE on the executor critic ``V(s, o)``, clipped ratios per unit."""
+    """PPO-style updates through `evaluate_actions()`: GAE on the executor critic ``V(s, o)``, clipped ratios per unit."""
     flat, advs, rets = [], [], []
     for turns in episodes:
         values = [t.decision.values[0] for t in turns] + [0.0]  # every episode ends (won or at the env's limit)
@@ -69,7 +69,7 @@ def ppo_update(policy, optimizer, episodes, gamma=0.97, lam=0.95, epochs=4, mini
     gen = torch.Generator().manual_seed(len(flat))
     for _ in range(epochs):
         for idx in torch.randperm(len(flat), generator=gen).split(minibatch):
-            ev = policy.evaluate([flat[i] for i in idx])
+            ev = policy.evaluate_actions([flat[i] for i in idx])
             mask = ev.mask.float()
             ratio = torch.exp(ev.logprobs - old[idx])
             a = adv[idx].unsqueeze(-1)
@@ -88,7 +88,7 @@ def success(policy, envs, repeats, seed):
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=False,
+    strict=True,  # a pass is news (XPASS fails the run): then drop this marker and keep the claim
     reason="not reached yet: measured 8-25% sampled success per batch over 30 iterations (360 episodes, lr 1e-2) "
     "with no upward trend for either variant; the untrained policy scores ~17% from its feature prior",
 )

@@ -12,8 +12,8 @@ from alfworld.agents.environment.alfred_tw_env import AlfredDemangler
 from textworld.envs import PddlEnv
 
 from hiper_envs.alfworld.composite import HOLDING_TASK, compose_task, step_limit
-from hiper_envs.alfworld.generator import generate_game
 from hiper_envs.alfworld.problem import goal_conjuncts
+from hiper_envs.alfworld.procedural import generate_game
 from hiper_envs.alfworld.rooms import HELD_OUT_OBJECT_TYPES, HELD_OUT_SCENES, all_scenes
 from hiper_envs.alfworld.sources import DEFAULT_NUM_GAMES, GeneratedTaskSource, make_task_source
 from hiper_envs.alfworld.spec import TASK_TYPES, GameSpec
@@ -57,7 +57,7 @@ def test_same_arguments_give_the_same_game():
 def test_games_do_not_depend_on_the_process(tmp_path):
     """Same games under different PYTHONHASHSEED values (no set/dict-order leaks into the draws)."""
     code = (
-        "import hashlib; from hiper_envs.alfworld.generator import generate_game; "
+        "import hashlib; from hiper_envs.alfworld.procedural import generate_game; "
         "print(hashlib.sha256(repr([generate_game(s, i, num_subtasks=1 + i) for s in ('train', 'valid_unseen') "
         "for i in range(3)]).encode()).hexdigest())"
     )

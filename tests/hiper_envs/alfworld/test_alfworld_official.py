@@ -8,8 +8,8 @@ import textworld
 from alfworld.agents.environment.alfred_tw_env import AlfredDemangler
 from textworld.envs import PddlEnv
 
-from hiper_envs.alfworld.generator import generate_game
 from hiper_envs.alfworld.official import OfficialTaskSource, find_official_root, write_game
+from hiper_envs.alfworld.procedural import generate_game
 from hiper_envs.alfworld.sources import GeneratedTaskSource, make_task_source
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures")

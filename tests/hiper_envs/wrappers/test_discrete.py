@@ -50,8 +50,9 @@ def test_features_describe_each_slot():
     obs2, *_ = env.step(0)  # "look" was played once and is the last command
     slot = obs2[base : base + width]
     assert slot[1 + 4 + 4] == 1.0 and slot[1 + 4 + 6] == 1.0
-    again, _ = DiscreteCommandWrapper(KeyDoorEnv(), max_actions=4, task_features=8, obs_features=8,
-                                      verb_features=4).reset(seed=0)  # fmt: skip
+    again, _ = DiscreteCommandWrapper(
+        KeyDoorEnv(), max_actions=4, task_features=8, obs_features=8, verb_features=4
+    ).reset(seed=0)
     np.testing.assert_array_equal(obs, again)  # stable hashing: the same text gives the same vector
 
 

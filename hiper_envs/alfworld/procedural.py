@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from hiper_envs.alfworld.composite import compose_task, sample_task_types, validate_request
-from hiper_envs.alfworld.planner import alfred_domain, alfred_grammar, solve
 from hiper_envs.alfworld.problem import (
     PlacedObject,
     Room,
@@ -48,6 +47,7 @@ from hiper_envs.alfworld.rooms import (
     object_traits,
     scenes_for_split,
 )
+from hiper_envs.alfworld.solver import alfred_domain, alfred_grammar, solve
 from hiper_envs.alfworld.spec import TASK_TYPES, GameSpec, Subtask
 
 __all__ = ["GENERATED_SPLITS", "MAX_RECEPTACLES", "generate_game", "task_type_mask"]
