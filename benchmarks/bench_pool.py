@@ -10,7 +10,9 @@ temporary folder, taking turns split by split (in alternating order) in this pro
 - ``after``: :class:`~hiper_envs.alfworld.pool.GamePool` as it is: the game's translation only (the engine makes
   the planner's translation if :meth:`~hiper_envs.alfworld.engine.AlfredEngine.plan` is ever called).
 
-Prints the wall time of each arm, per game, and the ratio. Usage (from the repository root)::
+Prints the wall time of each arm, per game, and the ratio, and the CPU time of the arm (this process and its
+workers): on a machine shared with other jobs, wall time follows the load, CPU time much less. Usage (from the
+repository root)::
 
     PYTHONPATH=. python benchmarks/bench_pool.py                 # 64 games per split
     PYTHONPATH=. python benchmarks/bench_pool.py --games 512     # the cpu preset's 1,536 games
@@ -22,6 +24,7 @@ import argparse
 import multiprocessing
 import os
 import pickle
+import resource
 import sys
 import tempfile
 import time
@@ -72,6 +75,12 @@ def _build_after(split: str, size: int, processes: int, folder: str) -> None:
     GamePool(split, size=size, seed=0, processes=processes, cache_dir=folder)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished (joined) worker processes."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def _folder_mb(folder: str) -> float:
     return sum(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder)) / 1e6
 
@@ -83,21 +92,26 @@ def main() -> int:
           f"{os.cpu_count()} CPUs; the arms take turns, one split at a time")  # fmt: skip
     builds = {"before": _build_before, "after": _build_after}
     seconds = dict.fromkeys(builds, 0.0)
+    cpu = dict.fromkeys(builds, 0.0)
     sizes = dict.fromkeys(builds, 0.0)
     for turn, split in enumerate(args.splits):
         # alternate the order: load that drifts during the run does not favour one arm
         for arm in ("before", "after") if turn % 2 == 0 else ("after", "before"):
             with tempfile.TemporaryDirectory(prefix=f"hiper-bench-pool-{arm}-") as folder:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), _cpu_seconds()
                 builds[arm](split, args.games, args.processes, folder)
-                elapsed = time.perf_counter() - start
+                elapsed, used = time.perf_counter() - start, _cpu_seconds() - start_cpu
                 seconds[arm] += elapsed
+                cpu[arm] += used
                 sizes[arm] += _folder_mb(folder)
-            print(f"  {split:<13} {arm:<7} {elapsed:8.1f} s", flush=True)
+            print(f"  {split:<13} {arm:<7} {elapsed:8.1f} s wall {used:8.1f} s CPU", flush=True)
     for arm in builds:
-        print(f"{arm:<7} {seconds[arm]:8.1f} s  {1000 * seconds[arm] / total:6.0f} ms/game (wall)  "
-              f"cache {sizes[arm]:6.1f} MB")  # fmt: skip
-    print(f"speed-up (before / after): {seconds['before'] / seconds['after']:.2f}x")
+        print(f"{arm:<7} {seconds[arm]:8.1f} s wall ({1000 * seconds[arm] / total:5.0f} ms/game)  {cpu[arm]:8.1f} s CPU "
+              f"({1000 * cpu[arm] / total:5.0f} ms/game)  cache {sizes[arm]:6.1f} MB")  # fmt: skip
+    print(
+        f"speed-up (before / after): {seconds['before'] / seconds['after']:.2f}x wall, "
+        f"{cpu['before'] / cpu['after']:.2f}x CPU"
+    )
     return 0
 
 

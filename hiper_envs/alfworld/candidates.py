@@ -13,7 +13,8 @@ the task sentence, the subtask sentence     the task is not done (the subtask: c
 ``put mug 1 in/on cabinet``                 the subtask's destination kind can hold the held object; for
                                             ``pick_two`` also ``put mug 1 in/on cabinet 3`` when cabinet 3
                                             already holds one of that kind (the second goes with the first)
-``use desklamp``                            no lamp of the subtask's kind (or of one in sight) is on yet
+``use desklamp``                            no lamp of the subtask's kind (or of one in sight) is on where
+                                            the agent stands (to switch one on, or to come back to it)
 ``find mug``                                the subtask's object: none is in sight or held
 ``take mug``                                the subtask's object: none is held; hands free: any object in sight
 ==========================================  ===============================================================
@@ -101,7 +102,7 @@ def subgoal_candidates(
     lamp_kinds += [world.object_type.get(o, "") for o in in_sight if world.has("toggleable", o)]
     for kind in dict.fromkeys(lamp_kinds):
         lamps = world.of_kind(kind)
-        if lamps and not any(world.has("isToggled", o) for o in lamps):
+        if lamps and not any(world.lit_here(o) for o in lamps):
             out += [f"use {name}" for name in world.kind_names(kind)]
     if target and world.of_kind(target) and not any(world.object_type.get(o) == target for o in held):
         if not any(world.object_type.get(o) == target for o in in_sight):

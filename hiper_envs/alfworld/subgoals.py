@@ -13,7 +13,8 @@ subgoal                                    achieved when (engine facts)
                                            the appliance named is not checked)
 ``put mug 1 in/on cabinet``                the object is in/on a receptacle of that kind (or that receptacle,
                                            ``cabinet 3``)
-``use desklamp``                           ``isToggled`` (a lamp of that kind has been switched on)
+``use desklamp``                           a lamp of that kind has been switched on (``isToggled``) and the
+                                           agent is where it stands (what the look-in-light task needs)
 ``go to countertop 1``                     the agent is at the receptacle's location
 ``open fridge 1`` / ``close fridge 1``     the receptacle is open / closed
 a task or subtask sentence                 that (sub)task's goal holds
@@ -160,6 +161,11 @@ class World:
             return []
         return sorted((o for o, r in self.in_receptacle.items() if r == receptacle), key=self.name)
 
+    def lit_here(self, lamp: str) -> bool:
+        """Whether ``lamp`` has been switched on and stands (in/on a receptacle) at the agent's location."""
+        where = self.receptacle_location.get(self.in_receptacle.get(lamp, ""))
+        return self.has("isToggled", lamp) and where is not None and where == self.location
+
     def visible_here(self) -> list[str]:
         """Objects the agent can see at its location (in/on the open or open-less receptacles there)."""
         return [o for r in self.here() for o in self.visible_in(r)]
@@ -202,12 +208,7 @@ def subtask_holds(world: World, subtask: Subtask) -> bool:
         return [o for o, t in world.object_type.items() if t == obj and (not sliced or world.has("isSliced", o))]
 
     if subtask.task_type == "look_at_obj_in_light":
-        lamp_here = any(
-            world.object_type.get(o) == toggle
-            and world.has("isToggled", o)
-            and world.receptacle_location.get(r) == world.location
-            for o, r in world.in_receptacle.items()
-        )
+        lamp_here = any(world.lit_here(o) for o in world.of_kind(toggle))
         return lamp_here and any(o in world.held for o in targets())
     flag = {
         "pick_clean_then_place_in_recep": "isClean",
@@ -260,14 +261,9 @@ class Subgoal:
             flag = {"clean": "isClean", "heat": "isHot", "cool": "isCool"}[self.kind]
             return any(world.has(flag, o) for o in self.objects)
         if self.kind == "use":
-            return any(world.has("isToggled", o) for o in self.objects)
+            return any(world.lit_here(o) for o in self.objects)
         if self.kind == "look":
-            lamp_here = any(
-                world.has("isToggled", lamp)
-                and world.receptacle_location.get(world.in_receptacle.get(lamp, "")) == world.location
-                for lamp in self.targets
-            )
-            return lamp_here and bool(self.objects & world.held)
+            return any(world.lit_here(lamp) for lamp in self.targets) and bool(self.objects & world.held)
         # put
         flag = {"clean": "isClean", "hot": "isHot", "cool": "isCool"}.get(self.modifier or "")
         placed: dict[str, int] = {}

@@ -157,6 +157,8 @@ def test_use_and_look_in_light():
     at_desk = make_world(location="loc_desk_a", held=["book_a"], flags=[("istoggled", "desklamp_a")])
     assert parse_subgoal("turn on the desk lamp", at_desk).holds(at_desk)
     assert not parse_subgoal("use desklamp 1", make_world()).holds(make_world())
+    switched_on_elsewhere = make_world(location="loc_fridge_a", flags=[("istoggled", "desklamp_a")])
+    assert not parse_subgoal("use desklamp", switched_on_elsewhere).holds(switched_on_elsewhere)  # be by the lamp
     look = parse_subgoal("examine the book with the desklamp", at_desk)
     assert look.kind == "look" and look.holds(at_desk)
     assert not look.holds(make_world(location="loc_desk_a", flags=[("istoggled", "desklamp_a")]))
@@ -246,7 +248,9 @@ def test_candidates_are_task_level_verifiable_and_capped():
     look = Subtask("look_at_obj_in_light", "look at book under the desklamp",
                    {"object_target": "Book", "parent_target": "", "toggle_target": "DeskLamp", "mrecep_target": ""})  # fmt: skip
     assert subgoal_candidates(make_world(held=["book_a"]), [look.goal], look) == [look.goal, "use desklamp"]
-    assert subgoal_candidates(make_world(flags=[("istoggled", "desklamp_a")]), [], look) == ["find book", "take book"]
+    lit = [("istoggled", "desklamp_a")]  # switched on: at the desk nothing is left to do with it, elsewhere come back
+    assert subgoal_candidates(make_world(location="loc_desk_a", flags=lit), [], look) == ["find book", "take book"]
+    assert subgoal_candidates(make_world(flags=lit), [], look) == ["use desklamp", "find book", "take book"]
     two = Subtask("pick_two_obj_and_place", "put two apple in fridge",
                   {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
     second = make_world(held=["apple_a"])  # apple 2 is already in fridge 1: the second one goes there too
