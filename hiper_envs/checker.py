@@ -2,7 +2,9 @@
 
 Like Gymnasium's ``env_checker``: call :func:`check_option_env` in your env's test suite. It runs Gymnasium's own
 checker, then a short rollout that checks every ``info`` key of PROTOCOL.md with its type, the option bookkeeping
-(SWITCH opens the next option, KEEP continues it), and that malformed actions become invalid steps, not exceptions.
+(SWITCH opens the next option, KEEP continues it), that malformed actions become invalid steps, not exceptions,
+and that the subgoal candidates an env offers are distinct and verifiable (an option opened on one is judged
+``achieved`` or ``pending``, never ``unknown``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def check_option_info(info: dict[str, Any]) -> None:
         assert isinstance(info[key], kind), f"info[{key!r}] should be {kind}, got {type(info[key]).__name__}"
     assert info["subgoal_status"] in _STATUSES, f"subgoal_status {info['subgoal_status']!r} not in {_STATUSES}"
     assert all(isinstance(c, str) for c in info["admissible_commands"]), "admissible_commands must be strings"
-    assert all(isinstance(c, str) for c in info["subgoal_candidates"]), "subgoal_candidates must be strings"
+    candidates = info["subgoal_candidates"]
+    assert all(isinstance(c, str) and c.strip() for c in candidates), "subgoal_candidates must be non-empty strings"
+    assert len(set(candidates)) == len(candidates), f"subgoal_candidates has duplicates: {candidates}"
     assert 0.0 <= info["score"] <= 1.0, f"score {info['score']} outside [0, 1]"
 
 
@@ -84,3 +88,12 @@ def check_option_env(env: gym.Env, *, seed: int = 0, skip_gymnasium_checks: bool
         if terminated or truncated:
             return  # a very short episode: nothing more to check
     assert info["subgoal"] == "second subgoal", f"SWITCH should set the subgoal, got {info['subgoal']!r}"
+    if info["subgoal_candidates"]:  # an offered candidate is one the env can verify
+        candidate = info["subgoal_candidates"][0]
+        action = info["admissible_commands"][0] if info["admissible_commands"] else "look"
+        obs, reward, terminated, truncated, info = env.step({"action": action, "switch": True, "subgoal": candidate})
+        check_option_info(info)
+        assert info["option_started"] and info["subgoal"] == candidate, "SWITCH to a candidate should open an option"
+        assert info["subgoal_status"] in ("achieved", "pending"), (
+            f"the env offers {candidate!r} as a subgoal candidate but judges it {info['subgoal_status']!r}"
+        )

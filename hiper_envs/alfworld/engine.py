@@ -6,8 +6,11 @@
 admissible commands. It is faster because:
 
 * grammar strings are parsed once (:mod:`hiper_envs.alfworld.speedup`), not at every step;
-* a game's PDDL-to-SAS translation (two runs of Fast Downward's translator, ~50 ms) is done once per game and
-  process, not at every reset; a reset reloads the cached SAS into the planner library;
+* a game's PDDL-to-SAS translation is done once per game and process, not at every reset; a reset reloads the
+  cached SAS into the planner library;
+* only the game's own translation is made; the second, optimized one that ``PddlState`` also makes is for
+  planning the whole game, which play never needs: :meth:`AlfredEngine.plan` makes it when first asked (this
+  halves the cost of compiling a game; the planner expert plans on reduced problems of its own);
 * the grammar is parsed once per grammar template, not once per game.
 
 Code: :class:`_CachedPddlState` and :meth:`AlfredEngine.step` follow ``textworld.envs.pddl`` (MIT, Microsoft).
@@ -36,7 +39,7 @@ from hiper_envs.alfworld.speedup import parse_game_logic
 
 __all__ = ["AlfredEngine", "add_compiled", "compile_game", "translate"]
 
-# ~1 MB a game (the translated task and two SAS texts); a miss costs one translation (~50-150 ms).
+# ~0.5 MB a game (the translated task and its SAS text); a miss costs one translation (~50-150 ms).
 _TRANSLATION_CACHE_SIZE = 128
 
 # Planner libraries released by closed engines, for reuse. libdownward keeps the game state in globals, so each
@@ -67,7 +70,7 @@ class Translation:
     Attributes:
         task: the normalized PDDL task (actions, objects, types, init).
         sas: the full SAS task (the game state lives in it).
-        sas_replan: the optimized SAS task the planner searches.
+        sas_replan: the optimized SAS task the planner searches (``""`` unless made with ``optimized_only``).
         name2type: PDDL object name -> type name.
     """
 
@@ -103,7 +106,8 @@ def translate(domain: str, problem: str, optimized_only: bool = False) -> Transl
     Args:
         domain: the PDDL domain text.
         problem: the PDDL problem text.
-        optimized_only: only the planner's (optimized) translation is needed; ``sas`` is then ``""``.
+        optimized_only: make the planner's (optimized) translation instead of the game's: ``sas`` is then ``""``
+            and ``sas_replan`` is set (else the reverse).
     """
     blob = None if optimized_only else _COMPILED.get((domain, problem))
     if blob is not None:
@@ -111,10 +115,11 @@ def translate(domain: str, problem: str, optimized_only: bool = False) -> Transl
     # fast_downward overwrites sys.argv at each translation (its options module parses it); keep the caller's.
     argv = list(sys.argv)
     try:
-        sas = ""
-        if not optimized_only:
+        sas = sas_replan = ""
+        if optimized_only:
+            task, sas_replan = fast_downward.pddl2sas(domain, problem, optimize=True)
+        else:
             task, sas = fast_downward.pddl2sas(domain, problem)
-        task, sas_replan = fast_downward.pddl2sas(domain, problem, optimize=True)
     finally:
         sys.argv[:] = argv
     return Translation(task, sas, sas_replan, {o.name: o.type_name for o in task.objects})
@@ -138,8 +143,7 @@ class _CachedPddlState(PddlState):
                 self._logic.types.add(textworld.logic.Type(type_.name, type_.supertype_names))
             except ValueError:
                 pass
-        self.downward_lib.load_sas(self.sas.encode("utf-8"))
-        self.downward_lib.load_sas_replan(self.sas_replan.encode("utf-8"))
+        self.downward_lib.load_sas(self.sas.encode("utf-8"))  # the planner's task is loaded by plan(), if ever
         self.name2type = translation.name2type
         self.add_facts(_initial_facts(translation))
         state_size = self.downward_lib.get_state_size()
@@ -329,19 +333,17 @@ class AlfredEngine:
 
         Args:
             sas_replan: an optimized SAS task (see :func:`translate`) whose goal to plan for, e.g. one stage of a
-                composite game; ``None`` plans for the game's own goal.
+                composite game; ``None`` plans for the game's own goal (translated on first use, then cached).
         """
-        assert self._state is not None
-        self._lib.load_sas_replan((sas_replan or self._translation.sas_replan).encode("utf-8"))
-        try:
-            if not self._lib.replan(False):
-                return None
-            operators = (fast_downward.Operator * self._lib.get_last_plan_length())()
-            self._lib.get_last_plan(operators)
-            return self._state.plan_to_templated_actions([op.name for op in operators], self._entity_infos)
-        finally:
-            if sas_replan is not None:
-                self._lib.load_sas_replan(self._translation.sas_replan.encode("utf-8"))
+        assert self._state is not None and self._game is not None
+        if sas_replan is None:
+            sas_replan = translate(self.domain, self._game["pddl_problem"], optimized_only=True).sas_replan
+        self._lib.load_sas_replan(sas_replan.encode("utf-8"))
+        if not self._lib.replan(False):
+            return None
+        operators = (fast_downward.Operator * self._lib.get_last_plan_length())()
+        self._lib.get_last_plan(operators)
+        return self._state.plan_to_templated_actions([op.name for op in operators], self._entity_infos)
 
     def close(self) -> None:
         """Release the planner library (for reuse by the next engine); :meth:`load` may be called again."""

@@ -6,17 +6,12 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from hiper_envs.alfworld.candidates import subgoal_candidates
 from hiper_envs.alfworld.composite import step_limit
 from hiper_envs.alfworld.engine import AlfredEngine
 from hiper_envs.alfworld.expert import PlannerExpert
 from hiper_envs.alfworld.spec import GameSpec, TaskSource
-from hiper_envs.alfworld.subgoals import (
-    World,
-    normalize_text,
-    parse_subgoal,
-    subgoal_candidates,
-    subtask_holds,
-)
+from hiper_envs.alfworld.subgoals import World, normalize_text, parse_subgoal, subtask_holds
 from hiper_envs.core import OptionEnv, TaskInfo
 from hiper_envs.options import SubgoalStatus
 
@@ -232,8 +227,7 @@ class ALFWorldEnv(OptionEnv):
         pending = [subtasks[stage].goal] if len(subtasks) > 1 and stage < len(subtasks) else []
         if not all(self._done_flags):
             pending.insert(0, self._spec.task)
-        destinations = {s.pddl_params.get("parent_target", "") for s in subtasks[stage:]}
-        return subgoal_candidates(self._world_now(), pending, destinations)
+        return subgoal_candidates(self._world_now(), pending, subtasks[stage] if stage < len(subtasks) else None)
 
     def _expert(self) -> tuple[str, str]:
         assert self._expert_policy is not None

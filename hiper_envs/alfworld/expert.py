@@ -11,26 +11,28 @@ so the suffix it follows is still optimal. A composite game is planned one stage
 
 Segmentation (what ``expert_subgoal`` says): a plan is cut after each *milestone* action (take, put, clean,
 heat, cool, use); the moves that prepare it (go to, open) belong to its segment, and the segment is labelled
-with the milestone's canonical subgoal. So ``go to countertop 1, take apple 1 from countertop 1`` is one option
-``take apple 1``; ``go to fridge 1, open fridge 1, move apple 1 to fridge 1`` is ``put apple 1 in/on fridge 1``.
-Trailing moves with no milestone after them are labelled with the last one (``go to desk 1``). Every label is a
-canonical subgoal that the env verifies as achieved exactly when its segment ends.
+with the task-level subgoal the milestone completes (:func:`~hiper_envs.alfworld.candidates.canonical_subgoal`,
+the vocabulary the env offers as candidates). So ``go to countertop 1, take apple 1 from countertop 1`` is one
+option ``take apple``; ``go to fridge 1, open fridge 1, move apple 1 to fridge 1`` is ``put apple 1 in/on
+fridge``. Trailing moves with no milestone after them are labelled with the last one (``go to desk 1``). Every
+label is a canonical subgoal that the env verifies as achieved exactly when its segment ends.
 
 Searching (``search > 0``): the planner knows where every object is, so its demonstrations never show a miss,
 and a policy imitating them has never seen what to do when the object is not where it looked. With
 probability ``search`` per visit, the expert on its way to fetch an object first goes to another receptacle
 (and opens it if it is closed), as an agent that does not know the room must; it then replans from there.
-Detours stay inside the fetch's option and are drawn from the env's seeded RNG.
+Detours stay inside the fetch's option (``take apple``, whichever apple it ends up taking) and are drawn from the
+env's seeded RNG.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from hiper_envs.alfworld.candidates import canonical_subgoal
 from hiper_envs.alfworld.engine import AlfredEngine
 from hiper_envs.alfworld.relevance import goal_section, plan_from_state
 from hiper_envs.alfworld.spec import GameSpec
-from hiper_envs.alfworld.subgoals import canonical_subgoal
 
 __all__ = ["PlannerExpert", "segment_plan"]
 

@@ -1,12 +1,13 @@
 """``GamePool``: a seeded pool of generated ALFWorld games, generated and compiled ahead so that resets are fast.
 
 Where a reset of a generated game goes (2-core box, ``train`` games, K=1; ``benchmarks/bench_rollout.py``):
-~280 ms translating the game's PDDL to SAS (two runs of Fast Downward's translator), ~55 ms generating the game
-(including the planner's solvability check), ~10 ms building the engine state and the first observation. The
-engine caches translations per process (128 games), so only a game's *first* reset in a process is slow; with
-thousands of games in a split, nearly every training reset is a first one. A pool does the generation and the
-translation ahead, once, for a fixed set of games (optionally over several processes), and keeps each translation
-pickled and compressed (~30 kB a game); a reset then unpickles it (~7 ms).
+~150 ms translating the game's PDDL to SAS (Fast Downward's translator), ~55 ms generating the game (including
+the planner's solvability check), ~10 ms building the engine state and the first observation. The engine caches
+translations per process (128 games), so only a game's *first* reset in a process is slow; with thousands of
+games in a split, nearly every training reset is a first one. A pool does the generation and the translation
+ahead, once, for a fixed set of games (optionally over several processes), and keeps each translation pickled
+and compressed (~30 kB a game); a reset then unpickles it (~7 ms). ``benchmarks/bench_pool.py`` measures a
+build from an empty cache.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ __all__ = ["GamePool", "shared_pool"]
 #: What a pool's games and translations depend on besides its arguments: these packages' versions and the source of
 #: ``hiper_envs.alfworld`` (the generator, rooms, problems, planner and engine); any change makes a new cache key.
 _KEY_PACKAGES = ("alfworld", "textworld", "fast-downward-textworld")
-_FORMAT = 1
+#: Modules of ``hiper_envs.alfworld`` that only *play* games (the env, its subgoals, the expert): editing them
+#: leaves every game and translation as it was, so they stay out of the key (no rebuild of the cache).
+_PLAY_ONLY = frozenset({"env.py", "subgoals.py", "candidates.py", "expert.py"})
+_FORMAT = 2
 
 
 def _build(source: GeneratedTaskSource, index: int) -> tuple[GameSpec, bytes]:
@@ -59,11 +63,12 @@ class GamePool:
         seed: the generator seed (``game_seed`` of the env).
         num_subtasks: ``K`` subtasks per game.
         task_types: the task types to draw from (default all six).
-        processes: build over this many worker processes (1: in this process). Building costs ~0.35 s a game
+        processes: build over this many worker processes (1: in this process). Building costs ~0.2 s a game
             on one core.
         cache_dir: keep the built pool in this folder (one file per pool, ~6.5 MB per 100 games) and load it
-            from there next time (~0.3 s per 100 games on a busy 2-core box). The file name is a hash of the arguments, of the versions of
-            alfworld, textworld and fast-downward-textworld and of the source of ``hiper_envs.alfworld``, so a
+            from there next time (~0.3 s per 100 games on a busy 2-core box). The file name is a hash of the
+            arguments, of the versions of alfworld, textworld and fast-downward-textworld and of the source of
+            ``hiper_envs.alfworld`` (but for the modules that only play games: the env, subgoals, expert), so a
             change to any of them builds anew. The file is a pickle: only point this at a folder you trust.
 
     Example:
@@ -125,7 +130,8 @@ class GamePool:
         params += [importlib.metadata.version(name) for name in _KEY_PACKAGES]
         digest.update(json.dumps(params).encode())
         for path in sorted(Path(__file__).parent.glob("*.py")):
-            digest.update(path.read_bytes())
+            if path.name not in _PLAY_ONLY:
+                digest.update(path.read_bytes())
         return digest.hexdigest()[:20]
 
     def __len__(self) -> int:

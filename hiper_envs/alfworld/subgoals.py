@@ -1,23 +1,33 @@
-"""ALFWorld subgoals: the canonical vocabulary, lenient reading of free text, and verification from engine facts.
+"""ALFWorld subgoals: the vocabulary, lenient reading of free text, and verification from engine facts.
 
-Canonical subgoals (lower case, objects named as the game shows them):
+What each kind of subgoal means (objects named as the game shows them; a name without its number means *any*
+object of that kind):
 
-====================================  =====================================================================
-subgoal                               achieved when (engine facts)
-====================================  =====================================================================
-``go to countertop 1``                the agent is at the receptacle's location
-``take apple 1``                      the agent holds the object
-``open fridge 1`` / ``close fridge 1``  the receptacle is open / closed
-``clean apple 1 with sinkbasin 1``    ``isClean`` (likewise ``heat`` -> ``isHot``, ``cool`` -> ``isCool``)
-``use desklamp 1``                    ``isToggled`` (the lamp has been switched)
-``put apple 1 in/on fridge 1``        ``inReceptacle``
-a task or subtask sentence            that (sub)task's goal holds
-====================================  =====================================================================
+=========================================  ==================================================================
+subgoal                                    achieved when (engine facts)
+=========================================  ==================================================================
+``find mug`` / ``find mug 1``              one is visible at the agent's location (in/on an open or open-less
+                                           receptacle there) or held
+``take mug`` / ``take mug 1``              the agent holds one
+``clean mug 1 with sinkbasin``             ``isClean`` (likewise ``heat`` -> ``isHot``, ``cool`` -> ``isCool``;
+                                           the appliance named is not checked)
+``put mug 1 in/on cabinet``                the object is in/on a receptacle of that kind (or that receptacle,
+                                           ``cabinet 3``)
+``use desklamp``                           a lamp of that kind has been switched on (``isToggled``) and the
+                                           agent is where it stands (what the look-in-light task needs)
+``go to countertop 1``                     the agent is at the receptacle's location
+``open fridge 1`` / ``close fridge 1``     the receptacle is open / closed
+a task or subtask sentence                 that (sub)task's goal holds
+=========================================  ==================================================================
+
+The env *offers* the task-level forms (find, take, clean/heat/cool, put, use, the task sentences; see
+:mod:`hiper_envs.alfworld.candidates`); navigation (go to, open, close) is still read and verified when an agent
+writes it.
 
 Free text is read leniently (:func:`parse_subgoal`): case, articles and punctuation are ignored; verbs have
-synonyms (navigate/walk to, pick up/grab, place/move X to, wash/rinse, warm/microwave, chill/refrigerate, turn
-on/toggle, ...); an object named without its number means *any* object of that kind ("take an apple"); names are
-matched with or without spaces, in the plural, by substring ("sink", "counter") or by a close spelling (difflib);
+synonyms (look for/search for/locate = find, navigate/walk to, pick up/grab, place/move X to/bring, wash/rinse,
+warm/microwave, chill/refrigerate, turn on/toggle, ...); names are matched with or without spaces, in the plural,
+by substring ("sink", "counter") or by a close spelling (difflib); "find the fridge" means going there;
 "put a clean apple in fridge", "heat some egg and put it in countertop" and "put two apples in fridge" are read as
 the task-like goals they are. Text that cannot be read or names nothing in the room is ``None`` ("unknown").
 """
@@ -35,10 +45,10 @@ from hiper_envs.alfworld.spec import Subtask
 __all__ = [
     "Subgoal",
     "World",
-    "canonical_subgoal",
+    "base_name",
+    "kind_of",
     "normalize_text",
     "parse_subgoal",
-    "subgoal_candidates",
     "subtask_holds",
 ]
 
@@ -52,6 +62,7 @@ _VERBS: dict[str, str] = {}
 for _kind, _words in {
     "go": "go to|go|goto|navigate to|navigate|walk to|walk|move to|head to|head|travel to|return to|come to|"
     "run to|proceed to|go over to|go back to|visit|approach",
+    "find": "find|look for|search for|search|locate|seek|spot|look around for|search around for",
     "take": "take|pick up|pick|grab|get|collect|fetch|obtain|hold|retrieve|acquire",
     "open": "open",
     "close": "close|shut",
@@ -59,7 +70,7 @@ for _kind, _words in {
     "heat": "heat|heat up|warm|warm up|microwave|cook",
     "cool": "cool|cool down|chill|refrigerate|freeze",
     "use": "use|turn on|switch on|toggle|toggle on|light|activate|turn",
-    "put": "put|put down|place|move|drop|drop off|set|set down|insert|store|leave|deposit|return",
+    "put": "put|put down|place|move|drop|drop off|set|set down|insert|store|leave|deposit|return|bring|carry",
     "look": "look at|examine|inspect|check|view|study|read",
 }.items():
     for _word in _words.split("|"):
@@ -123,11 +134,11 @@ class World:
             elif pred == "receptacleatlocation":
                 world.receptacle_location[args[0]] = args[1]
             elif pred == "objecttype":
-                world.object_type[args[0]] = _kind(args[1])
+                world.object_type[args[0]] = kind_of(args[1])
             elif pred == "receptacletype":
-                world.receptacle_type[args[0]] = _kind(args[1])
+                world.receptacle_type[args[0]] = kind_of(args[1])
             elif pred == "cancontain":
-                world.can_contain.add((_kind(args[0]), _kind(args[1])))
+                world.can_contain.add((kind_of(args[0]), kind_of(args[1])))
             elif len(args) == 1:
                 world.flags.setdefault(pred, set()).add(args[0])
         return world
@@ -150,8 +161,38 @@ class World:
             return []
         return sorted((o for o, r in self.in_receptacle.items() if r == receptacle), key=self.name)
 
+    def lit_here(self, lamp: str) -> bool:
+        """Whether ``lamp`` has been switched on and stands (in/on a receptacle) at the agent's location."""
+        where = self.receptacle_location.get(self.in_receptacle.get(lamp, ""))
+        return self.has("isToggled", lamp) and where is not None and where == self.location
 
-def _kind(type_name: str) -> str:
+    def visible_here(self) -> list[str]:
+        """Objects the agent can see at its location (in/on the open or open-less receptacles there)."""
+        return [o for r in self.here() for o in self.visible_in(r)]
+
+    def kind_names(self, kind: str, receptacle: bool = False) -> list[str]:
+        """How the game names a kind: its entities' display names, without numbers, in order.
+
+        ``["desklamp"]`` for ``DeskLamp``; ``["bathtubbasin", "sinkbasin"]`` for ``SinkBasin`` (a bathtub's basin
+        is a sink basin to the engine). ``[kind]`` when the room has none.
+        """
+        names = [base_name(self.name(e)) for e in self.of_kind(kind, receptacle)]
+        return list(dict.fromkeys(names)) or [kind_of(kind)]
+
+    def of_kind(self, kind: str, receptacle: bool = False) -> list[str]:
+        """The ids of a kind (``"Mug"``, ``"mug"``, ``"MugType"``), sorted by display name."""
+        kind = kind_of(kind)
+        types = self.receptacle_type if receptacle else self.object_type
+        return sorted((e for e, t in types.items() if t == kind), key=self.name)
+
+
+def base_name(name: str) -> str:
+    """A display name without its number: ``"mug 1"`` -> ``"mug"``."""
+    head, _, tail = name.rpartition(" ")
+    return head if head and tail.isdigit() else name
+
+
+def kind_of(type_name: str) -> str:
     """``"AppleType"`` / ``"appletype"`` -> ``"apple"`` (the engine lower-cases every PDDL name)."""
     return type_name.lower().removesuffix("type")
 
@@ -160,19 +201,14 @@ def _kind(type_name: str) -> str:
 def subtask_holds(world: World, subtask: Subtask) -> bool:
     """Whether a subtask's official goal (``alfworld.gen.goal_library``) holds in ``world``."""
     params = subtask.pddl_params
-    obj, recep, toggle = (_kind(params.get(k) or "") for k in ("object_target", "parent_target", "toggle_target"))
+    obj, recep, toggle = (kind_of(params.get(k) or "") for k in ("object_target", "parent_target", "toggle_target"))
     sliced = bool(params.get("object_sliced"))
 
     def targets() -> list[str]:
         return [o for o, t in world.object_type.items() if t == obj and (not sliced or world.has("isSliced", o))]
 
     if subtask.task_type == "look_at_obj_in_light":
-        lamp_here = any(
-            world.object_type.get(o) == toggle
-            and world.has("isToggled", o)
-            and world.receptacle_location.get(r) == world.location
-            for o, r in world.in_receptacle.items()
-        )
+        lamp_here = any(world.lit_here(o) for o in world.of_kind(toggle))
         return lamp_here and any(o in world.held for o in targets())
     flag = {
         "pick_clean_then_place_in_recep": "isClean",
@@ -194,7 +230,8 @@ class Subgoal:
     """A free-text subgoal read into a checkable form: ``kind`` over any of ``objects``, into any of ``targets``.
 
     Attributes:
-        kind: ``go``, ``take``, ``open``, ``close``, ``clean``, ``heat``, ``cool``, ``use``, ``put`` or ``look``.
+        kind: ``find``, ``go``, ``take``, ``open``, ``close``, ``clean``, ``heat``, ``cool``, ``use``, ``put`` or
+            ``look``.
         objects: the ids the first phrase may name (receptacles for ``go``/``open``/``close``).
         targets: the ids the second phrase may name (``put``'s destination, ``look``'s lamp), else empty.
         modifier: ``clean``, ``hot`` or ``cool`` for "put a clean apple in fridge", else ``None``.
@@ -214,6 +251,8 @@ class Subgoal:
             return world.location in locations
         if self.kind == "take":
             return bool(self.objects & world.held)
+        if self.kind == "find":
+            return bool(self.objects & world.held) or any(o in self.objects for o in world.visible_here())
         if self.kind == "open":
             return any(world.has("opened", r) for r in self.objects)
         if self.kind == "close":
@@ -222,14 +261,9 @@ class Subgoal:
             flag = {"clean": "isClean", "heat": "isHot", "cool": "isCool"}[self.kind]
             return any(world.has(flag, o) for o in self.objects)
         if self.kind == "use":
-            return any(world.has("isToggled", o) for o in self.objects)
+            return any(world.lit_here(o) for o in self.objects)
         if self.kind == "look":
-            lamp_here = any(
-                world.has("isToggled", lamp)
-                and world.receptacle_location.get(world.in_receptacle.get(lamp, "")) == world.location
-                for lamp in self.targets
-            )
-            return lamp_here and bool(self.objects & world.held)
+            return any(world.lit_here(lamp) for lamp in self.targets) and bool(self.objects & world.held)
         # put
         flag = {"clean": "isClean", "hot": "isHot", "cool": "isCool"}.get(self.modifier or "")
         placed: dict[str, int] = {}
@@ -268,6 +302,8 @@ def parse_subgoal(text: str, world: World) -> Subgoal | None:
         objects = _resolve(world, x, wanted)
         if not objects and kind == "go":
             objects = _resolve(world, x, "object")  # "go to the apple": where the apple is
+        if not objects and kind == "find":
+            kind, objects = "go", _resolve(world, x, "receptacle")  # "find the fridge": going there
         return Subgoal(kind, objects) if objects else None
     return None
 
@@ -316,66 +352,3 @@ def _match_base(key: str, bases: Sequence[str]) -> list[str]:
         if partial:
             return partial
     return difflib.get_close_matches(key, bases, n=3, cutoff=0.75)
-
-
-# ---------------------------------------------------------------------------------------------- canonical forms
-def canonical_subgoal(command: str) -> str | None:
-    """The canonical subgoal an admissible command achieves (``None`` for look, inventory, examine, help).
-
-    ``take apple 1 from countertop 1`` -> ``take apple 1``; ``move apple 1 to fridge 1`` ->
-    ``put apple 1 in/on fridge 1``; ``go to``/``open``/``close``/``clean``/``heat``/``cool``/``use`` keep their text.
-    """
-    words = command.split()
-    if not words:
-        return None
-    verb = words[0]
-    if verb == "take" and " from " in command:
-        return command[: command.index(" from ")]
-    if verb == "move" and " to " in command:
-        obj, _, recep = command[len("move ") :].partition(" to ")
-        return f"put {obj} in/on {recep}"
-    if verb in ("go", "open", "close", "clean", "heat", "cool", "use"):
-        return command
-    return None
-
-
-def subgoal_candidates(
-    world: World, pending_goals: Sequence[str], destinations: Iterable[str] = (), *, limit: int = 30
-) -> list[str]:
-    """Canonical subgoals worth pursuing from here, most useful first, at most ``limit``.
-
-    Order: the pending (sub)task sentences; what can be done here (take, use, open, close); what the held object
-    can go through (clean/heat/cool with the room's appliances; put in/on the receptacles here and those of the
-    ``destinations`` types, e.g. the pending subtasks' ``parent_target``, any case); then going to every other
-    receptacle.
-    """
-    destinations = {_kind(d) for d in destinations}
-    out: list[str] = list(pending_goals)
-    here = world.here()
-    hands_free = not world.held
-    for r in here:
-        for o in world.visible_in(r):
-            if hands_free and world.has("pickupable", o):
-                out.append(f"take {world.name(o)}")
-            if world.has("toggleable", o):
-                out.append(f"use {world.name(o)}")
-        if world.has("openable", r):
-            out.append(f"{'close' if world.has('opened', r) else 'open'} {world.name(r)}")
-    receptacles = sorted(world.receptacle_type, key=world.name)
-    for o in sorted(world.held, key=world.name):
-        for verb, flag, done, appliance in (
-            ("clean", "cleanable", "isClean", "sinkbasin"),
-            ("heat", "heatable", "isHot", "microwave"),
-            ("cool", "coolable", "isCool", "fridge"),
-        ):
-            if world.has(flag, o) and not world.has(done, o):
-                out += [f"{verb} {world.name(o)} with {world.name(r)}" for r in receptacles
-                        if world.receptacle_type[r] == appliance]  # fmt: skip
-        otype = world.object_type.get(o, "")
-        out += [f"put {world.name(o)} in/on {world.name(r)}" for r in receptacles
-                if (world.receptacle_type[r], otype) in world.can_contain
-                and (r in here or world.receptacle_type[r] in destinations)]  # fmt: skip
-    out += [f"go to {world.name(r)}" for r in receptacles if r not in here]
-    seen: set[str] = set()
-    unique = [c for c in out if not (c in seen or seen.add(c))]
-    return unique[:limit]

@@ -14,7 +14,7 @@ from hiper_envs.options import SubgoalStatus, normalize_command
 from hiper_envs.webshop.backends import Backend, HttpBackend, InProcessBackend
 from hiper_envs.webshop.expert import ShopExpert
 from hiper_envs.webshop.pageparse import ParsedPage, parse_page
-from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates
+from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates, subgoal_candidates
 
 if TYPE_CHECKING:  # webshop_server is imported lazily: importing hiper_envs must stay light
     from webshop_server.state import State
@@ -324,21 +324,10 @@ class WebShopEnv(OptionEnv):
 
     def _subgoal_candidates(self) -> list[str]:
         state = self.state
-        if state.page == "done":
-            return []
-        out = [_ascii(self._goal["instruction_text"])]
-        if self._page.has_search_bar:
-            out += [f"search for {q}" for q in search_candidates(self._goal["instruction_text"])]
-        elif state.page == "results":
-            out.append("open a matching product")
-            out += [f"open product {c}" for c in self._page.clickables if c.startswith("b0")]
-        elif state.page == "item":
-            product = self.catalog.products[state.asin]
-            out += [f"choose {n}: {v}" for n, values in product["options"].items() for v in values]
-            out += ["choose the required options", "buy the product"]
-        else:
-            out.append("buy the product")
-        return [_ascii(c) for c in out]
+        product = self.catalog.products.get(state.asin) if state.page in ("item", "sub") else None
+        out = subgoal_candidates(self._goal["instruction_text"], state.page, searched=self._searched,
+                                 has_options=bool(product and product["options"]))  # fmt: skip
+        return list(dict.fromkeys(_ascii(c) for c in out))
 
     # ------------------------------------------------------------------ oracle helpers (also the expert's)
     def best_options(self, asin: str) -> dict[str, str]:

@@ -4,7 +4,8 @@ It reads the goal and the catalog (it is an oracle: never use it in benchmarks).
 next ``(action, subgoal)`` of a shortest plan: on the search page, ``search[q]`` for the first search candidate
 (or, failing all, the target's title) whose results hold a product that wins the task; on a results page, the
 winning product if shown, else ``next >`` towards it, else ``back to search``; on a product page, each goal
-option then ``buy now`` when the product wins, else ``< prev``.
+option then ``buy now`` when the product wins, else ``< prev``. Its subgoals are the task-level candidates the
+env offers: ``search for q``, ``open a matching product``, ``choose the required options``, ``buy the product``.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class ShopExpert:
             return "click[< prev]", "open a matching product"
         for name, value in env.best_options(state.asin).items():
             if state.options.get(name) != value:
-                return f"click[{value}]", f"choose {name}: {value}"
+                return f"click[{value}]", "choose the required options"
         return "click[buy now]", "buy the product"
 
     def plan_length(self) -> int:

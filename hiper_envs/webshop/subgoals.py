@@ -1,7 +1,6 @@
-"""WebShop's canonical subgoals, verified from the session state, and the search candidates an agent can pick.
+"""WebShop's subgoals: the task-level candidates, what free text they read as, and the search queries offered.
 
-Canonical subgoals (what ``subgoal_candidates`` lists and ``subgoal_status`` verifies; case and spaces are
-ignored):
+Canonical subgoals (case and spaces are ignored), verified from the session by the env:
 
 - ``search for <query>``: achieved once ``search[<query>]`` was done this episode;
 - ``open product <asin>``: achieved once that product's page was opened;
@@ -12,6 +11,12 @@ ignored):
 - ``buy the product``: achieved once something was bought;
 - the task instruction itself: achieved when the purchase won (reward 1.0).
 
+Offered (:func:`subgoal_candidates`) are the steps of the task, each possibly several clicks: the searches not
+done yet, open a matching product (paging through results, going back), choose the required options (every
+option of the product), buy. ``open product <asin>`` and ``choose <option>: <value>`` are single clicks: still
+read and verified, no longer offered. What is offered depends only on what the agent sees (the page, its own
+searches), never on the hidden verdicts (whether this product matches).
+
 Search candidates (``admissible_commands`` when the search box is shown), derived from the instruction only:
 1. the instruction without its option and price clauses and without a leading "find me" / "i need" / ...;
 2. the same with the leading words kept;
@@ -21,8 +26,9 @@ Search candidates (``admissible_commands`` when the search box is shown), derive
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
-__all__ = ["parse_subgoal", "search_candidates"]
+__all__ = ["parse_subgoal", "search_candidates", "subgoal_candidates"]
 
 _PRICE = re.compile(r",? and price lower than [\d.]+ dollars\s*$", re.IGNORECASE)
 _OPTIONS = re.compile(r" with [a-z][a-z ]*: .*$", re.IGNORECASE)
@@ -68,3 +74,30 @@ def parse_subgoal(text: str) -> tuple[str, str] | None:
     if kind == "search":
         arg = arg.strip("\"'[]").strip()
     return kind, arg
+
+
+def subgoal_candidates(
+    instruction: str, page: str, *, searched: Collection[str] = (), has_options: bool = False, num_queries: int = 3
+) -> list[str]:
+    """The task-level subgoals offered on a page (see the module docstring), the instruction first.
+
+    Args:
+        instruction: the goal's instruction.
+        page: the page kind: ``index`` (search), ``results``, ``item``, ``sub`` (a product's description,
+            features or reviews) or ``done``.
+        searched: the queries already searched this episode (as :func:`search_candidates` writes them, or
+            normalized alike); those are not offered again.
+        has_options: whether the product shown (``item``/``sub``) has options to choose.
+        num_queries: how many search candidates to consider.
+    """
+    if page == "done":
+        return []
+    out = [instruction]
+    done = {_clean(q) for q in searched}
+    out += [f"search for {q}" for q in search_candidates(instruction, num_queries) if q not in done]
+    out.append("open a matching product")
+    if page in ("item", "sub"):
+        if has_options:
+            out.append("choose the required options")
+        out.append("buy the product")
+    return list(dict.fromkeys(out))

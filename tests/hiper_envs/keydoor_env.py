@@ -17,6 +17,7 @@ class KeyDoorEnv(OptionEnv):
         self.room = str(self.np_random.choice(["hall", "kitchen"]))
         self.has_key = False
         self.at_door = False
+        self.door_open = False
         task = TaskInfo(task="open the door", task_type="key_door", task_id=f"keydoor-{self.room}")
         return f"You are in the {self.room}. The key is here.", task
 
@@ -29,6 +30,8 @@ class KeyDoorEnv(OptionEnv):
         return cmds
 
     def _execute(self, command: str) -> tuple[str, float, bool, bool]:
+        if command == "open door":
+            self.door_open = True
         if command == "take key":
             self.has_key = True
         elif command == "go to door":
@@ -40,7 +43,7 @@ class KeyDoorEnv(OptionEnv):
         return f"You did: {command}.", 0.0, False, False
 
     def _subgoal_status(self, subgoal: str):
-        checks = {"take key": self.has_key, "go to door": self.at_door}
+        checks = {"take key": self.has_key, "go to door": self.at_door, "open door": self.door_open}
         return ("achieved" if checks[subgoal] else "pending") if subgoal in checks else "unknown"
 
     def _subgoal_candidates(self) -> list[str]:

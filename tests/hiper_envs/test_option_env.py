@@ -32,6 +32,21 @@ def test_option_checker_catches_a_broken_env():
         check_option_env(NoSwitch(), skip_gymnasium_checks=True)
 
 
+def test_option_checker_catches_unverifiable_or_duplicate_candidates():
+    class Unverifiable(KeyDoorEnv):  # offers a subgoal it cannot judge
+        def _subgoal_candidates(self):
+            return ["dance", *super()._subgoal_candidates()]
+
+    class Duplicates(KeyDoorEnv):
+        def _subgoal_candidates(self):
+            return ["take key", "take key"]
+
+    with pytest.raises(AssertionError, match="'dance'.*unknown"):
+        check_option_env(Unverifiable(), skip_gymnasium_checks=True)
+    with pytest.raises(AssertionError, match="duplicates"):
+        check_option_env(Duplicates(), skip_gymnasium_checks=True)
+
+
 def test_episode_with_options(key_door_env):
     env = key_door_env
     _, info = env.reset(seed=0)

@@ -113,3 +113,27 @@ def test_bad_arguments():
         GamePool(SPLIT, size=1, processes=0)
     with pytest.raises(ValueError, match="split"):
         GamePool("nope", size=1)
+
+
+def test_compiled_games_carry_only_the_games_translation_and_still_plan(pool):
+    """A pool compiles the game's SAS task only; planning the whole game translates the planner's task on demand."""
+    blob = pickle.loads(zlib.decompress(pool._blobs[0]))
+    assert blob.sas and blob.sas_replan == ""
+    game = pool[0].game
+    eng = engine.AlfredEngine()
+    eng.load(game)
+    eng.reset()
+    plan = eng.plan()
+    assert plan and len(plan) == len(game["walkthrough"])  # optimal, as the generator's walkthrough
+    for command in plan:
+        eng.step(command)
+    assert eng.won
+    eng.close()
+
+
+def test_cache_key_ignores_the_modules_that_only_play(tmp_path, monkeypatch):
+    from hiper_envs.alfworld import pool as pool_module
+
+    first = GamePool(SPLIT, size=1, seed=0, cache_dir=tmp_path).cache_path
+    monkeypatch.setattr(pool_module, "_PLAY_ONLY", frozenset())  # as if every module made games
+    assert GamePool(SPLIT, size=1, seed=0, cache_dir=tmp_path).cache_path != first

@@ -3,17 +3,11 @@
 import pytest
 from textworld.logic import Proposition, Variable
 
+from hiper_envs.alfworld.candidates import canonical_subgoal, subgoal_candidates
 from hiper_envs.alfworld.env import ALFWorldEnv
 from hiper_envs.alfworld.expert import segment_plan
 from hiper_envs.alfworld.spec import Subtask
-from hiper_envs.alfworld.subgoals import (
-    World,
-    canonical_subgoal,
-    normalize_text,
-    parse_subgoal,
-    subgoal_candidates,
-    subtask_holds,
-)
+from hiper_envs.alfworld.subgoals import World, normalize_text, parse_subgoal, subtask_holds
 
 # A small kitchen + desk, written as the engine reports it (lower-case predicates and types).
 NAMES = {
@@ -59,10 +53,12 @@ def make_world(location="loc_start", held=(), inside=None, flags=()):
     "command, canonical",
     [
         ("go to countertop 1", "go to countertop 1"),
-        ("take apple 1 from countertop 1", "take apple 1"),
-        ("move apple 1 to fridge 1", "put apple 1 in/on fridge 1"),
-        ("heat apple 1 with microwave 1", "heat apple 1 with microwave 1"),
-        ("use desklamp 1", "use desklamp 1"),
+        ("take apple 1 from countertop 1", "take apple"),
+        ("take soapbottle 12 from cabinet 10", "take soapbottle"),
+        ("move apple 1 to fridge 1", "put apple 1 in/on fridge"),
+        ("heat apple 1 with microwave 1", "heat apple 1 with microwave"),
+        ("clean apple 1 with sinkbasin 2", "clean apple 1 with sinkbasin"),
+        ("use desklamp 1", "use desklamp"),
         ("open fridge 1", "open fridge 1"),
         ("look", None),
         ("inventory", None),
@@ -86,13 +82,13 @@ def test_segment_plan_groups_moves_with_their_milestone():
         "go to desk 1",
     ]
     assert segment_plan(plan) == [
-        ("take apple 1", True),
-        ("take apple 1", False),
-        ("heat apple 1 with microwave 1", True),
-        ("heat apple 1 with microwave 1", False),
-        ("put apple 1 in/on fridge 1", True),
-        ("put apple 1 in/on fridge 1", False),
-        ("put apple 1 in/on fridge 1", False),
+        ("take apple", True),
+        ("take apple", False),
+        ("heat apple 1 with microwave", True),
+        ("heat apple 1 with microwave", False),
+        ("put apple 1 in/on fridge", True),
+        ("put apple 1 in/on fridge", False),
+        ("put apple 1 in/on fridge", False),
         ("go to desk 1", True),
     ]
     assert segment_plan([]) == []
@@ -161,6 +157,8 @@ def test_use_and_look_in_light():
     at_desk = make_world(location="loc_desk_a", held=["book_a"], flags=[("istoggled", "desklamp_a")])
     assert parse_subgoal("turn on the desk lamp", at_desk).holds(at_desk)
     assert not parse_subgoal("use desklamp 1", make_world()).holds(make_world())
+    switched_on_elsewhere = make_world(location="loc_fridge_a", flags=[("istoggled", "desklamp_a")])
+    assert not parse_subgoal("use desklamp", switched_on_elsewhere).holds(switched_on_elsewhere)  # be by the lamp
     look = parse_subgoal("examine the book with the desklamp", at_desk)
     assert look.kind == "look" and look.holds(at_desk)
     assert not look.holds(make_world(location="loc_desk_a", flags=[("istoggled", "desklamp_a")]))
@@ -198,18 +196,84 @@ def test_subtask_goals():
                              look)  # fmt: skip
 
 
-def test_candidates_are_prioritized_verifiable_and_capped():
-    world = make_world(location="loc_countertop_a")
-    candidates = subgoal_candidates(world, ["put a hot apple in fridge"], ["Fridge"])
-    assert candidates[:2] == ["put a hot apple in fridge", "take apple 1"]
-    assert "go to fridge 1" in candidates and "go to countertop 1" not in candidates
+def test_find_forms():
+    world = make_world()
+    for text in ("find an apple", "Look for the apples.", "search for apple", "locate some apple", "find apple 1"):
+        subgoal = parse_subgoal(text, world)
+        assert subgoal is not None and subgoal.kind == "find" and "apple_a" in subgoal.objects, text
+        assert not subgoal.holds(world), text  # the agent is nowhere near an apple
+        assert subgoal.holds(make_world(location="loc_countertop_a")), text  # apple 1 lies on the countertop
+        assert subgoal.holds(make_world(held=["apple_a"])), text  # held counts as found
+    closed_fridge = make_world(location="loc_fridge_a")
+    two = parse_subgoal("find apple 2", closed_fridge)
+    assert not two.holds(closed_fridge)  # apple 2 is in the closed fridge: not in sight
+    assert two.holds(make_world(location="loc_fridge_a", flags=[("opened", "fridge_a")]))
+    assert not parse_subgoal("find apple 1", closed_fridge).holds(closed_fridge)
+    fridge = parse_subgoal("find the fridge", world)  # a receptacle: going there
+    assert fridge.kind == "go" and fridge.holds(closed_fridge)
+    assert parse_subgoal("find a unicorn", world) is None
+
+
+def test_task_level_forms_without_numbers():
+    world = make_world(location="loc_microwave_a", held=["apple_a"], flags=[("ishot", "apple_a")])
+    for text in ("take a apple", "heat the apple with microwave", "heat apple 1 with microwave", "use desklamp"):
+        assert parse_subgoal(text, world) is not None, text
+    assert parse_subgoal("take a apple", world).holds(world)
+    assert parse_subgoal("heat the apple with microwave", world).holds(world)
+    assert not parse_subgoal("use desklamp", world).holds(world)
+    bring = parse_subgoal("bring apple 1 to the fridge", make_world(inside={"apple_a": "fridge_a"}))
+    assert bring.kind == "put" and bring.holds(make_world(inside={"apple_a": "fridge_a"}))
+    put = parse_subgoal("put apple 1 in/on fridge", world)
+    assert put.targets == {"fridge_a"} and not put.holds(world)
+
+
+def test_candidates_are_task_level_verifiable_and_capped():
+    heat = Subtask("pick_heat_then_place_in_recep", "put a hot apple in fridge",
+                   {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    world = make_world()
+    assert subgoal_candidates(world, [heat.goal], heat) == ["put a hot apple in fridge", "find apple", "take apple"]
+    at_counter = make_world(location="loc_countertop_a")  # apple 1 in sight: nothing to find
+    assert subgoal_candidates(at_counter, [heat.goal], heat) == ["put a hot apple in fridge", "take apple"]
     holding = make_world(location="loc_countertop_a", held=["apple_a"])
-    candidates = subgoal_candidates(holding, [], ["Fridge"])
-    assert "heat apple 1 with microwave 1" in candidates and "put apple 1 in/on fridge 1" in candidates
-    assert "put apple 1 in/on desk 1" not in candidates  # neither here nor a destination
-    for text in candidates:
-        assert parse_subgoal(text, holding) is not None, text
+    candidates = subgoal_candidates(holding, [heat.goal], heat)
+    assert candidates == ["put a hot apple in fridge", "clean apple 1 with sinkbasin", "heat apple 1 with microwave",
+                          "cool apple 1 with fridge", "put apple 1 in/on fridge"]  # fmt: skip
+    hot = make_world(location="loc_countertop_a", held=["apple_a"], flags=[("ishot", "apple_a")])
+    assert "heat apple 1 with microwave" not in subgoal_candidates(hot, [heat.goal], heat)  # done already
+    for w in (world, at_counter, holding):
+        for text in subgoal_candidates(w, [], heat):
+            subgoal = parse_subgoal(text, w)
+            assert subgoal is not None and not subgoal.holds(w), text  # readable, and not achieved yet
+            assert not text.startswith(("go to", "open", "close")), text
+    look = Subtask("look_at_obj_in_light", "look at book under the desklamp",
+                   {"object_target": "Book", "parent_target": "", "toggle_target": "DeskLamp", "mrecep_target": ""})  # fmt: skip
+    assert subgoal_candidates(make_world(held=["book_a"]), [look.goal], look) == [look.goal, "use desklamp"]
+    lit = [("istoggled", "desklamp_a")]  # switched on: at the desk nothing is left to do with it, elsewhere come back
+    assert subgoal_candidates(make_world(location="loc_desk_a", flags=lit), [], look) == ["find book", "take book"]
+    assert subgoal_candidates(make_world(flags=lit), [], look) == ["use desklamp", "find book", "take book"]
+    two = Subtask("pick_two_obj_and_place", "put two apple in fridge",
+                  {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    second = make_world(held=["apple_a"])  # apple 2 is already in fridge 1: the second one goes there too
+    assert subgoal_candidates(second, [], two)[-2:] == ["put apple 1 in/on fridge", "put apple 1 in/on fridge 1"]
     assert len(subgoal_candidates(world, [f"goal {i}" for i in range(50)])) == 30
+
+
+def test_candidates_name_every_kind_as_the_game_does():
+    # A bathroom: the bathtub's basin is a sink basin to the engine, so both clean the cloth and both hold it.
+    names = {"cloth_a": "cloth 1", "sink_a": "sinkbasin 1", "tub_a": "bathtubbasin 1", "bin_a": "garbagecan 1"}
+    world = World(names=names, location="loc_start", held={"cloth_a"},
+                  object_type={"cloth_a": "cloth"},
+                  receptacle_type={"sink_a": "sinkbasin", "tub_a": "sinkbasin", "bin_a": "garbagecan"},
+                  receptacle_location={"sink_a": "l1", "tub_a": "l2", "bin_a": "l3"},
+                  flags={"cleanable": {"cloth_a"}}, can_contain={("sinkbasin", "cloth")})  # fmt: skip
+    assert world.kind_names("SinkBasin", receptacle=True) == ["bathtubbasin", "sinkbasin"]
+    clean = Subtask("pick_clean_then_place_in_recep", "put a clean cloth in sinkbasin",
+                    {"object_target": "Cloth", "parent_target": "SinkBasin", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    assert subgoal_candidates(world, [], clean) == [
+        "clean cloth 1 with bathtubbasin", "clean cloth 1 with sinkbasin",
+        "put cloth 1 in/on bathtubbasin", "put cloth 1 in/on sinkbasin",
+    ]  # fmt: skip
+    assert canonical_subgoal("clean cloth 1 with bathtubbasin 1") == "clean cloth 1 with bathtubbasin"
 
 
 def test_env_verifies_task_and_free_text_along_the_walkthrough():

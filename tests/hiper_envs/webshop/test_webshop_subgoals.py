@@ -1,0 +1,76 @@
+"""WebShop's task-level subgoals: what is offered on each page, that it is verifiable, and that the expert uses it."""
+
+import pytest
+
+from hiper_envs.webshop import WebShopEnv
+from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates, subgoal_candidates
+
+TASK = "i need a pack of blue running shoes with color: navy, and price lower than 40.00 dollars"
+
+
+def test_candidates_per_page():
+    queries = search_candidates(TASK)
+    searches = [f"search for {q}" for q in queries]
+    assert subgoal_candidates(TASK, "index") == [TASK, *searches, "open a matching product"]
+    results = subgoal_candidates(TASK, "results", searched=[queries[0]])
+    assert results == [TASK, *searches[1:], "open a matching product"]
+    item = subgoal_candidates(TASK, "item", searched=queries, has_options=True)
+    assert item == [TASK, "open a matching product", "choose the required options", "buy the product"]
+    assert subgoal_candidates(TASK, "sub", searched=queries) == [TASK, "open a matching product", "buy the product"]
+    assert subgoal_candidates(TASK, "done") == []
+    searched_differently = [queries[0].upper() + "!"]  # typed by the agent: compared as the site normalizes it
+    assert searches[0] not in subgoal_candidates(TASK, "index", searched=searched_differently)
+    for candidate in item + searches:
+        assert candidate == TASK or parse_subgoal(candidate) is not None, candidate
+
+
+def _play(env: WebShopEnv, index: int) -> tuple[float, list[tuple[str, int]]]:
+    """The expert, switching when its subgoal changes; checks candidates and statuses. Returns its options."""
+    obs, info = env.reset(options={"game_index": index})
+    options: list[tuple[str, int]] = []
+    while True:
+        candidates = info["subgoal_candidates"]
+        assert not any(c.startswith(("open product ", "choose ")) and c != "choose the required options"
+                       for c in candidates), candidates  # fmt: skip
+        for candidate in candidates:
+            assert env._subgoal_status(candidate) in ("achieved", "pending"), candidate
+        subgoal = info["expert_subgoal"]
+        switch = not options or subgoal != options[-1][0]
+        if switch:
+            searched_title = subgoal.startswith("search for ") and subgoal not in candidates  # the fallback query
+            assert subgoal in candidates or searched_title, (subgoal, candidates)
+            options.append((subgoal, 0))
+        options[-1] = (subgoal, options[-1][1] + 1)
+        obs, reward, terminated, truncated, info = env.step(
+            {"action": info["expert_action"], "switch": switch, "subgoal": subgoal}
+        )
+        assert not info["invalid_action"]
+        next_subgoal = info.get("expert_subgoal")
+        if terminated or next_subgoal != subgoal:  # the option ends: its subgoal was reached
+            assert info["subgoal_status"] == "achieved", (subgoal, info["url"])
+        if terminated or truncated:
+            return reward, options
+
+
+@pytest.mark.parametrize("split", ["test", "train"])
+def test_expert_options_are_offered_and_verified(split):
+    env = WebShopEnv(split=split, expert=True)
+    lengths = []
+    for index in range(25):
+        reward, options = _play(env, index)
+        assert reward == 1.0
+        assert [s for s, _ in options][-1] == "buy the product"
+        lengths += [n for _, n in options]
+    assert max(lengths) >= 2  # "choose the required options" / paging last several clicks
+    env.close()
+
+
+def test_single_click_subgoals_are_still_verified():
+    env = WebShopEnv(expert=True)
+    _, info = env.reset(options={"game_index": 0})
+    _, _, _, _, info = env.step(info["expert_action"])  # search
+    asin = next(c[6:-1] for c in info["admissible_commands"] if c.startswith("click[b0"))
+    assert env._subgoal_status(f"open product {asin}") == "pending"
+    env.step(f"click[{asin}]")
+    assert env._subgoal_status(f"Open product {asin.upper()}.") == "achieved"
+    env.close()
