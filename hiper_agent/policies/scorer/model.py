@@ -42,8 +42,10 @@ class CandidateScorer(nn.Module):
 
     A candidate's score is an MLP over ``[context, candidate, projected context * candidate, features]``: the
     product lets the context select candidate directions, the features carry the exact overlaps. With ``slots``
-    the candidate's memory (the embedding of what its objects last showed, `memory.EpisodeMemory`) joins in the
-    same way: ``[..., slot, projected context * slot]``.
+    the candidate's memory (the embedding of what its objects last showed, `memory.EpisodeMemory`) is projected
+    and added to the candidate's own embedding: "go to shelf 1" then reads like "shelf 1, where a mug is". Adding
+    rather than concatenating keeps the MLP as wide as without memory (it runs over every candidate of a batch,
+    most of the scorer's cost).
     """
 
     def __init__(
@@ -52,8 +54,8 @@ class CandidateScorer(nn.Module):
         super().__init__()
         names = feature_names(slots)
         self.query = nn.Linear(context_dim, embed_dim)
-        self.slot_query = nn.Linear(context_dim, embed_dim) if slots else None
-        self.mlp = _mlp(context_dim + (4 if slots else 2) * embed_dim + len(names), hidden, 1)
+        self.slot = nn.Linear(embed_dim, embed_dim, bias=False) if slots else None
+        self.mlp = _mlp(context_dim + 2 * embed_dim + len(names), hidden, 1)
         # A linear term over the overlap features, started at a sensible prior: from scratch, uniform choices
         # over ~30 commands almost never finish an ALFWorld task in 50 steps, so RL would see no reward at all.
         self.prior = nn.Linear(len(names), 1, bias=False)
@@ -70,12 +72,11 @@ class CandidateScorer(nn.Module):
     ) -> torch.Tensor:
         """Scores ``(M,)`` of ``M`` candidates; ``owner[m]`` is the context row candidate ``m`` belongs to."""
         ctx = context[owner]
-        parts = [ctx, cand, self.query(ctx) * cand]
-        if self.slot_query is not None:
+        if self.slot is not None:
             if slot is None:
                 raise ValueError("this scorer reads the candidates' memory slots: pass slot=")
-            parts += [slot, self.slot_query(ctx) * slot]
-        score = self.mlp(torch.cat([*parts, feats], dim=-1)) + self.prior(feats)
+            cand = cand + self.slot(slot)
+        score = self.mlp(torch.cat([ctx, cand, self.query(ctx) * cand, feats], dim=-1)) + self.prior(feats)
         return score.squeeze(-1)
 
 

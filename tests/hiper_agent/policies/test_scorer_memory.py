@@ -97,9 +97,9 @@ def test_memory_is_a_switch_that_reaches_the_policy():
         policy = make_policy(family, config=HiPERConfig.from_preset("cpu", scorer_memory="episode", seed=3))
         assert policy.config.memory == "episode" and policy.config.seed == 3
         assert policy.net.state.history is not None and policy.net.critic_state.history is not None
-        assert policy.net.action_scorer.slot_query is not None
+        assert policy.net.action_scorer.slot is not None
         off = make_policy(family, config=HiPERConfig.from_preset("cpu"))
-        assert off.net.state.history is None and off.net.action_scorer.slot_query is None
+        assert off.net.state.history is None and off.net.action_scorer.slot is None
         assert sum(p.numel() for p in off.net.parameters()) < sum(p.numel() for p in policy.net.parameters())
 
 
@@ -130,7 +130,7 @@ def test_memory_parameters_learn_from_the_loss(family):
     ev = policy.evaluate(turns)
     np.testing.assert_allclose(ev.logprobs.detach().numpy(), [d.logprobs for d in decisions], atol=1e-5)
     (ev.logprobs.sum() + ev.values.sum()).backward()
-    memory_modules = [policy.net.state.history, policy.net.critic_state.history, policy.net.action_scorer.slot_query]
+    memory_modules = [policy.net.state.history, policy.net.critic_state.history, policy.net.action_scorer.slot]
     for module in memory_modules:
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters()), module
 
