@@ -8,8 +8,8 @@ changes less than wall time. Episodes differ between arms (the policies differ),
 
 Usage::
 
-    python benchmarks/bench_scorer_memory.py                       # 3 iterations an arm, none / slots / episode
-    python benchmarks/bench_scorer_memory.py --iterations 1 --arms none episode
+    python benchmarks/bench_scorer_memory.py                       # 3 iterations an arm, off / slots / episode
+    python benchmarks/bench_scorer_memory.py --iterations 1 --arms off episode
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 # Parse the arguments first: fast_downward's translator overwrites sys.argv.
 _PARSER = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _PARSER.add_argument("--iterations", type=int, default=3, help="training iterations an arm")
-_PARSER.add_argument("--arms", nargs="+", default=["none", "slots", "episode"], help="scorer_memory values")
+_PARSER.add_argument("--arms", nargs="+", default=["off", "slots", "episode"], help="scorer_memory values")
 _PARSER.add_argument("--num-envs", type=int, default=32, help="envs (the cpu preset's 32)")
 _PARSER.add_argument("--seed", type=int, default=1, help="run seed of every arm")
 

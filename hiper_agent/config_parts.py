@@ -158,10 +158,10 @@ class PolicyConfig:
         },
     )
     scorer_memory: str = field(
-        default="none",
+        default="off",
         metadata={
             "help": "What the scorer policies remember of the episode (hiper_agent/policies/scorer/memory.py):\n"
-            "- none: the current observation, the last few commands and counters.\n"
+            "- off: the current observation, the last few commands and counters.\n"
             "- slots: what was seen where: each object a command named keeps the observation it produced, read "
             "by the candidates naming it as overlap features and embeddings.\n"
             "- episode: slots, plus an attention summary of every past (command, observation) in the state."

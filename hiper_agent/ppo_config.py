@@ -210,8 +210,8 @@ class HiPERConfig:
             f"prompt_style {self.prompt_style!r} must be one of 'auto', 'full', 'compact'.",
         )
         require(
-            self.scorer_memory in ("none", "slots", "episode"),
-            f"scorer_memory {self.scorer_memory!r} must be one of 'none', 'slots', 'episode'.",
+            self.scorer_memory in ("off", "slots", "episode"),
+            f"scorer_memory {self.scorer_memory!r} must be one of 'off', 'slots', 'episode'.",
         )
         require(
             self.generation_backend in ("hf", "vllm"),

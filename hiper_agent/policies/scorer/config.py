@@ -29,10 +29,10 @@ class ScorerConfig:
     """Recent actions (and the previous observation) the state encoder reads."""
 
     # Memory of the episode (policies/scorer/memory.py)
-    memory: str = "none"
+    memory: str = "off"
     """What the policy remembers of the episode beyond ``history_length``:
 
-    - none: nothing (the counters ``times_done``, ``visited``, ``sighted`` only; the scorer before issue 21).
+    - off: nothing (the counters ``times_done``, ``visited``, ``sighted`` only; the scorer before issue 21).
     - slots: what was seen where: each object a command named keeps the observation it produced; candidates read
       their objects' slots as overlap features and as learned embeddings.
     - episode: slots, plus an attention-pooled summary of every past (command, observation) in the state.
@@ -54,7 +54,7 @@ class ScorerConfig:
     @property
     def slots(self) -> bool:
         """Whether the candidates read the entity slots (memory ``slots`` or ``episode``)."""
-        return self.memory != "none"
+        return self.memory != "off"
 
     @property
     def history_attention(self) -> bool:

@@ -32,7 +32,7 @@ from hiper_agent.policies.scorer.text import ParsedText, TextCache
 __all__ = ["MEMORY_FEATURE_NAMES", "MEMORY_MODES", "EpisodeMemory", "HistoryAttention", "memory_features"]
 
 #: Values of `ScorerConfig.memory`.
-MEMORY_MODES: tuple[str, ...] = ("none", "slots", "episode")
+MEMORY_MODES: tuple[str, ...] = ("off", "slots", "episode")
 
 MEMORY_FEATURE_NAMES: tuple[str, ...] = (
     "mem_known",  # share of the candidate's numbered objects that have a slot (a command named them before)

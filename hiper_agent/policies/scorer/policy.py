@@ -289,7 +289,7 @@ def _scorer_config(config: Any, overrides: dict[str, Any]) -> ScorerConfig:
     """
     if config is None or isinstance(config, ScorerConfig):
         return dataclasses.replace(config or ScorerConfig(), **overrides)
-    run = {"seed": int(getattr(config, "seed", 0)), "memory": str(getattr(config, "scorer_memory", "none"))}
+    run = {"seed": int(getattr(config, "seed", 0)), "memory": str(getattr(config, "scorer_memory", "off"))}
     return ScorerConfig(**{**run, **overrides})
 
 

@@ -67,7 +67,7 @@ def observe(
     *,
     history_length: int,
     hierarchical: bool,
-    memory: str = "none",
+    memory: str = "off",
 ) -> tuple[ScorerStep, Context]:
     """Reads one env's step: the parameter-free part of the scorer's input (subgoal features included).
 
@@ -80,7 +80,7 @@ def observe(
     task = str(info.get("task") or "")
     done = [history_action(h.action) for h in history]
     context = Context.build(cache, task, observation, [h.observation for h in history], done,
-                            memory=memory != "none")  # fmt: skip
+                            memory=memory != "off")  # fmt: skip
     status = info.get("subgoal_status")
     prev_subgoal = info.get("subgoal") if hierarchical else None
     scalars = np.zeros(NUM_SCALARS, dtype=np.float32)

@@ -23,7 +23,7 @@ from hiper_agent.prompts import HistoryEntry  # noqa: E402
 from hiper_envs.options import OptionAction  # noqa: E402
 
 FAMILIES = ["scorer", "flat-scorer"]
-MEMORIES = ["none", "slots", "episode"]
+MEMORIES = ["off", "slots", "episode"]
 SEEDS = (0, 1, 2)
 
 
@@ -53,7 +53,7 @@ def rollout(policy, envs, steps=6, rng_seed=0, greedy=False):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_evaluate_agrees_with_act(envs, family, memory):
     policy = make_policy(family, seed=0, memory=memory)
-    turns, _ = rollout(policy, envs, steps=8 if memory != "none" else 6)
+    turns, _ = rollout(policy, envs, steps=8 if memory != "off" else 6)
     ev = policy.evaluate(turns)
     old = np.stack([t.decision.logprobs for t in turns])
     np.testing.assert_allclose(ev.logprobs.detach().numpy(), old, atol=1e-5)
@@ -107,7 +107,7 @@ def test_flat_units(envs):
         assert d.values[0] == d.values[1] == d.values[2]
 
 
-@pytest.mark.parametrize(("family", "memory"), [(f, "none") for f in FAMILIES] + [("scorer", "episode")])
+@pytest.mark.parametrize(("family", "memory"), [(f, "off") for f in FAMILIES] + [("scorer", "episode")])
 def test_seeded(envs, family, memory):
     a, _ = rollout(make_policy(family, seed=3, memory=memory), envs, rng_seed=7)
     b, _ = rollout(make_policy(family, seed=3, memory=memory), envs, rng_seed=7)
@@ -117,7 +117,7 @@ def test_seeded(envs, family, memory):
     assert not np.array_equal([t.decision.logprobs for t in a], [t.decision.logprobs for t in c])
 
 
-@pytest.mark.parametrize("memory", ["none", "episode"])
+@pytest.mark.parametrize("memory", ["off", "episode"])
 @pytest.mark.parametrize("family", FAMILIES)
 def test_save_load_round_trip(envs, family, memory, tmp_path):
     policy = make_policy(family, seed=0, hidden_dim=32, memory=memory)
@@ -137,7 +137,7 @@ def test_save_load_round_trip(envs, family, memory, tmp_path):
     np.testing.assert_allclose([t.decision.logprobs for t in a], [t.decision.logprobs for t in c], atol=1e-6)
 
 
-@pytest.mark.parametrize("memory", ["none", "episode"])
+@pytest.mark.parametrize("memory", ["off", "episode"])
 @pytest.mark.parametrize("family", FAMILIES)
 def test_batch_equals_one_at_a_time(envs, family, memory):
     # with memory, rows of different history lengths are padded together: padding must change nothing

@@ -88,11 +88,11 @@ def test_history_attention_ignores_padding():
 def test_memory_is_a_switch_that_reaches_the_policy():
     from hiper_agent.ppo_config import HiPERConfig
 
-    with pytest.raises(ValueError, match="memory='forever' must be one of none, slots, episode"):
+    with pytest.raises(ValueError, match="memory='forever' must be one of off, slots, episode"):
         ScorerConfig(memory="forever")
     with pytest.raises(ValueError, match="scorer_memory 'forever'"):
         HiPERConfig.from_preset("cpu", scorer_memory="forever")
-    assert HiPERConfig.from_preset("cpu").scorer_memory == "none"  # the preset's default: today's scorer
+    assert HiPERConfig.from_preset("cpu").scorer_memory == "off"  # the preset's default: today's scorer
     for family in ("scorer", "flat-scorer"):
         policy = make_policy(family, config=HiPERConfig.from_preset("cpu", scorer_memory="episode", seed=3))
         assert policy.config.memory == "episode" and policy.config.seed == 3
