@@ -162,6 +162,16 @@ class PolicyConfig:
             "- flat-scorer: the scorer without a planner (actions from task, observation, history)."
         },
     )
+    scorer_memory: Literal["off", "slots", "episode"] = field(
+        default="off",
+        metadata={
+            "help": "What the scorer policies remember of the episode (hiper_agent/policies/scorer/memory.py):\n"
+            "- off: the current observation, the last few commands and counters.\n"
+            "- slots: what was seen where: each object a command named keeps the observation it produced, read "
+            "by the candidates naming it as overlap features and embeddings.\n"
+            "- episode: slots, plus an attention summary of every past (command, observation) in the state."
+        },
+    )
     model: str = field(
         default="tiny",
         metadata={

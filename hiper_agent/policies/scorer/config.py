@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hiper_agent.errors import check_known_fields
+from hiper_agent.policies.scorer.memory import MEMORY_MODES
 
 __all__ = ["ScorerConfig"]
 
@@ -28,6 +29,16 @@ class ScorerConfig:
     history_length: int = 4
     """Recent actions (and the previous observation) the state encoder reads."""
 
+    # Memory of the episode (policies/scorer/memory.py)
+    memory: str = "off"
+    """What the policy remembers of the episode beyond ``history_length``:
+
+    - off: nothing (the counters ``times_done``, ``visited``, ``sighted`` only; the scorer before issue 21).
+    - slots: what was seen where: each object a command named keeps the observation it produced; candidates read
+      their objects' slots as overlap features and as learned embeddings.
+    - episode: slots, plus an attention-pooled summary of every past (command, observation) in the state.
+    """
+
     # Initialization
     seed: int = 0
     """Seed of the parameter initialization (acting draws from the rollout's generator instead)."""
@@ -38,6 +49,18 @@ class ScorerConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if self.history_length < 0:
             raise ValueError(f"history_length={self.history_length} must be >= 0")
+        if self.memory not in MEMORY_MODES:
+            raise ValueError(f"memory={self.memory!r} must be one of {', '.join(MEMORY_MODES)}")
+
+    @property
+    def slots(self) -> bool:
+        """Whether the candidates read the entity slots (memory ``slots`` or ``episode``)."""
+        return self.memory != "off"
+
+    @property
+    def history_attention(self) -> bool:
+        """Whether the state reads the attention summary of the whole episode (memory ``episode``)."""
+        return self.memory == "episode"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for ``policy.json``."""

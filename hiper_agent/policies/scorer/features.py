@@ -3,7 +3,8 @@
 These carry what a hashed embedding cannot for names it never saw: "take plate 1 from shelf 2" shares *plate*
 with the task "put a clean plate in cabinet" whether or not *plate* occurred in training, so the heads learn
 "a candidate naming the task's object" once and it holds for every object type (``valid_unseen`` holds object
-types out). All features are in ``[0, 1]`` or small ``log1p`` counts.
+types out). All features are in ``[0, 1]`` or small ``log1p`` counts. With the episode memory on
+(`ScorerConfig.memory`), the `memory.MEMORY_FEATURE_NAMES` follow these (`feature_names`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hiper_agent.policies.scorer.memory import MEMORY_FEATURE_NAMES, EpisodeMemory, memory_features
 from hiper_agent.policies.scorer.text import ParsedText, TextCache
 
-__all__ = ["FEATURE_NAMES", "NUM_FEATURES", "Context", "candidate_features", "history_action"]
+__all__ = ["FEATURE_NAMES", "NUM_FEATURES", "Context", "candidate_features", "feature_names", "history_action"]
 
 FEATURE_NAMES: tuple[str, ...] = (
     "task_content",  # share of the candidate's content words that occur in the task
@@ -36,6 +38,11 @@ FEATURE_NAMES: tuple[str, ...] = (
 NUM_FEATURES = len(FEATURE_NAMES)
 
 
+def feature_names(memory: bool) -> tuple[str, ...]:
+    """The columns of `candidate_features`: `FEATURE_NAMES`, then the memory's when it is on."""
+    return FEATURE_NAMES + MEMORY_FEATURE_NAMES if memory else FEATURE_NAMES
+
+
 def history_action(action: object) -> str:
     """The command text of a history entry's action (a plain string or an ``OptionAction``)."""
     return str(getattr(action, "action", action))
@@ -52,11 +59,15 @@ class Context:
     visited: Counter[str]
     sighted: frozenset[str]
     last_action: str | None
+    memory: EpisodeMemory | None = None
 
     @classmethod
     def build(cls, cache: TextCache, task: str, observation: str, history_obs: Sequence[str],
-              history_actions: Sequence[str]) -> Context:  # fmt: skip
-        """Parses the step's texts; ``history_*`` are the episode's earlier observations and commands."""
+              history_actions: Sequence[str], *, memory: bool = False) -> Context:  # fmt: skip
+        """Parses the step's texts; ``history_*`` are the episode's earlier observations and commands.
+
+        ``memory`` also builds the `EpisodeMemory` (slots of what each command's objects showed).
+        """
         parsed_task = cache.parse(task)
         sighted: set[str] = set()
         for text in (*history_obs, observation):
@@ -74,6 +85,7 @@ class Context:
             visited=visited,
             sighted=frozenset(sighted),
             last_action=history_actions[-1] if history_actions else None,
+            memory=EpisodeMemory.build(cache, [*history_obs, observation], history_actions) if memory else None,
         )
 
 
@@ -84,14 +96,18 @@ def _share(part: frozenset[str], whole: frozenset[str]) -> float:
 def candidate_features(
     cache: TextCache, context: Context, candidates: Sequence[str], subgoal: str | None
 ) -> np.ndarray:
-    """``(len(candidates), NUM_FEATURES)`` float32 features of each candidate against ``context`` and ``subgoal``."""
-    out = np.zeros((len(candidates), NUM_FEATURES), dtype=np.float32)
+    """``(len(candidates), F)`` float32 features of each candidate against ``context`` and ``subgoal``.
+
+    ``F`` is `NUM_FEATURES`, plus the memory's features when ``context`` carries a memory (`feature_names`).
+    """
+    memory = context.memory
+    out = np.zeros((len(candidates), len(feature_names(memory is not None))), dtype=np.float32)
     sub = cache.parse(subgoal) if subgoal else None
     for i, text in enumerate(candidates):
         cand = cache.parse(text)
         ents = cand.entities
         task_share = _share(cand.content, context.task.content)
-        out[i] = (
+        out[i, :NUM_FEATURES] = (
             task_share,
             float(task_share > 0),
             _share(cand.content, sub.content) if sub else 0.0,
@@ -105,4 +121,6 @@ def candidate_features(
             _share(ents, context.sighted),
             math.log1p(sum(context.visited.get(e, 0) for e in ents)),
         )
+        if memory is not None:
+            out[i, NUM_FEATURES:] = memory_features(memory, cand, context.task, sub)
     return out

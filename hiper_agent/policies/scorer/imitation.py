@@ -33,7 +33,7 @@ def expert_turns(policy: ScorerPolicy, demos: Sequence[list[dict[str, Any]]]) ->
         for demo in steps:
             step, context = observe(policy.cache, demo["observation"], demo["info"], history,
                                     history_length=policy.config.history_length,
-                                    hierarchical=policy.hierarchical)  # fmt: skip
+                                    hierarchical=policy.hierarchical, memory=policy.config.memory)  # fmt: skip
             if _choose(policy, step, context, demo):
                 turns.append(Turn(decision=policy._decision(step, np.zeros(3, np.float32), np.zeros(3)),
                                   observation=demo["observation"], switch=step.switch, subgoal=step.new_subgoal))  # fmt: skip

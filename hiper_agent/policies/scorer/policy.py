@@ -85,7 +85,8 @@ class ScorerPolicy(Policy):
     def _observe(self, observations, infos, histories):
         if not len(observations) == len(infos) == len(histories):
             raise ValueError(f"got {len(observations)} observations, {len(infos)} infos, {len(histories)} histories")
-        kw = {"history_length": self.config.history_length, "hierarchical": self.hierarchical}
+        kw = {"history_length": self.config.history_length, "hierarchical": self.hierarchical,
+              "memory": self.config.memory}  # fmt: skip
         pairs = [observe(self.cache, o, i, h, **kw) for o, i, h in zip(observations, infos, histories, strict=True)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
@@ -94,9 +95,19 @@ class ScorerPolicy(Policy):
         logits = logits + self.net.switch_prior(batch.scalars)
         return torch.log_softmax(logits / temp, dim=-1)  # column 1 = SWITCH
 
-    def _candidate_logp(self, scorer, batch, table, context, owner, ids, width, feats, temp) -> torch.Tensor:
-        scores = scorer(context, owner, table[ids], batch.features(feats)) / temp
+    def _candidate_logp(self, scorer, batch, table, context, owner, ids, width, feats, temp, slots) -> torch.Tensor:
+        slot = batch.slot_mean(table, slots) if self.config.slots else None
+        scores = scorer(context, owner, table[ids], batch.features(feats), slot) / temp
         return torch.log_softmax(batch.padded(owner, scores, batch.n, width), dim=-1)
+
+    def _index(self, steps: Sequence[ScorerStep]):
+        """The batch of ``steps`` with every text indexed: candidates, memory slots (and history pairs)."""
+        batch = StepBatch(self.cache, steps, self.device)
+        sg = batch.candidates([s.subgoal_candidates for s in steps])
+        act = batch.candidates([s.actions for s in steps])
+        sg_slots = batch.slot_index([s.subgoal_slots for s in steps])
+        act_slots = batch.slot_index([s.action_slots for s in steps])
+        return batch, sg, act, sg_slots, act_slots
 
     def _action_context(self, state: torch.Tensor, table: torch.Tensor, new_subgoal: torch.Tensor) -> torch.Tensor:
         return torch.cat([state, table[new_subgoal]], dim=-1) if self.hierarchical else state
@@ -122,9 +133,7 @@ class ScorerPolicy(Policy):
         if temp <= 0:
             raise ValueError(f"temperature={temp} must be > 0 (use greedy=True for argmax)")
         steps, contexts = self._observe(observations, infos, histories)
-        batch = StepBatch(self.cache, steps, self.device)
-        sg_owner, sg_ids, sg_width = batch.candidates([s.subgoal_candidates for s in steps])
-        act_owner, act_ids, act_width = batch.candidates([s.actions for s in steps])
+        batch, (sg_owner, sg_ids, sg_width), (act_owner, act_ids, act_width), sg_slots, act_slots = self._index(steps)
         table = batch.embed(self.net.encoder)
         state = batch.state(table, self.net.state)
         n = len(steps)
@@ -136,7 +145,7 @@ class ScorerPolicy(Policy):
             switch = torch.where(decided, switch, torch.ones_like(switch))
             sg_context = torch.cat([state, table[batch.prev_subgoal]], dim=-1)
             sg_logp = self._candidate_logp(self.net.subgoal_scorer, batch, table, sg_context, sg_owner, sg_ids,
-                                           sg_width, [s.subgoal_features for s in steps], temp)  # fmt: skip
+                                           sg_width, [s.subgoal_features for s in steps], temp, sg_slots)  # fmt: skip
             sg_index = _sample(sg_logp, rng, greedy)
             for i, s in enumerate(steps):
                 s.switch = bool(switch[i])
@@ -148,7 +157,7 @@ class ScorerPolicy(Policy):
             s.action_features = candidate_features(self.cache, context, s.actions, s.new_subgoal)
         act_logp = self._candidate_logp(self.net.action_scorer, batch, table,
                                         self._action_context(state, table, new_subgoal), act_owner, act_ids,
-                                        act_width, [s.action_features for s in steps], temp)  # fmt: skip
+                                        act_width, [s.action_features for s in steps], temp, act_slots)  # fmt: skip
         act_index = _sample(act_logp, rng, greedy)
         lp[:, 2] = _pick(act_logp, act_index)[0].cpu().numpy()
         for i, s in enumerate(steps):
@@ -193,9 +202,7 @@ class ScorerPolicy(Policy):
     def evaluate_actions(self, turns: Sequence[Turn], *, with_values: bool = True) -> ActionEvaluation:
         """Re-scores the recorded candidates and choices (``Decision.extra["step"]``) under the current parameters."""
         steps = [t.decision.extra["step"] for t in turns]
-        batch = StepBatch(self.cache, steps, self.device)
-        sg_owner, sg_ids, sg_width = batch.candidates([s.subgoal_candidates for s in steps])
-        act_owner, act_ids, act_width = batch.candidates([s.actions for s in steps])
+        batch, (sg_owner, sg_ids, sg_width), (act_owner, act_ids, act_width), sg_slots, act_slots = self._index(steps)
         new_subgoal = batch.ids(s.new_subgoal or "" for s in steps)
         table = batch.embed(self.net.encoder)
         state = batch.state(table, self.net.state)
@@ -211,13 +218,15 @@ class ScorerPolicy(Policy):
             sw_lp, sw_ent = _pick(self._switch_logp(batch, table, state, self.temperature), switch)
             sg_context = torch.cat([state, table[batch.prev_subgoal]], dim=-1)
             sg_logp = self._candidate_logp(self.net.subgoal_scorer, batch, table, sg_context, sg_owner, sg_ids,
-                                           sg_width, [s.subgoal_features for s in steps], self.temperature)  # fmt: skip
+                                           sg_width, [s.subgoal_features for s in steps], self.temperature,
+                                           sg_slots)  # fmt: skip
             sg_lp, sg_ent = _pick(sg_logp, torch.tensor([s.subgoal_index for s in steps], device=dev))
             logprobs = torch.stack([sw_lp, sg_lp, logprobs[:, 2]], dim=-1)
             entropy = torch.stack([sw_ent, sg_ent, entropy[:, 2]], dim=-1)
         act_logp = self._candidate_logp(self.net.action_scorer, batch, table,
                                         self._action_context(state, table, new_subgoal), act_owner, act_ids,
-                                        act_width, [s.action_features for s in steps], self.temperature)  # fmt: skip
+                                        act_width, [s.action_features for s in steps], self.temperature,
+                                        act_slots)  # fmt: skip
         a_lp, a_ent = _pick(act_logp, torch.tensor([s.action_index for s in steps], device=dev))
         logprobs = torch.cat([logprobs[:, :2], a_lp.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
         entropy = torch.cat([entropy[:, :2], a_ent.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
@@ -274,10 +283,14 @@ class FlatScorerPolicy(ScorerPolicy):
 
 
 def _scorer_config(config: Any, overrides: dict[str, Any]) -> ScorerConfig:
-    """A `ScorerConfig` from a `ScorerConfig`, None, or a run's config (whose ``seed`` seeds the initialization)."""
+    """A `ScorerConfig` from a `ScorerConfig`, None, or a run's config.
+
+    A run's config sets the initialization's ``seed`` and the memory (its ``scorer_memory``).
+    """
     if config is None or isinstance(config, ScorerConfig):
         return dataclasses.replace(config or ScorerConfig(), **overrides)
-    return ScorerConfig(**{"seed": int(config.run.seed), **overrides})
+    run = {"seed": int(config.run.seed), "memory": str(config.agent.scorer_memory)}
+    return ScorerConfig(**{**run, **overrides})
 
 
 def make_scorer_policy(

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from hiper_agent.policies.scorer.features import Context, candidate_features, history_action
+from hiper_agent.policies.scorer.memory import MAX_HISTORY
 from hiper_agent.policies.scorer.model import NUM_SCALARS
 from hiper_agent.policies.scorer.text import TextCache, TextEncoder
 
@@ -37,6 +38,12 @@ class ScorerStep:
     subgoal_features: np.ndarray | None
     actions: tuple[str, ...]
     action_features: np.ndarray | None = None
+    subgoal_slots: tuple[tuple[str, ...], ...] = ()
+    """Per subgoal candidate, the memory slot texts of the objects it names (memory on; else empty)."""
+    action_slots: tuple[tuple[str, ...], ...] = ()
+    """The same per action candidate."""
+    history_pairs: tuple[tuple[str, str], ...] = ()
+    """The episode's (command, observation it produced), oldest first (memory ``episode``; else empty)."""
     switch: bool = True
     subgoal_index: int = -1
     action_index: int = -1
@@ -60,14 +67,20 @@ def observe(
     *,
     history_length: int,
     hierarchical: bool,
+    memory: str = "off",
 ) -> tuple[ScorerStep, Context]:
-    """Reads one env's step: the parameter-free part of the scorer's input (subgoal features included)."""
+    """Reads one env's step: the parameter-free part of the scorer's input (subgoal features included).
+
+    ``memory`` is `ScorerConfig.memory`: ``slots`` and ``episode`` also read the episode's memory slots,
+    ``episode`` keeps the episode's (command, observation) pairs for the attention head.
+    """
     actions = tuple(str(a) for a in info.get("admissible_commands") or ())
     if not actions:
         raise ValueError("the scorer needs info['admissible_commands'] (the env gave none)")
     task = str(info.get("task") or "")
     done = [history_action(h.action) for h in history]
-    context = Context.build(cache, task, observation, [h.observation for h in history], done)
+    context = Context.build(cache, task, observation, [h.observation for h in history], done,
+                            memory=memory != "off")  # fmt: skip
     status = info.get("subgoal_status")
     prev_subgoal = info.get("subgoal") if hierarchical else None
     scalars = np.zeros(NUM_SCALARS, dtype=np.float32)
@@ -92,6 +105,12 @@ def observe(
         subgoal_features=candidate_features(cache, context, candidates, prev_subgoal) if hierarchical else None,
         actions=actions,
     )
+    if context.memory is not None:
+        mem = context.memory
+        step.subgoal_slots = tuple(mem.slot_texts(cache.parse(c)) for c in candidates)
+        step.action_slots = tuple(mem.slot_texts(cache.parse(a)) for a in actions)
+        if memory == "episode":
+            step.history_pairs = mem.pairs[-MAX_HISTORY:]
     return step, context
 
 
@@ -122,6 +141,7 @@ class StepBatch:
         counts = torch.bincount(self.recent_owner, minlength=self.n).clamp(min=1)
         self.recent_counts = counts.to(torch.float32).unsqueeze(-1)
         self.scalars = torch.from_numpy(np.stack([s.scalars for s in steps])).to(device)
+        self._index_history()
 
     def ids(self, texts) -> torch.Tensor:
         """Indices of ``texts`` in this batch's table of distinct texts (adding new ones)."""
@@ -141,7 +161,52 @@ class StepBatch:
         """State vectors ``(N, hidden)`` from an embedding table."""
         recent = torch.zeros(self.n, table.shape[1], dtype=table.dtype, device=table.device)
         recent = recent.index_add(0, self.recent_owner, table[self.recent]) / self.recent_counts
-        return state_encoder(table[self.task], table[self.obs], table[self.prev_obs], recent, self.scalars)
+        pairs, mask = self.history(table) if getattr(state_encoder, "history", None) is not None else (None, None)
+        return state_encoder(table[self.task], table[self.obs], table[self.prev_obs], recent, self.scalars,
+                             pairs, mask)  # fmt: skip
+
+    def history(self, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, T, 2 * dim + 1)`` embedded (command, observation, age) pairs of each step, and their ``(N, T)`` mask.
+
+        ``T`` is the longest history in the batch; age is steps ago / `MAX_HISTORY`.
+        """
+        return (torch.cat([table[self._pair_cmd], table[self._pair_obs], self._pair_age], dim=-1), self._pair_mask)
+
+    def _index_history(self) -> None:
+        """Adds the steps' history pairs (memory ``episode``) to the text table, padded to the longest."""
+        width = max((len(s.history_pairs) for s in self.steps), default=0)
+        cmd = np.zeros((self.n, width), dtype=np.int64)
+        obs = np.zeros((self.n, width), dtype=np.int64)
+        age = np.zeros((self.n, width, 1), dtype=np.float32)
+        mask = np.zeros((self.n, width), dtype=bool)
+        for i, s in enumerate(self.steps):
+            t = len(s.history_pairs)
+            if t:
+                cmd[i, :t] = [self._index.setdefault(a, len(self._index)) for a, _ in s.history_pairs]
+                obs[i, :t] = [self._index.setdefault(o, len(self._index)) for _, o in s.history_pairs]
+                age[i, :t, 0] = np.arange(t, 0, -1) / MAX_HISTORY
+                mask[i, :t] = True
+        dev = self.device
+        self._pair_cmd, self._pair_obs = torch.from_numpy(cmd).to(dev), torch.from_numpy(obs).to(dev)
+        self._pair_age, self._pair_mask = torch.from_numpy(age).to(dev), torch.from_numpy(mask).to(dev)
+
+    def slot_index(self, lists: Sequence[Sequence[Sequence[str]]]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """``(candidate of each slot text, text ids, number of candidates)`` of per-row, per-candidate slot texts."""
+        owner, texts, m = [], [], 0
+        for row in lists:
+            for slot_texts in row:
+                owner.extend([m] * len(slot_texts))
+                texts.extend(slot_texts)
+                m += 1
+        return torch.tensor(owner, dtype=torch.long, device=self.device), self.ids(texts), m
+
+    @staticmethod
+    def slot_mean(table: torch.Tensor, index: tuple[torch.Tensor, torch.Tensor, int]) -> torch.Tensor:
+        """``(M, dim)`` mean slot embedding of each of ``M`` candidates (zeros for a candidate without slots)."""
+        owner, ids, m = index
+        out = torch.zeros(m, table.shape[1], dtype=table.dtype, device=table.device)
+        counts = torch.bincount(owner, minlength=m).clamp(min=1).to(table.dtype).unsqueeze(-1)
+        return out.index_add(0, owner, table[ids]) / counts
 
     def features(self, arrays: Sequence[np.ndarray]) -> torch.Tensor:
         """Concatenated per-candidate features as one tensor."""

@@ -1,4 +1,8 @@
-"""The scorer family: act/evaluate_actions agreement, unit masks, seeding, checkpoints, batching, unseen names."""
+"""The scorer family: act/evaluate_actions agreement, unit masks, seeding, checkpoints, batching, unseen names.
+
+The tests that re-score, save or batch run with the memory off and on (`ScorerConfig.memory`); the memory's own
+tests are in test_scorer_memory.py.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from hiper_agent.types import HistoryEntry, Turn  # noqa: E402
 from hiper_envs.options import OptionAction  # noqa: E402
 
 FAMILIES = ["scorer", "flat-scorer"]
+MEMORIES = ["off", "slots", "episode"]
 SEEDS = (0, 1, 2)
 
 
@@ -43,10 +48,11 @@ def rollout(policy, envs, steps=6, rng_seed=0, greedy=False):
     return turns, inputs
 
 
+@pytest.mark.parametrize("memory", MEMORIES)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_evaluate_agrees_with_act(envs, family):
-    policy = make_policy(family, seed=0)
-    turns, _ = rollout(policy, envs)
+def test_evaluate_agrees_with_act(envs, family, memory):
+    policy = make_policy(family, seed=0, memory=memory)
+    turns, _ = rollout(policy, envs, steps=8 if memory != "off" else 6)
     ev = policy.evaluate_actions(turns)
     old = np.stack([t.decision.logprobs for t in turns])
     np.testing.assert_allclose(ev.logprobs.detach().numpy(), old, atol=1e-5)
@@ -100,19 +106,20 @@ def test_flat_units(envs):
         assert d.values[0] == d.values[1] == d.values[2]
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_seeded(envs, family):
-    a, _ = rollout(make_policy(family, seed=3), envs, rng_seed=7)
-    b, _ = rollout(make_policy(family, seed=3), envs, rng_seed=7)
+@pytest.mark.parametrize(("family", "memory"), [(f, "off") for f in FAMILIES] + [("scorer", "episode")])
+def test_seeded(envs, family, memory):
+    a, _ = rollout(make_policy(family, seed=3, memory=memory), envs, rng_seed=7)
+    b, _ = rollout(make_policy(family, seed=3, memory=memory), envs, rng_seed=7)
     assert [str(t.decision.action) for t in a] == [str(t.decision.action) for t in b]
     np.testing.assert_array_equal([t.decision.logprobs for t in a], [t.decision.logprobs for t in b])
-    c, _ = rollout(make_policy(family, seed=4), envs, rng_seed=7)
+    c, _ = rollout(make_policy(family, seed=4, memory=memory), envs, rng_seed=7)
     assert not np.array_equal([t.decision.logprobs for t in a], [t.decision.logprobs for t in c])
 
 
+@pytest.mark.parametrize("memory", ["off", "episode"])
 @pytest.mark.parametrize("family", FAMILIES)
-def test_save_load_round_trip(envs, family, tmp_path):
-    policy = make_policy(family, seed=0, hidden_dim=32)
+def test_save_load_round_trip(envs, family, memory, tmp_path):
+    policy = make_policy(family, seed=0, hidden_dim=32, memory=memory)
     with torch.no_grad():  # move away from the initialization so that loading must restore real weights
         for p in policy.net.parameters():
             p.add_(0.01 * torch.randn_like(p))
@@ -123,15 +130,17 @@ def test_save_load_round_trip(envs, family, tmp_path):
     b, _ = rollout(loaded, envs, rng_seed=1)
     assert [str(t.decision.action) for t in a] == [str(t.decision.action) for t in b]
     np.testing.assert_allclose([t.decision.logprobs for t in a], [t.decision.logprobs for t in b], atol=1e-6)
-    fresh = make_policy(family, seed=5, hidden_dim=32)
+    fresh = make_policy(family, seed=5, hidden_dim=32, memory=memory)
     fresh.load_state_dict(policy.state_dict())
     c, _ = rollout(fresh, envs, rng_seed=1)
     np.testing.assert_allclose([t.decision.logprobs for t in a], [t.decision.logprobs for t in c], atol=1e-6)
 
 
+@pytest.mark.parametrize("memory", ["off", "episode"])
 @pytest.mark.parametrize("family", FAMILIES)
-def test_batch_equals_one_at_a_time(envs, family):
-    policy = make_policy(family, seed=0)
+def test_batch_equals_one_at_a_time(envs, family, memory):
+    # with memory, rows of different history lengths are padded together: padding must change nothing
+    policy = make_policy(family, seed=0, memory=memory)
     turns, inputs = rollout(policy, envs, steps=3, greedy=True)
     for k, (obs, infos, histories) in enumerate(inputs):
         for i in range(len(obs)):
