@@ -132,6 +132,7 @@ class RunPlan:
     steps_per_subtask: int
     split: str
     episodes: int
+    curve_episodes: int
     eval_every: int
     panel_seed: int
     pool_size: int
@@ -174,7 +175,7 @@ def cell_config(cell: Cell, plan: RunPlan) -> Any:
         "max_episode_steps": plan.steps_per_subtask * cell.k,
         "total_env_steps": plan.budget(cell.k),
         "eval_split": plan.split,
-        "eval_episodes": plan.episodes,
+        "eval_episodes": min(plan.curve_episodes, plan.episodes),  # the curve: the panel's first games
         "eval_every": plan.eval_every,
         "eval_seed": plan.panel_seed,
         "output_dir": str(Path(plan.out) / "runs"),

@@ -61,6 +61,7 @@ class Protocol:
     steps_per_subtask: int | None = None  # None: the preset's max_episode_steps
     tune_episodes: int = 100
     report_episodes: int = 100
+    curve_episodes: int = 50  # the learning curve plays the first games of the panel (nested: same games, seeds)
     eval_every: int = 4
     panel_seed: int = 0
     pool_size: int = 256
@@ -69,7 +70,7 @@ class Protocol:
     overrides: dict[str, Any] = field(default_factory=dict)  # config fields set alike for every arm (--set)
 
     def __post_init__(self) -> None:
-        for name in ("tune_episodes", "report_episodes"):
+        for name in ("tune_episodes", "report_episodes", "curve_episodes"):
             if not 1 <= getattr(self, name) <= self.pool_size:
                 raise ValueError(f"{name} ({getattr(self, name)}) must be in [1, pool_size ({self.pool_size})]: a "
                                  "panel plays the first games of the split's compiled pool")  # fmt: skip
@@ -93,7 +94,8 @@ class Protocol:
         episodes = self.tune_episodes if stage == "tune" else self.report_episodes
         return RunPlan(preset=self.preset, budget_per_subtask=self.budget_per_subtask,
                        steps_per_subtask=self.resolved_steps_per_subtask(), split=STAGE_SPLITS[stage],
-                       episodes=episodes, eval_every=self.eval_every, panel_seed=self.panel_seed,
+                       episodes=episodes, curve_episodes=self.curve_episodes, eval_every=self.eval_every,
+                       panel_seed=self.panel_seed,
                        pool_size=self.pool_size, out=str(out), overrides=dict(self.overrides))  # fmt: skip
 
     def sweep(self) -> list[tuple[float, float]]:
@@ -156,11 +158,15 @@ class Study:
         if path.is_file() and not self.resume:
             raise FileExistsError(f"{path} exists: pass --resume to complete it, or choose another --out")
         self.results = json.loads(path.read_text()) if path.is_file() else fresh
+        if not isinstance(self.results, dict) or set(fresh) - set(self.results):
+            raise ValueError(f"{path} is not a hierarchy-vs-flat results file (it lacks {sorted(set(fresh))})")
         stored = self.results["meta"]["protocol"]
         if stored != self.protocol.to_dict():
             diff = {k: (stored.get(k), v) for k, v in self.protocol.to_dict().items() if stored.get(k) != v}
             raise ValueError(f"{path} was made with other settings {diff} (stored, now): resume with the same "
                              "settings, or choose another --out")  # fmt: skip
+        if self.tuned_file:
+            _frozen_points(Path(self.tuned_file), self.protocol.preset, self.grid.arms)  # a bad file fails now
         self.results["meta"]["commands"].append(self.command)
         self.results["meta"]["git_commit"] = _git_commit()
 
@@ -189,11 +195,7 @@ class Study:
             tuning.update({"source": "sweep", "seed": TUNE_SEED, "ks": ks, "split": STAGE_SPLITS["tune"],
                            "points": [list(p) for p in points], "best": best})  # fmt: skip
         elif self.tuned_file:
-            frozen = json.loads(Path(self.tuned_file).read_text())["tuning"]
-            missing = [a for a in self.grid.arms if a not in frozen.get("best", {})]
-            if missing:
-                raise ValueError(f"{self.tuned_file} holds no tuned point for {missing}")
-            best = {arm: frozen["best"][arm] for arm in self.grid.arms}
+            best = _frozen_points(Path(self.tuned_file), self.protocol.preset, self.grid.arms)
             tuning.update({"source": f"file:{self.tuned_file}", "best": best})
         else:
             from hiper_agent.ppo_config import HiPERConfig
@@ -261,6 +263,20 @@ class Study:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.results, indent=1) + "\n")
         os.replace(tmp, path)  # a reader (or a kill) never sees half a file
+
+
+def _frozen_points(path: Path, preset: str, arms: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The tuned point of each arm frozen in an earlier study's results.json (tuned on the same preset)."""
+    try:
+        stored = json.loads(path.read_text())
+        frozen, tuned_on = stored["tuning"].get("best", {}), stored["meta"]["protocol"]["preset"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a hierarchy-vs-flat results file with tuned points ({err!r})") from err
+    missing = [a for a in arms if a not in frozen]
+    if missing or tuned_on != preset:
+        raise ValueError(f"{path} holds no point tuned on preset {preset!r} for {missing or list(arms)} (it was "
+                         f"tuned on {tuned_on!r})")  # fmt: skip
+    return {arm: frozen[arm] for arm in arms}
 
 
 def _init_worker() -> None:

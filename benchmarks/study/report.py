@@ -58,7 +58,7 @@ def summarize(results: dict[str, Any], *, replicates: int = 10_000) -> dict[str,
                 "train_env_steps": float(np.mean([r["train"]["env_steps"] for r in rs])),
                 "minutes": float(np.mean([r["seconds"]["wall"] for r in rs])) / 60,
                 "trainer_mismatch": [r["seed"] for r in rs if r.get("trainer_final_success") is not None
-                                     and abs(r["trainer_final_success"] - r["final_success"]) > 1e-9],
+                                     and abs(r["trainer_final_success"] - r["replay_curve_games_success"]) > 1e-9],
             }  # fmt: skip
         best = max(arms, key=lambda a: arms[a]["final"]["estimate"])
         best_final = arms[best]["final"]["estimate"]
@@ -115,7 +115,7 @@ def markdown(results: dict[str, Any], stats: dict[str, Any] | None = None) -> st
     points = ", ".join(f"{a} lr {p['lr']:g} T {p['temperature']:g}" for a, p in best.items())
     lines += ["", f"Settings ({tuning.get('source', '?')}): {points}. Panel: {protocol['report_episodes']} "
               f"`valid_unseen` games, greedy; budget {protocol['budget_per_subtask']:,} env steps per subtask; "
-              f"intervals: {stats['method']}. Command: `{meta['commands'][0] if meta['commands'] else '?'}`."]  # fmt: skip
+              f"intervals: {stats['method']}. Command: `{(meta['commands'] or ['?'])[0]}`."]  # fmt: skip
     return "\n".join(lines)
 
 

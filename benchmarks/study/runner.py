@@ -1,9 +1,10 @@
-"""One cell of the study, in a worker process: train with the trainer, then play the stage's panel once more.
+"""One cell of the study, in a worker process: train with the trainer, then play the stage's panel.
 
-The trainer's own evaluations (every ``eval_every`` iterations, on the stage's panel) give the learning curve.
-The final evaluation is replayed here from the saved policy, greedily, on the same panel: it gives the per-game
-outcomes that the bootstrap resamples and the option statistics (the trainer's metrics keep neither). Being
-greedy it must reproduce the trainer's last point; the record keeps both, and the report flags a mismatch.
+The trainer's own evaluations (every ``eval_every`` iterations, on the first ``curve_episodes`` games of the
+stage's panel) give the learning curve. The final evaluation plays the whole panel from the saved policy,
+greedily: it gives the per-game outcomes that the bootstrap resamples and the option statistics (the trainer's
+metrics keep neither). Panels are nested (game ``i`` with reset seed ``seed + i``), so on the curve's games the
+final evaluation must reproduce the trainer's last point; the record keeps both and the report flags a mismatch.
 
 The panel's split is checked against the stage before anything is built (``check_split``): a tuning cell never
 constructs a ``valid_unseen`` panel (the test suite also watches every panel, pool and env made).
@@ -53,7 +54,7 @@ def run_cell(cell: Cell, plan: RunPlan) -> dict[str, Any]:
     panels = config.eval_panels()
     for panel in panels:
         check_split(cell.stage, panel.split)
-    from hiper_agent import load_policy, train
+    from hiper_agent import EvalPanel, load_policy, train
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the grid's bar is the progress
@@ -66,14 +67,19 @@ def run_cell(cell: Cell, plan: RunPlan) -> dict[str, Any]:
     rollouts = [r for r in history if r.get("rollout/success_rate") is not None]
 
     policy = load_policy(Path(summary["run_dir"]) / "policy")
-    outcomes, episodes = _final_evaluation(config, panels[0], policy)
+    final_panel = EvalPanel(config.env_id, plan.split, plan.episodes, plan.panel_seed, cell.k)
+    check_split(cell.stage, final_panel.split)
+    outcomes, episodes = _final_evaluation(config, final_panel, policy)
+    curve_games = panels[0].episodes
     last = rollouts[-1] if rollouts else {}
     return {
         "key": cell.key, "stage": cell.stage, "arm": cell.arm, "K": cell.k, "seed": cell.seed, "lr": cell.lr,
-        "temperature": cell.temperature, "panel": panels[0].name, "fingerprint": config_fingerprint(config),
+        "temperature": cell.temperature, "panel": final_panel.name, "curve_panel": panels[0].name,
+        "fingerprint": config_fingerprint(config),
         "final_success": sum(outcomes) / len(outcomes),
         "outcomes": "".join(str(o) for o in outcomes),  # game i of the panel: 1 won, 0 lost
-        "trainer_final_success": curve[-1][1] if curve else None,
+        "trainer_final_success": curve[-1][1] if curve else None,  # on the curve's games:
+        "replay_curve_games_success": sum(outcomes[:curve_games]) / curve_games,  # the same number, replayed
         "curve": curve,
         "options": option_counts(episodes).to_dict(),
         "train": {"env_steps": int(max((r.get("rollout/total_env_steps", 0) for r in history), default=0)),

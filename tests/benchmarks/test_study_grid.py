@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +19,10 @@ from benchmarks.study.report import MARKERS, markdown, plot, summarize, update_m
 from benchmarks.study.runner import check_split, config_fingerprint, run_cell
 
 # The tiny protocol (each shrink is only for speed): 8 envs, one PPO epoch, 8-step episodes, 200 env steps, panels
-# of 4 games from pools of 8 compiled games (cached in ~/.cache/hiper after the first run), 2 tuning points.
-TINY = Protocol(budget_per_subtask=200, steps_per_subtask=8, tune_episodes=4, report_episodes=4, eval_every=1,
-                pool_size=8, lr_factors=(1.0,), temperatures=(0.5, 1.0),
+# of 6 games (curves on the first 3) from pools of 8 compiled games (cached in ~/.cache/hiper after the first run),
+# 2 tuning points.
+TINY = Protocol(budget_per_subtask=200, steps_per_subtask=8, tune_episodes=6, report_episodes=6, curve_episodes=3,
+                eval_every=1, pool_size=8, lr_factors=(1.0,), temperatures=(0.5, 1.0),
                 overrides={"num_envs": 8, "ppo_epochs": 1, "minibatch_size": 64})  # fmt: skip
 
 
@@ -93,6 +100,27 @@ def test_resume_skips_finished_cells(tmp_path):
     assert results["meta"]["commands"] == ["", "again"]
 
 
+def test_frozen_points_from_an_earlier_study(tmp_path):
+    earlier = tmp_path / "earlier.json"
+    best = {"hiper": {"lr": 1e-3, "temperature": 1.0}, "flat-gae": {"lr": 9e-3, "temperature": 0.5}}
+    earlier.write_text(json.dumps({"meta": {"protocol": {"preset": "cpu"}}, "tuning": {"best": best}}))
+    seen: list[tuple[str, float, float]] = []
+
+    def fake(cell: Cell, plan: RunPlan) -> dict:
+        seen.append((cell.arm, cell.lr, cell.temperature))
+        return {"key": cell.key, "final_success": 0.0, "fingerprint": ""}
+
+    results = Study(tmp_path / "a", TINY, Grid(("hiper", "flat-gae"), (1,), (0,)), tuned_file=str(earlier),
+                    workers=0, run=fake).run_all()  # fmt: skip
+    assert sorted(seen) == [("flat-gae", 9e-3, 0.5), ("hiper", 1e-3, 1.0)]
+    assert results["tuning"]["source"] == f"file:{earlier}"
+    with pytest.raises(ValueError, match="no point tuned on preset 'cpu' for \\['flat-grpo'\\]"):
+        Study(tmp_path / "b", TINY, Grid(("flat-grpo",), (1,), (0,)), tuned_file=str(earlier), workers=0)
+    earlier.write_text("[]")
+    with pytest.raises(ValueError, match="not a hierarchy-vs-flat results file"):
+        Study(tmp_path / "c", TINY, Grid(("hiper",), (1,), (0,)), tuned_file=str(earlier), workers=0)
+
+
 def test_report_seeds_must_be_fresh(tmp_path):
     with pytest.raises(ValueError, match="fresh seeds"):
         Study(tmp_path, TINY, Grid(("hiper",), (1,), (0, TUNE_SEED)), workers=0)
@@ -150,9 +178,9 @@ def test_tiny_grid_end_to_end(tmp_path):
     runs = results["runs"]
     assert sorted(runs) == ["flat-grpo/K1/s0", "flat-grpo/K1/s1", "hiper/K1/s0", "hiper/K1/s1"]
     for r in runs.values():
-        assert "valid_unseen" in r["panel"] and len(r["outcomes"]) == 4 and r["curve"][0][0] == 0
+        assert "valid_unseen" in r["panel"] and len(r["outcomes"]) == 6 and r["curve"][0][0] == 0
         assert r["train"]["env_steps"] >= 200 and len(r["curve"]) >= 2
-        assert r["trainer_final_success"] == r["final_success"]  # the greedy replay reproduces the trainer
+        assert r["trainer_final_success"] == r["replay_curve_games_success"]  # the replay reproduces the trainer
     assert runs["hiper/K1/s0"]["options"]["proposed"] > 0 and runs["flat-grpo/K1/s0"]["options"]["proposed"] == 0
 
     results["stats"] = stats = summarize(results, replicates=500)
@@ -169,3 +197,55 @@ def test_tiny_grid_end_to_end(tmp_path):
     other = tmp_path / "other.md"
     other.write_text("no markers here\n")
     assert not update_markers(other, table) and other.read_text() == "no markers here\n"
+
+
+def test_cli_refuses_bad_input_and_loses_nothing(tmp_path, capsys):
+    from benchmarks.hierarchy_vs_flat import main
+
+    (tmp_path / "results.json").write_text('{"keep": "me"}')
+    assert main(["--out", str(tmp_path), "--ks", "1"]) == 2
+    assert "--resume" in capsys.readouterr().err and (tmp_path / "results.json").read_text() == '{"keep": "me"}'
+    assert main(["--out", str(tmp_path / "new"), "--eval-episodes", "300", "--pool-size", "256"]) == 2
+    assert "report_episodes (300)" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    assert main(["--out", str(tmp_path), "--resume"]) == 2
+    assert "not a hierarchy-vs-flat results file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--set", "num_envs"])
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--full", "--tuned", "x.json"])
+
+
+@pytest.mark.slow
+def test_cli_killed_grid_resumes_without_redoing_runs(tmp_path):
+    """The real CLI with 2 worker processes, SIGKILLed after its first finished run, then --resume; then the report
+    script regenerates the table from results.json."""
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "hvf"
+    cmd = [sys.executable, str(root / "benchmarks" / "hierarchy_vs_flat.py"), "--out", str(out),
+           "--arms", "hiper", "flat-gae", "--ks", "1", "--seeds", "0", "1", "--budget", "200",
+           "--steps-per-subtask", "8", "--eval-episodes", "4", "--curve-episodes", "2", "--eval-every", "1",
+           "--pool-size", "8", "--set", "num_envs=8", "ppo_epochs=1", "minibatch_size=64",
+           "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=root, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    results_file, deadline = out / "results.json", time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results_file.is_file() and json.loads(results_file.read_text())["runs"]:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, f"the grid ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = json.loads(results_file.read_text())["runs"]
+    assert 1 <= len(first) < 4
+    subprocess.run([*cmd, "--resume"], cwd=root, check=True, capture_output=True, timeout=900)
+    results = json.loads(results_file.read_text())
+    assert len(results["runs"]) == 4 and all(results["runs"][k] == v for k, v in first.items())  # kept, not redone
+    assert len(results["meta"]["commands"]) == 2
+    assert set(results["stats"]["per_k"]["1"]["arms"]) == {"hiper", "flat-gae"}
+    assert (out / "hierarchy_vs_flat.png").is_file() and "| 1 | " in (out / "table.md").read_text()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{MARKERS[0]}\nold\n{MARKERS[1]}\n")
+    report = subprocess.run([sys.executable, str(root / "benchmarks" / "hierarchy_vs_flat_report.py"),
+                             str(results_file), "--plot", str(tmp_path / "p.png"), "--update", str(readme)],
+                            cwd=root, check=True, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert (tmp_path / "p.png").is_file() and report.stdout.split("plot:")[0].strip() in readme.read_text()
