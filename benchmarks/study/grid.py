@@ -21,7 +21,7 @@ import json
 import multiprocessing
 import os
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -219,7 +219,7 @@ class Study:
               f"({plan.split} panel of {plan.episodes} games)", flush=True)  # fmt: skip
         if not todo:
             return
-        _compile_games(plan, sorted({c.k for c in todo}))
+        _compile_games([next(c for c in todo if c.k == k) for k in sorted({c.k for c in todo})], plan)
         from tqdm.auto import tqdm
 
         failed: dict[str, str] = {}
@@ -240,18 +240,21 @@ class Study:
                 for cell in todo:
                     finish(cell, self.run(cell, plan), None)
             else:
-                self._pool(todo, plan, finish)
+                self._pool(todo, plan, finish, bar.refresh)
         if failed:
             raise RuntimeError(f"{len(failed)} run(s) failed (kept in results.json 'errors'; --resume retries "
                                f"them): {failed}")  # fmt: skip
 
-    def _pool(self, todo: Sequence[Cell], plan: RunPlan, finish: Callable[..., None]) -> None:
+    def _pool(
+        self, todo: Sequence[Cell], plan: RunPlan, finish: Callable[..., None], refresh: Callable[[], Any]
+    ) -> None:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked torch threads
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init_worker) as pool:
             futures: dict[Future[dict[str, Any]], Cell] = {pool.submit(self.run, c, plan): c for c in todo}
             pending = set(futures)
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, pending = wait(pending, timeout=30, return_when=FIRST_COMPLETED)
+                refresh()  # the elapsed time moves between finished runs too
                 for future in done:
                     error = future.exception()
                     finish(futures[future], None if error else future.result(), None if error is None else
@@ -288,13 +291,21 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _compile_games(plan: RunPlan, ks: Sequence[int]) -> None:
-    """Compile the training games and the stage's panel games once, here, before the workers load them."""
-    from hiper_envs.alfworld.pool import shared_pool
+def _compile_games(cells: Iterable[Cell], plan: RunPlan) -> None:
+    """Build each K's training env and panel env once, here, before the workers start.
 
-    for k in ks:
-        for split in ("train", plan.split):
-            shared_pool(split, plan.pool_size, num_subtasks=k)
+    Their games are compiled (``pool_size``) and cached, so the workers load them from disk instead of each
+    compiling the same games at once.
+    """
+    import gymnasium as gym
+
+    import hiper_envs  # noqa: F401  (registers the HiPER/* ids)
+
+    for cell in cells:
+        config = cell_config(cell, plan)
+        for split in (config.env_kwargs.get("split", "train"), plan.split):
+            env = gym.make(config.env_id, **{**config.env_kwargs, "split": split})
+            env.close()
 
 
 def _git_commit() -> str | None:
