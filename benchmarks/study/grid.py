@@ -70,13 +70,16 @@ class Protocol:
     overrides: dict[str, Any] = field(default_factory=dict)  # config fields set alike for every arm (--set)
 
     def __post_init__(self) -> None:
-        for name in ("tune_episodes", "report_episodes", "curve_episodes"):
-            if not 1 <= getattr(self, name) <= self.pool_size:
-                raise ValueError(f"{name} ({getattr(self, name)}) must be in [1, pool_size ({self.pool_size})]: a "
-                                 "panel plays the first games of the split's compiled pool")  # fmt: skip
+        for name in ("report_episodes", "curve_episodes"):
+            self._check_panel(name)
         if self.budget_per_subtask < 1 or self.eval_every < 1:
             raise ValueError(f"budget_per_subtask ({self.budget_per_subtask}) and eval_every ({self.eval_every}) "
                              "must be >= 1")  # fmt: skip
+
+    def _check_panel(self, name: str) -> None:
+        if not 1 <= getattr(self, name) <= self.pool_size:
+            raise ValueError(f"{name} ({getattr(self, name)}) must be in [1, pool_size ({self.pool_size})]: a "
+                             "panel plays the first games of the split's compiled pool")  # fmt: skip
 
     def resolved_steps_per_subtask(self) -> int:
         """Step limit per subtask: the protocol's, else the preset's ``max_episode_steps``."""
@@ -91,6 +94,8 @@ class Protocol:
 
     def plan(self, stage: str, out: str | Path) -> RunPlan:
         """The settings every cell of ``stage`` shares (its panel is on the stage's one split)."""
+        if stage == "tune":
+            self._check_panel("tune_episodes")
         episodes = self.tune_episodes if stage == "tune" else self.report_episodes
         return RunPlan(preset=self.preset, budget_per_subtask=self.budget_per_subtask,
                        steps_per_subtask=self.resolved_steps_per_subtask(), split=STAGE_SPLITS[stage],
@@ -165,6 +170,8 @@ class Study:
             diff = {k: (stored.get(k), v) for k, v in self.protocol.to_dict().items() if stored.get(k) != v}
             raise ValueError(f"{path} was made with other settings {diff} (stored, now): resume with the same "
                              "settings, or choose another --out")  # fmt: skip
+        if self.tune:
+            self.protocol.plan("tune", self.out)  # a tuning panel larger than the pool fails now
         if self.tuned_file:
             _frozen_points(Path(self.tuned_file), self.protocol.preset, self.grid.arms)  # a bad file fails now
         self.results["meta"]["commands"].append(self.command)

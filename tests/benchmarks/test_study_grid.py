@@ -207,6 +207,8 @@ def test_cli_refuses_bad_input_and_loses_nothing(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err and (tmp_path / "results.json").read_text() == '{"keep": "me"}'
     assert main(["--out", str(tmp_path / "new"), "--eval-episodes", "300", "--pool-size", "256"]) == 2
     assert "report_episodes (300)" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    assert main(["--out", str(tmp_path / "new"), "--full", "--pool-size", "60", "--eval-episodes", "60"]) == 2
+    assert "tune_episodes (100) must be in [1, pool_size (60)]" in capsys.readouterr().err
     assert main(["--out", str(tmp_path), "--resume"]) == 2
     assert "not a hierarchy-vs-flat results file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
