@@ -1,0 +1,188 @@
+"""The arms of the hierarchy-vs-flat study and the trainer config of one cell (arm, K, seed, lr, temperature).
+
+Every arm starts from the same preset (``cpu`` by default) and changes only what makes it that arm: the policy's
+hierarchy (the preset's family, or its flat variant ``flat-<family>``), the advantage estimator and, for the
+group estimators, the group size. Everything else (features, memory, model sizes, batch, PPO settings) is the
+preset's, so when the preset's learner changes the arms follow it.
+
+**Shaping.** Identical in every arm of the comparison; only terms that mean the same thing for every policy
+are kept:
+
+- kept at the preset's value, for every arm: the invalid-action penalty and plan-progress shaping
+  (``progress_shaping``): both are defined for any policy, hierarchical or flat;
+- off for every arm: the subgoal bonus, the KEEP penalty and the KEEP-consistency penalty. They exist only for a
+  policy that proposes subgoals: a flat policy never earns the bonus (it has no subgoal to reach), and it says
+  KEEP on every step after the first, so a KEEP penalty would tax each of its steps. Giving the bonus to the
+  hierarchical arms only would mix "hierarchy + HAE" with "an extra, env-verified dense reward", and under flat
+  GAE the planner farms it (the first study: hier-gae fell from 18 % to 2 % while 94 % of its one-step subgoals
+  were achieved), so "planning alone" would measure the farming. HiPER's paper has no subgoal-completion reward.
+
+The project's shaped recipe, HiPER with the executor subgoal bonus (HAE keeps it out of the planner's return), is
+the extra arm ``hiper-bonus``: not in the grids by default (``--arms`` adds it), and never the "HiPER" row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ARMS",
+    "ARM_ORDER",
+    "STUDY_OVERRIDES",
+    "Arm",
+    "Cell",
+    "RunPlan",
+    "cell_config",
+    "flat_family",
+    "hierarchical_family",
+    "shaping_of",
+]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: a policy hierarchy, an estimator and the shaping it adds beyond the common one."""
+
+    name: str
+    hierarchical: bool
+    advantage_estimator: str
+    group_size: int = 1
+    subgoal_bonus: float = 0.0
+    label: str = ""
+
+
+ARMS: dict[str, Arm] = {
+    "hiper": Arm("hiper", True, "hae", label="hierarchical policy + HAE (HiPER)"),
+    "hier-gae": Arm("hier-gae", True, "gae", label='hierarchical policy + flat GAE ("planning alone")'),
+    "flat-gae": Arm("flat-gae", False, "gae", label="flat policy + GAE (PPO)"),
+    "flat-grpo": Arm("flat-grpo", False, "grpo", group_size=8, label="flat policy + GRPO (groups of 8)"),
+    "flat-gigpo": Arm("flat-gigpo", False, "gigpo", group_size=8, label="flat policy + GiGPO (groups of 8)"),
+    "hiper-bonus": Arm("hiper-bonus", True, "hae", subgoal_bonus=1.0,
+                       label="HiPER + executor subgoal bonus 1.0 (the shaped recipe; not in the comparison)"),
+}  # fmt: skip
+ARM_ORDER: tuple[str, ...] = tuple(ARMS)
+
+#: Set in every cell, whatever the preset says: one process per cell (the grid runs cells in parallel, one per
+#: core), greedy evaluation (the policy's best guess, no sampling noise in the comparison), no checkpoints.
+STUDY_OVERRIDES: dict[str, Any] = {
+    "num_threads": 1,
+    "env_workers": 0,
+    "eval_temperature": 0.0,
+    "checkpoint_every": 0,
+    "log_tensorboard": False,
+    "progress": False,
+    "overwrite": True,
+    "resume": False,
+    "num_iterations": 10**9,  # the env-step budget ends the run
+}
+
+
+def hierarchical_family(preset_policy: str) -> str:
+    """The hierarchical policy family of a preset (``flat-scorer`` -> ``scorer``)."""
+    return preset_policy.removeprefix("flat-")
+
+
+def flat_family(preset_policy: str) -> str:
+    """The flat variant of a preset's policy family, ``flat-<family>``, which must be registered.
+
+    Raises:
+        ValueError: The family has no registered flat variant (register ``flat-<family>`` beside it).
+    """
+    from hiper_agent.policies import policy_names
+
+    name = f"flat-{hierarchical_family(preset_policy)}"
+    if name not in policy_names():
+        raise ValueError(f"policy family {preset_policy!r} has no flat variant {name!r} registered; the study "
+                         f"needs one for its flat arms (registered: {', '.join(policy_names())})")  # fmt: skip
+    return name
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the grid: a stage, an arm, K, a seed and the two tuned settings."""
+
+    stage: str
+    arm: str
+    k: int
+    seed: int
+    lr: float
+    temperature: float
+
+    @property
+    def key(self) -> str:
+        """Its id in results.json: ``hiper/K1/s0`` (report) or ``tune/hiper/K1/lr0.003/T0.5``."""
+        if self.stage == "report":
+            return f"{self.arm}/K{self.k}/s{self.seed}"
+        return f"{self.stage}/{self.arm}/K{self.k}/lr{self.lr:g}/T{self.temperature:g}"
+
+    @property
+    def slug(self) -> str:
+        """Its run folder name."""
+        return self.key.replace("/", "-")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What every cell of a grid shares: the preset, budgets, the panel of its stage and where runs go."""
+
+    preset: str
+    budget_per_subtask: int
+    steps_per_subtask: int
+    split: str
+    episodes: int
+    curve_episodes: int
+    eval_every: int
+    panel_seed: int
+    pool_size: int
+    out: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Config fields set for every arm alike (``--set``), e.g. a smaller ``num_envs`` for a quick check."""
+
+    def budget(self, k: int) -> int:
+        """Training env steps of a run at K subtasks."""
+        return self.budget_per_subtask * k
+
+
+def shaping_of(config: Any) -> dict[str, Any]:
+    """The shaping fields of a config (to show that every arm trains on the same reward)."""
+    names = ("invalid_action_penalty", "progress_shaping", "subgoal_bonus", "keep_penalty", "keep_penalty_mode",
+             "keep_consistency_penalty", "reward_scale")  # fmt: skip
+    flat = config.to_flat_dict()
+    return {name: flat[name] for name in names}
+
+
+def cell_config(cell: Cell, plan: RunPlan) -> Any:
+    """The `HiPERConfig` of one cell: the preset, the arm's hierarchy and estimator, the stage's panel, K, budget."""
+    from hiper_agent.training.ppo_config import HiPERConfig
+
+    base = HiPERConfig.from_preset(plan.preset, **plan.overrides)
+    arm = ARMS[cell.arm]
+    family = hierarchical_family(base.agent.policy) if arm.hierarchical else flat_family(base.agent.policy)
+    overrides: dict[str, Any] = {
+        **STUDY_OVERRIDES,
+        "policy": family,
+        "advantage_estimator": arm.advantage_estimator,
+        "group_size": arm.group_size,
+        "seed": cell.seed,
+        "lr": cell.lr,
+        "temperature": cell.temperature,
+        # shaping: see the module docstring
+        "subgoal_bonus": arm.subgoal_bonus,
+        "keep_penalty": 0.0,
+        "keep_consistency_penalty": 0.0,
+        "env_kwargs": {**base.env.env_kwargs, "num_subtasks": cell.k, "pool_size": plan.pool_size},
+        "max_episode_steps": plan.steps_per_subtask * cell.k,
+        "total_env_steps": plan.budget(cell.k),
+        "eval_split": plan.split,
+        "eval_episodes": min(plan.curve_episodes, plan.episodes),  # the curve: the panel's first games
+        "eval_every": plan.eval_every,
+        "eval_seed": plan.panel_seed,
+        "output_dir": str(Path(plan.out) / "runs"),
+        "exp_name": cell.slug,
+    }
+    clash = sorted((set(plan.overrides) - {"env_kwargs"}) & set(overrides))  # env_kwargs: merged above
+    if clash:
+        raise ValueError(f"the study sets {clash} itself (per arm, stage or K); they cannot be overridden")
+    return HiPERConfig.from_preset(plan.preset, **{**plan.overrides, **overrides})

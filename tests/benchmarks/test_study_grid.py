@@ -1,0 +1,258 @@
+"""The hierarchy-vs-flat harness: arms, the tuning protocol's split discipline, resume, a tiny grid end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.study.arms import ARMS, Cell, RunPlan, cell_config, shaping_of
+from benchmarks.study.grid import TUNE_SEED, Grid, Protocol, Study, select_best
+from benchmarks.study.report import MARKERS, markdown, plot, summarize, update_markers
+from benchmarks.study.runner import check_split, config_fingerprint, run_cell
+
+# The tiny protocol (each shrink is only for speed): 8 envs, one PPO epoch, 8-step episodes, 200 env steps, panels
+# of 6 games (curves on the first 3) from pools of 8 compiled games (cached in ~/.cache/hiper after the first run),
+# 2 tuning points.
+TINY = Protocol(budget_per_subtask=200, steps_per_subtask=8, tune_episodes=6, report_episodes=6, curve_episodes=3,
+                eval_every=1, pool_size=8, lr_factors=(1.0,), temperatures=(0.5, 1.0),
+                overrides={"num_envs": 8, "ppo_epochs": 1, "minibatch_size": 64})  # fmt: skip
+
+
+def _plan(stage: str = "report", **changes) -> RunPlan:
+    return dataclasses.replace(TINY.plan(stage, "/tmp/unused"), **changes)
+
+
+def test_arms_differ_only_in_hierarchy_estimator_and_groups():
+    plan = _plan()
+    configs = {arm: cell_config(Cell("report", arm, 2, 0, 3e-3, 0.5), plan) for arm in ARMS}
+    assert {a: c.agent.policy for a, c in configs.items()} == {
+        "hiper": "scorer", "hier-gae": "scorer", "flat-gae": "flat-scorer", "flat-grpo": "flat-scorer",
+        "flat-gigpo": "flat-scorer", "hiper-bonus": "scorer"}  # fmt: skip
+    assert [configs[a].credit.advantage_estimator for a in ("hiper", "hier-gae", "flat-grpo")] == ["hae", "gae", "grpo"]
+    compared = [a for a in ARMS if a != "hiper-bonus"]
+    assert len({json.dumps(shaping_of(configs[a])) for a in compared}) == 1  # the same reward for every arm
+    assert shaping_of(configs["hiper"])["subgoal_bonus"] == 0 and configs["hiper-bonus"].credit.subgoal_bonus == 1.0
+    ignore = {"policy", "advantage_estimator", "group_size", "subgoal_bonus", "exp_name"}
+    flat = [{k: v for k, v in configs[a].to_flat_dict().items() if k not in ignore} for a in ARMS]
+    assert all(f == flat[0] for f in flat)  # everything else is the preset's, the same for all
+    c = configs["hiper"]
+    assert (c.env.env_kwargs["num_subtasks"], c.env.max_episode_steps, c.ppo.total_env_steps) == (2, 16, 400)
+    assert (c.evaluation.eval_split, c.env.num_envs, c.run.num_threads, c.evaluation.eval_temperature) == (
+        "valid_unseen",
+        8,
+        1,
+        0.0,
+    )
+    with pytest.raises(ValueError, match="cannot be overridden"):
+        cell_config(Cell("report", "hiper", 1, 0, 1e-3, 0.5), _plan(overrides={"advantage_estimator": "gae"}))
+
+
+def test_stage_split_discipline():
+    check_split("tune", "valid_seen")
+    check_split("report", "valid_unseen")
+    for stage, split in (("tune", "valid_unseen"), ("tune", "train"), ("report", "valid_seen")):
+        with pytest.raises(ValueError, match="evaluates on"):
+            check_split(stage, split)
+    # a tuning cell handed a held-out plan refuses before it builds anything
+    with pytest.raises(ValueError, match="'tune' stage evaluates on 'valid_seen' only"):
+        run_cell(Cell("tune", "hiper", 1, TUNE_SEED, 3e-3, 0.5), _plan("tune", split="valid_unseen"))
+
+
+def test_select_best_ties_and_missing():
+    def rec(lr, t, k, final, curve):
+        return {"stage": "tune", "arm": "a", "lr": lr, "temperature": t, "K": k, "final_success": final,
+                "curve": [[0, c] for c in curve]}  # fmt: skip
+
+    records = [rec(1, 0.5, 1, 0.4, [0.1]), rec(1, 0.5, 3, 0.0, [0.0]), rec(2, 0.5, 1, 0.2, [0.3]),
+               rec(2, 0.5, 3, 0.2, [0.1]), rec(3, 0.5, 1, 0.3, [0.1]), rec(3, 0.5, 3, 0.1, [0.0])]  # fmt: skip
+    # mean finals 0.2, 0.2, 0.2: the tie goes to the higher mean curve (lr 2: 0.2), then to the earlier point
+    assert select_best(records, "a", [(1, 0.5), (2, 0.5), (3, 0.5)], [1, 3])["lr"] == 2
+    assert select_best(records, "a", [(1, 0.5), (3, 0.5)], [1, 3])["lr"] == 1
+    with pytest.raises(ValueError, match="missing"):
+        select_best(records, "a", [(4, 0.5)], [1, 3])
+
+
+def test_resume_skips_finished_cells(tmp_path):
+    calls: list[str] = []
+
+    def fake(cell: Cell, plan: RunPlan) -> dict:
+        if len(calls) == 3 and not resumed:
+            raise KeyboardInterrupt  # the grid is killed during its fourth run
+        calls.append(cell.key)
+        return {"key": cell.key, "final_success": 0.0, "fingerprint": config_fingerprint(cell_config(cell, plan))}
+
+    grid = Grid(("hiper", "flat-gae"), (1, 2), (0, 1))
+    resumed = False
+    with pytest.raises(KeyboardInterrupt):
+        Study(tmp_path, TINY, grid, workers=0, run=fake).run_all()
+    done = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert sorted(done) == sorted(calls) and len(done) == 3
+    with pytest.raises(FileExistsError, match="--resume"):
+        Study(tmp_path, TINY, grid, workers=0, run=fake)
+    with pytest.raises(ValueError, match="other settings"):
+        Study(tmp_path, dataclasses.replace(TINY, budget_per_subtask=300), grid, workers=0, resume=True)
+    resumed, first = True, list(calls)
+    results = Study(tmp_path, TINY, grid, workers=0, run=fake, command="again", resume=True).run_all()
+    assert len(results["runs"]) == 8 and len(calls) == 8 and not set(calls[3:]) & set(first)
+    assert results["meta"]["commands"] == ["", "again"]
+
+
+def test_frozen_points_from_an_earlier_study(tmp_path):
+    earlier = tmp_path / "earlier.json"
+    best = {"hiper": {"lr": 1e-3, "temperature": 1.0}, "flat-gae": {"lr": 9e-3, "temperature": 0.5}}
+    earlier.write_text(json.dumps({"meta": {"protocol": {"preset": "cpu"}}, "tuning": {"best": best}}))
+    seen: list[tuple[str, float, float]] = []
+
+    def fake(cell: Cell, plan: RunPlan) -> dict:
+        seen.append((cell.arm, cell.lr, cell.temperature))
+        return {"key": cell.key, "final_success": 0.0, "fingerprint": ""}
+
+    results = Study(tmp_path / "a", TINY, Grid(("hiper", "flat-gae"), (1,), (0,)), tuned_file=str(earlier),
+                    workers=0, run=fake).run_all()  # fmt: skip
+    assert sorted(seen) == [("flat-gae", 9e-3, 0.5), ("hiper", 1e-3, 1.0)]
+    assert results["tuning"]["source"] == f"file:{earlier}"
+    with pytest.raises(ValueError, match="no point tuned on preset 'cpu' for \\['flat-grpo'\\]"):
+        Study(tmp_path / "b", TINY, Grid(("flat-grpo",), (1,), (0,)), tuned_file=str(earlier), workers=0)
+    earlier.write_text("[]")
+    with pytest.raises(ValueError, match="not a hierarchy-vs-flat results file"):
+        Study(tmp_path / "c", TINY, Grid(("hiper",), (1,), (0,)), tuned_file=str(earlier), workers=0)
+
+
+def test_report_seeds_must_be_fresh(tmp_path):
+    with pytest.raises(ValueError, match="fresh seeds"):
+        Study(tmp_path, TINY, Grid(("hiper",), (1,), (0, TUNE_SEED)), workers=0)
+
+
+@pytest.fixture()
+def watched_splits(monkeypatch):
+    """Every split a panel, a game pool or an ALFWorld env is built for, in order."""
+    from hiper_agent.evaluation.panels import EvalPanel
+    from hiper_envs.alfworld.env import ALFWorldEnv
+    from hiper_envs.alfworld.pool import GamePool
+
+    seen: list[tuple[str, str]] = []
+    panel_init, pool_init, env_init = EvalPanel.__post_init__, GamePool.__init__, ALFWorldEnv.__init__
+
+    def panel(self):
+        seen.append(("panel", self.split))
+        panel_init(self)
+
+    def pool(self, split="train", **kwargs):
+        seen.append(("pool", split))
+        pool_init(self, split, **kwargs)
+
+    def env(self, split="train", **kwargs):
+        seen.append(("env", split))
+        env_init(self, split, **kwargs)
+
+    monkeypatch.setattr(EvalPanel, "__post_init__", panel)
+    monkeypatch.setattr(GamePool, "__init__", pool)
+    monkeypatch.setattr(ALFWorldEnv, "__init__", env)
+    return seen
+
+
+def test_tuning_never_builds_a_valid_unseen_panel(tmp_path, watched_splits):
+    """The tuning stage (2 arms, one point, K = 1) builds panels, pools and envs on train and valid_seen only."""
+    protocol = dataclasses.replace(TINY, temperatures=(0.5,))
+    study = Study(tmp_path, protocol, Grid(("hiper", "flat-gae"), (1,), (0,)), tune=True, workers=0)
+    best = study._tuning()
+    assert set(best) == {"hiper", "flat-gae"} and study.results["tuning"]["source"] == "sweep"
+    assert len(study.results["cells"]) == 2 and all("valid_seen" in c["panel"] for c in study.results["cells"].values())
+    assert {("panel", "valid_seen"), ("pool", "valid_seen"), ("env", "train"), ("env", "valid_seen")} <= set(
+        watched_splits
+    )
+    assert all(split != "valid_unseen" for _, split in watched_splits)
+    # the watch does see a held-out panel when one is built (the report stage's)
+    cell_config(Cell("report", "hiper", 1, 0, 3e-3, 0.5), TINY.plan("report", tmp_path)).eval_panels()
+    assert watched_splits[-1] == ("panel", "valid_unseen")
+
+
+def test_tiny_grid_end_to_end(tmp_path):
+    """2 arms × K = 1 × 2 seeds × 200 env steps, in this process, with the preset's settings; the statistics,
+    table and plot come out of results.json."""
+    results = Study(tmp_path, TINY, Grid(("hiper", "flat-grpo"), (1,), (0, 1)), workers=0, command="tiny").run_all()
+    assert results["tuning"]["source"] == "preset cpu (untuned)" and not results["cells"]
+    runs = results["runs"]
+    assert sorted(runs) == ["flat-grpo/K1/s0", "flat-grpo/K1/s1", "hiper/K1/s0", "hiper/K1/s1"]
+    for r in runs.values():
+        assert "valid_unseen" in r["panel"] and len(r["outcomes"]) == 6 and r["curve"][0][0] == 0
+        assert r["train"]["env_steps"] >= 200 and len(r["curve"]) >= 2
+        assert r["trainer_final_success"] == r["replay_curve_games_success"]  # the replay reproduces the trainer
+    assert runs["hiper/K1/s0"]["options"]["proposed"] > 0 and runs["flat-grpo/K1/s0"]["options"]["proposed"] == 0
+
+    results["stats"] = stats = summarize(results, replicates=500)
+    k1 = stats["per_k"]["1"]
+    assert set(k1["arms"]) == {"hiper", "flat-grpo"} and k1["hiper_minus_best_flat"]["flat_arm"] == "flat-grpo"
+    assert k1["arms"]["flat-grpo"]["options"]["achieved_rate"] is None
+    table = markdown(results, stats)
+    assert "| 1 | " in table and "hiper" in table and "flat-grpo" in table and "`tiny`" in table
+    assert plot(results, tmp_path / "plot.png", stats).stat().st_size > 5_000
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{MARKERS[0]}\nold table\n{MARKERS[1]}\noutro\n")
+    assert update_markers(readme, table)
+    assert readme.read_text() == f"intro\n{MARKERS[0]}\n{table}\n{MARKERS[1]}\noutro\n"
+    other = tmp_path / "other.md"
+    other.write_text("no markers here\n")
+    assert not update_markers(other, table) and other.read_text() == "no markers here\n"
+
+
+def test_cli_refuses_bad_input_and_loses_nothing(tmp_path, capsys):
+    from benchmarks.hierarchy_vs_flat import main
+
+    (tmp_path / "results.json").write_text('{"keep": "me"}')
+    assert main(["--out", str(tmp_path), "--ks", "1"]) == 2
+    assert "--resume" in capsys.readouterr().err and (tmp_path / "results.json").read_text() == '{"keep": "me"}'
+    assert main(["--out", str(tmp_path / "new"), "--eval-episodes", "300", "--pool-size", "256"]) == 2
+    assert "report_episodes (300)" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    assert main(["--out", str(tmp_path / "new"), "--full", "--pool-size", "60", "--eval-episodes", "60"]) == 2
+    assert "tune_episodes (100) must be in [1, pool_size (60)]" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path), "--resume"]) == 2
+    assert "not a hierarchy-vs-flat results file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--set", "num_envs"])
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--full", "--tuned", "x.json"])
+
+
+@pytest.mark.slow
+def test_cli_killed_grid_resumes_without_redoing_runs(tmp_path):
+    """The real CLI with 2 worker processes, SIGKILLed after its first finished run, then --resume; then the report
+    script regenerates the table from results.json."""
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "hvf"
+    cmd = [sys.executable, str(root / "benchmarks" / "hierarchy_vs_flat.py"), "--out", str(out),
+           "--arms", "hiper", "flat-gae", "--ks", "1", "--seeds", "0", "1", "--budget", "200",
+           "--steps-per-subtask", "8", "--eval-episodes", "4", "--curve-episodes", "2", "--eval-every", "1",
+           "--pool-size", "8", "--set", "num_envs=8", "ppo_epochs=1", "minibatch_size=64",
+           "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=root, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    results_file, deadline = out / "results.json", time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results_file.is_file() and json.loads(results_file.read_text())["runs"]:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, f"the grid ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = json.loads(results_file.read_text())["runs"]
+    assert 1 <= len(first) < 4
+    subprocess.run([*cmd, "--resume"], cwd=root, check=True, capture_output=True, timeout=900)
+    results = json.loads(results_file.read_text())
+    assert len(results["runs"]) == 4 and all(results["runs"][k] == v for k, v in first.items())  # kept, not redone
+    assert len(results["meta"]["commands"]) == 2
+    assert set(results["stats"]["per_k"]["1"]["arms"]) == {"hiper", "flat-gae"}
+    assert (out / "hierarchy_vs_flat.png").is_file() and "| 1 | " in (out / "table.md").read_text()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{MARKERS[0]}\nold\n{MARKERS[1]}\n")
+    report = subprocess.run([sys.executable, str(root / "benchmarks" / "hierarchy_vs_flat_report.py"),
+                             str(results_file), "--plot", str(tmp_path / "p.png"), "--update", str(readme)],
+                            cwd=root, check=True, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert (tmp_path / "p.png").is_file() and report.stdout.split("plot:")[0].strip() in readme.read_text()
