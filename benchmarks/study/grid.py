@@ -32,7 +32,17 @@ import numpy as np
 from benchmarks.study.arms import ARMS, Cell, RunPlan, cell_config
 from benchmarks.study.runner import STAGE_SPLITS, config_fingerprint, run_cell
 
-__all__ = ["DEFAULT_GRID", "FULL_GRID", "TUNE_SEED", "Grid", "Protocol", "Study", "select_best"]
+__all__ = [
+    "DEFAULT_GRID",
+    "FULL_GRID",
+    "FULL_PROTOCOL",
+    "TUNE_SEED",
+    "Grid",
+    "Protocol",
+    "Study",
+    "estimate_env_steps",
+    "select_best",
+]
 
 #: The seed of every tuning run; the report's seeds must not include it.
 TUNE_SEED = 1000
@@ -50,6 +60,13 @@ class Grid:
 
 DEFAULT_GRID = Grid(("hiper", "hier-gae", "flat-gae", "flat-grpo"), (1, 2, 3), (0, 1, 2))
 FULL_GRID = Grid(("hiper", "hier-gae", "flat-gae", "flat-grpo", "flat-gigpo"), (1, 2, 3), (0, 1, 2, 3, 4))
+#: How ``--full`` changes the default protocol: 3× the budget, a 200-game report panel, finer curves.
+FULL_PROTOCOL: dict[str, Any] = {"budget_per_subtask": 15_000, "report_episodes": 200, "curve_episodes": 50,
+                                 "eval_every": 5}  # fmt: skip
+#: CPU seconds per env step (training with its PPO update, or greedy evaluation) of one cell on one core, measured
+#: with the ``cpu`` preset's scorer on the 2-core development machine (6.0-7.8 ms over K = 1, 3 and both policy
+#: kinds, under load; docs/training.md#hierarchy-vs-flat). Only for the printed estimate.
+SECONDS_PER_STEP = 7.5e-3
 
 
 @dataclass(frozen=True)
@@ -57,12 +74,12 @@ class Protocol:
     """Everything that must be the same across the cells of one results.json (checked on ``--resume``)."""
 
     preset: str = "cpu"
-    budget_per_subtask: int = 8_000
+    budget_per_subtask: int = 5_000
     steps_per_subtask: int | None = None  # None: the preset's max_episode_steps
     tune_episodes: int = 100
     report_episodes: int = 100
-    curve_episodes: int = 50  # the learning curve plays the first games of the panel (nested: same games, seeds)
-    eval_every: int = 4
+    curve_episodes: int = 32  # the learning curve plays the first games of the panel (nested: same games, seeds)
+    eval_every: int = 3
     panel_seed: int = 0
     pool_size: int = 256
     lr_factors: tuple[float, ...] = (1 / 3, 1.0, 3.0)
@@ -113,6 +130,26 @@ class Protocol:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (tuples as lists)."""
         return json.loads(json.dumps(asdict(self)))
+
+
+def estimate_env_steps(cells: Iterable[Cell], plan: RunPlan) -> int:
+    """Env steps the cells will take, training and evaluation, assuming episodes run to 90 % of their limit.
+
+    Training: the budget plus half an iteration (the trainer stops after the iteration that spends it).
+    Evaluation: the curve's points (the untrained policy, every ``eval_every`` iterations, the last one) on the
+    curve's games, and the final play of the whole panel.
+    """
+    from hiper_agent.ppo_config import HiPERConfig
+
+    num_envs = HiPERConfig.from_preset(plan.preset, **plan.overrides).num_envs
+    total = 0.0
+    for cell in cells:
+        length = 0.9 * plan.steps_per_subtask * cell.k
+        iterations = max(1, round(plan.budget(cell.k) / (num_envs * length)))
+        points = 1 + iterations // plan.eval_every + (iterations % plan.eval_every != 0)
+        curve_games = min(plan.curve_episodes, plan.episodes)
+        total += plan.budget(cell.k) + num_envs * length / 2 + (points * curve_games + plan.episodes) * length
+    return int(total)
 
 
 def select_best(records: Sequence[dict[str, Any]], arm: str, points: Sequence[tuple[float, float]],
@@ -178,25 +215,47 @@ class Study:
         self.results["meta"]["git_commit"] = _git_commit()
 
     # ------------------------------------------------------------------ stages
+    def tuning_cells(self) -> list[Cell]:
+        """The sweep: every arm at every point, K = 1 and the grid's largest K, the tuning seed."""
+        ks = sorted({1, max(self.grid.ks)})
+        return [Cell("tune", arm, k, TUNE_SEED, lr, t)
+                for arm in self.grid.arms for k in ks for lr, t in self.protocol.sweep()]  # fmt: skip
+
+    def report_cells(self, best: dict[str, dict[str, Any]]) -> list[Cell]:
+        """Every (arm, K, seed) at its arm's frozen point."""
+        return [Cell("report", arm, k, seed, best[arm]["lr"], best[arm]["temperature"])
+                for k in self.grid.ks for seed in self.grid.seeds for arm in self.grid.arms]  # fmt: skip
+
+    def estimate(self) -> str:
+        """What the study will run and roughly how long it takes (`SECONDS_PER_STEP`, ``self.workers`` cores)."""
+        preset = {arm: {"lr": 0.0, "temperature": 1.0} for arm in self.grid.arms}  # the cost does not depend on it
+        stages = [("tune", self.tuning_cells())] if self.tune else []
+        stages.append(("report", self.report_cells(preset)))
+        lines, total = [], 0
+        for stage, cells in stages:
+            steps = estimate_env_steps(cells, self.protocol.plan(stage, self.out))
+            total += steps
+            lines.append(f"{stage}: {len(cells)} runs, ~{steps / 1e6:.2f}M env steps (training and evaluation)")
+        minutes = total * SECONDS_PER_STEP / max(self.workers, 1) / 60
+        lines.append(f"estimate: ~{minutes:.0f} min on {max(self.workers, 1)} core(s) at {1e3 * SECONDS_PER_STEP:.1f} "
+                     "ms per env step (measured with the cpu preset; games compiled; the bar's ETA measures)")  # fmt: skip
+        return "\n".join(lines)
+
     def run_all(self) -> dict[str, Any]:
         """Tune (if asked), freeze the best points, train and evaluate the report's cells; returns results.json."""
         self.out.mkdir(parents=True, exist_ok=True)
         self.save()
+        print(self.estimate(), flush=True)
         best = self._tuning()
-        cells = [Cell("report", arm, k, seed, best[arm]["lr"], best[arm]["temperature"])
-                 for k in self.grid.ks for seed in self.grid.seeds for arm in self.grid.arms]  # fmt: skip
-        self._execute(cells, "runs", self.protocol.plan("report", self.out))
+        self._execute(self.report_cells(best), "runs", self.protocol.plan("report", self.out))
         return self.results
 
     def _tuning(self) -> dict[str, dict[str, Any]]:
         """The frozen point of each arm: from a sweep here, from an earlier study's file, or the preset's."""
         tuning = self.results["tuning"]
         if self.tune:
-            points = self.protocol.sweep()
-            ks = sorted({1, max(self.grid.ks)})
-            cells = [Cell("tune", arm, k, TUNE_SEED, lr, t)
-                     for arm in self.grid.arms for k in ks for lr, t in points]  # fmt: skip
-            self._execute(cells, "cells", self.protocol.plan("tune", self.out))
+            points, ks = self.protocol.sweep(), sorted({1, max(self.grid.ks)})
+            self._execute(self.tuning_cells(), "cells", self.protocol.plan("tune", self.out))
             records = list(self.results["cells"].values())
             best = {arm: select_best(records, arm, points, ks) for arm in self.grid.arms}
             tuning.update({"source": "sweep", "seed": TUNE_SEED, "ks": ks, "split": STAGE_SPLITS["tune"],

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.study.arms import ARMS, Cell, RunPlan, cell_config, shaping_of
-from benchmarks.study.grid import TUNE_SEED, Grid, Protocol, Study, select_best
+from benchmarks.study.grid import TUNE_SEED, Grid, Protocol, Study, estimate_env_steps, select_best
 from benchmarks.study.report import MARKERS, markdown, plot, summarize, update_markers
 from benchmarks.study.runner import check_split, config_fingerprint, run_cell
 
@@ -53,6 +53,16 @@ def test_arms_differ_only_in_hierarchy_estimator_and_groups():
     )
     with pytest.raises(ValueError, match="cannot be overridden"):
         cell_config(Cell("report", "hiper", 1, 0, 1e-3, 0.5), _plan(overrides={"advantage_estimator": "gae"}))
+
+
+def test_estimate_env_steps_hand_worked():
+    # K = 1, limit 10 -> episodes of 9 steps, 8 envs: 72 steps an iteration, 1000 / 72 -> 14 iterations;
+    # curve points: the start, iterations 2, 4, ..., 14 -> 8 points of 4 games, then the 6-game panel:
+    # 1000 + 8 * 9 / 2 + (8 * 4 + 6) * 9 = 1378; at K = 2 every length and the budget double: 2756
+    plan = dataclasses.replace(_plan(), budget_per_subtask=1000, steps_per_subtask=10, curve_episodes=4,
+                               episodes=6, eval_every=2)  # fmt: skip
+    assert estimate_env_steps([Cell("report", "hiper", 1, 0, 1e-3, 0.5)], plan) == 1378
+    assert estimate_env_steps([Cell("report", "hiper", 2, 0, 1e-3, 0.5)], plan) == 2756
 
 
 def test_stage_split_discipline():
@@ -214,6 +224,11 @@ def test_cli_refuses_bad_input_and_loses_nothing(tmp_path, capsys):
     assert "report_episodes (300)" in capsys.readouterr().err and not (tmp_path / "new").exists()
     assert main(["--out", str(tmp_path / "new"), "--full", "--pool-size", "60", "--eval-episodes", "60"]) == 2
     assert "tune_episodes (100) must be in [1, pool_size (60)]" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path / "new"), "--dry-run"]) == 0
+    assert "report: 36 runs" in capsys.readouterr().out and not (tmp_path / "new").exists()
+    assert main(["--out", str(tmp_path / "new"), "--full", "--dry-run", "--budget", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert "tune: 60 runs" in printed and "report: 75 runs" in printed
     assert main(["--out", str(tmp_path), "--resume"]) == 2
     assert "not a hierarchy-vs-flat results file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
