@@ -139,9 +139,9 @@ def estimate_env_steps(cells: Iterable[Cell], plan: RunPlan) -> int:
     Evaluation: the curve's points (the untrained policy, every ``eval_every`` iterations, the last one) on the
     curve's games, and the final play of the whole panel.
     """
-    from hiper_agent.ppo_config import HiPERConfig
+    from hiper_agent.training.ppo_config import HiPERConfig
 
-    num_envs = HiPERConfig.from_preset(plan.preset, **plan.overrides).num_envs
+    num_envs = HiPERConfig.from_preset(plan.preset, **plan.overrides).env.num_envs
     total = 0.0
     for cell in cells:
         length = 0.9 * plan.steps_per_subtask * cell.k
@@ -236,9 +236,10 @@ class Study:
             steps = estimate_env_steps(cells, self.protocol.plan(stage, self.out))
             total += steps
             lines.append(f"{stage}: {len(cells)} runs, ~{steps / 1e6:.2f}M env steps (training and evaluation)")
-        minutes = total * SECONDS_PER_STEP / max(self.workers, 1) / 60
-        lines.append(f"estimate: ~{minutes:.0f} min on {max(self.workers, 1)} core(s) at {1e3 * SECONDS_PER_STEP:.1f} "
-                     "ms per env step (measured with the cpu preset; games compiled; the bar's ETA measures)")  # fmt: skip
+        cores = max(self.workers, 1)
+        minutes = total * SECONDS_PER_STEP / cores / 60
+        lines.append(f"estimate: ~{minutes:.0f} min on {cores} core(s) at {1e3 * SECONDS_PER_STEP:.1f} ms per env "
+                     "step (measured with the cpu preset; games compiled; the bar's ETA measures)")  # fmt: skip
         return "\n".join(lines)
 
     def run_all(self) -> dict[str, Any]:

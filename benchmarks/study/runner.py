@@ -88,7 +88,8 @@ def run_cell(cell: Cell, plan: RunPlan) -> dict[str, Any]:
                   "last_rollout": {k.removeprefix("rollout/"): last[k] for k in
                                    ("rollout/success_rate", "rollout/episode_length", "rollout/segments_per_episode",
                                     "rollout/subgoal_achieved_rate") if k in last}},
-        "policy": config.agent.policy, "advantage_estimator": config.credit.advantage_estimator, "group_size": config.env.group_size,
+        "policy": config.agent.policy, "advantage_estimator": config.credit.advantage_estimator,
+        "group_size": config.env.group_size,
         "shaping": shaping_of(config), "budget": config.ppo.total_env_steps,
         "seconds": {"wall": time.perf_counter() - wall0, "train_wall": train_seconds,
                     "cpu": time.process_time() - cpu0,
