@@ -149,7 +149,7 @@ def test_sft_entry_point_then_rl_from_the_saved_policy(tmp_path):
 
 def test_entropy_bonus_raises_the_policys_entropy(tmp_path):
     # entropy_coef is part of the loss. Four PPO epochs over the same turns: the first sees the same policy in both
-    # runs, the second a policy updated with or without the bonus, so the mean entropy differs by the bonus alone
+    # runs, the later ones a policy updated with or without the bonus, so the mean entropy differs by the bonus alone
     def mean_entropy(coef: float) -> float:
         config = HiPERConfig.from_preset(
             "smoke",
