@@ -70,7 +70,9 @@ CPU_SMALL = ["--num-envs", "8", "--eval-episodes", "8", "--eval-every", "3", "--
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("preset", "extra"), [("smoke", []), ("cpu", CPU_SMALL)])
+@pytest.mark.parametrize(
+    ("preset", "extra"), [("smoke", []), ("cpu", CPU_SMALL), ("cpu", [*CPU_SMALL, "--scorer-memory", "episode"])]
+)
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path, preset, extra):
     args = [
         sys.executable,
