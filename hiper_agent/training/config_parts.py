@@ -428,6 +428,14 @@ class EvalConfig:
         },
     )
     eval_seed: int = field(default=0, metadata={"help": "Reset seed of the panels' first episode (episode i: +i)."})
+    eval_at_start: bool = field(
+        default=True,
+        metadata={
+            "help": "Evaluate before the first PPO iteration (step 0, after any warm start): the run's reference "
+            "point. An untrained policy plays most episodes to the step limit, so on composite panels this is the "
+            "costliest evaluation of a run. `--num-iterations 0` evaluates the untrained policy alone either way."
+        },
+    )
     eval_before_sft: bool = field(
         default=True,
         metadata={

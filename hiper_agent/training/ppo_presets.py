@@ -99,6 +99,12 @@ _CPU_V2: dict[str, Any] = {
     "eval_num_subtasks": (1, 2, 3),
     "eval_episodes_composite": 200,
     "eval_steps_per_subtask": 50,  # ALFWorld's standard budget (the paper's and every published number's)
+    # the final evaluation plays ~100k steps (1,000 games at K = 1, 400 each at K = 2, 3); the same panels before
+    # training would play ~145k more (the untrained policy runs most games to the limit), so the reference point
+    # is its own command: `--num-iterations 0`
+    "eval_at_start": False,
+    "num_iterations": 50,
+    "eval_every": 50,  # after the last iteration
 }
 
 #: Named settings for `HiPERConfig.from_preset` and `hiper-train --preset`. `cpu` is the CLI default.

@@ -125,7 +125,8 @@ class HiPERTrainer:
                 self._warm_start(logger)
             if c.ppo.kl_coef > 0:
                 self.policy.freeze_reference()
-            logger.log(0, self._evaluate(0) if c.evaluation.eval_every > 0 else {})
+            evaluate = c.evaluation.eval_every > 0 and (c.evaluation.eval_at_start or c.ppo.num_iterations == 0)
+            logger.log(0, self._evaluate(0) if evaluate else {})
         bar = ProgressBar(
             total=c.ppo.num_iterations, initial=self.iteration, enabled=c.run.progress and self.dist.is_main
         )
