@@ -49,12 +49,12 @@ def run_key(arm: str, k: int, seed: int) -> str:
 
 
 def run_config(arm: str, k: int, seed: int, args: argparse.Namespace) -> Any:
-    """The trainer config of one run: the `cpu` preset, the arm's policy and estimator, K subtasks, the budget."""
+    """The trainer config of one run: the `cpu-v1` preset (K = 1 training), the arm's policy and estimator, K subtasks, the budget."""
     from hiper_agent.training.ppo_config import HiPERConfig
 
-    steps_per_subtask = HiPERConfig.from_preset("cpu").env.max_episode_steps
+    steps_per_subtask = HiPERConfig.from_preset("cpu-v1").env.max_episode_steps
     return HiPERConfig.from_preset(
-        "cpu", **ARMS[arm], seed=seed, env_kwargs={"num_subtasks": k, "pool_size": args.pool_size},
+        "cpu-v1", **ARMS[arm], seed=seed, env_kwargs={"num_subtasks": k, "pool_size": args.pool_size},
         max_episode_steps=steps_per_subtask * k,
         total_env_steps=args.budget * k, num_iterations=10**6, eval_split=args.split, eval_episodes=args.eval_episodes,
         eval_every=args.eval_every, checkpoint_every=0, log_tensorboard=False, progress=False,
