@@ -49,7 +49,7 @@ def run_key(arm: str, k: int, seed: int) -> str:
 
 
 def run_config(arm: str, k: int, seed: int, args: argparse.Namespace) -> Any:
-    """The trainer config of one run: the `cpu-v1` preset (K = 1 training), the arm's policy and estimator, K subtasks, the budget."""
+    """The trainer config of one run: the `cpu-v1` preset, the arm's policy and estimator, K subtasks, the budget."""
     from hiper_agent.training.ppo_config import HiPERConfig
 
     steps_per_subtask = HiPERConfig.from_preset("cpu-v1").env.max_episode_steps
