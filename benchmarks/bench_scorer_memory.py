@@ -38,7 +38,7 @@ def main() -> int:
     out = tempfile.mkdtemp(prefix="bench_scorer_memory-")
     run = {"seed": args.seed, "num_envs": args.num_envs, "eval_every": 0, "checkpoint_every": 0, "progress": False}
     trainers = {
-        arm: HiPERTrainer(HiPERConfig.from_preset("cpu", scorer_memory=arm, output_dir=out, exp_name=arm, **run))
+        arm: HiPERTrainer(HiPERConfig.from_preset("cpu-v1", scorer_memory=arm, output_dir=out, exp_name=arm, **run))
         for arm in args.arms
     }
     totals = {arm: {"steps": 0.0, "seconds": 0.0, "cpu_seconds": 0.0, "update_s": 0.0} for arm in args.arms}

@@ -126,6 +126,16 @@ class Trajectory:
         return sum(1 for i, t in enumerate(self.turns) if i == 0 or t.switch)
 
     @property
+    def option_lengths(self) -> list[int]:
+        """Steps of each option, in order (an option opens at step 0 and at every switch; the last may be cut)."""
+        lengths: list[int] = []
+        for i, turn in enumerate(self.turns):
+            if i == 0 or turn.switch:
+                lengths.append(0)
+            lengths[-1] += 1
+        return lengths
+
+    @property
     def num_steps(self) -> int:
         """Env steps taken."""
         return len(self.turns)

@@ -172,6 +172,11 @@ def cell_config(cell: Cell, plan: RunPlan) -> Any:
         "subgoal_bonus": arm.subgoal_bonus,
         "keep_penalty": 0.0,
         "keep_consistency_penalty": 0.0,
+        # one K per cell: the preset's K mix and composite panels give way to the cell's K
+        "train_num_subtasks": (),
+        "eval_num_subtasks": (),
+        "eval_steps_per_subtask": None,
+        "eval_at_start": True,
         "env_kwargs": {**base.env.env_kwargs, "num_subtasks": cell.k, "pool_size": plan.pool_size},
         "max_episode_steps": plan.steps_per_subtask * cell.k,
         "total_env_steps": plan.budget(cell.k),

@@ -6,6 +6,7 @@ imported only when asked for); the trainer, ``hiper-bench`` and the benchmarks b
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hiper_agent.envs.pool import EnvPool, StepResult, SubprocEnvPool, SyncEnvPool, make_env_fns
@@ -13,14 +14,29 @@ from hiper_agent.envs.pool import EnvPool, StepResult, SubprocEnvPool, SyncEnvPo
 __all__ = ["EnvPool", "StepResult", "SubprocEnvPool", "SyncEnvPool", "make_env_fns", "make_pool"]
 
 
-def make_pool(env_id: str, num_envs: int, workers: int = 0, backend: str = "ray", **kwargs: Any) -> EnvPool:
+def make_pool(
+    env_id: str,
+    num_envs: int,
+    workers: int = 0,
+    backend: str = "ray",
+    *,
+    per_env: Sequence[Mapping[str, Any]] | None = None,
+    **kwargs: Any,
+) -> EnvPool:
     """``num_envs`` envs ``gym.make(env_id, **kwargs)`` in one pool, in this process or spread over workers.
+
+    ``per_env`` (one mapping per env) is merged over ``kwargs`` env by env, e.g. to give env groups different
+    numbers of subtasks.
 
     ``workers=0``: in this process; ``workers=N``: over N Ray actors (``backend="ray"``) or worker processes
     (``backend="subprocess"``). The trainer, ``hiper-bench`` and the benchmarks build their pools here; every
     backend gives the same transcripts.
     """
     fns = make_env_fns(env_id, num_envs, **kwargs)
+    if per_env is not None:
+        if len(per_env) != num_envs:
+            raise ValueError(f"per_env has {len(per_env)} entries for {num_envs} envs")
+        fns = [fn for extra in per_env for fn in make_env_fns(env_id, 1, **{**kwargs, **extra})]
     if workers <= 0:
         return SyncEnvPool(fns)
     if backend == "subprocess":

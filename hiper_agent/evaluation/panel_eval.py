@@ -3,13 +3,14 @@
 A panel (``panels.py``) fixes the games and their reset seeds by ``(env, split, K, n, seed)``, so two evaluations
 of two methods play the same tasks in the same order. Metrics are namespaced per split,
 ``eval/<split>/success_rate`` with ``eval/<split>/success_ci_low`` / ``..._ci_high`` (Wilson) and
-``eval/<split>/episodes``, plus per task type ``eval/<split>/success/<task_type>``.
+``eval/<split>/episodes``, plus per task type ``eval/<split>/success/<task_type>``; a composite evaluation (the
+trainer's ``eval_num_subtasks``) logs each K-subtask panel as ``eval/<split>/k<K>/...``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,11 +106,25 @@ def evaluate_panels(
     greedy: bool = True,
     temperature: float | None = None,
     rng_seed: int = 0,
+    prefixes: Callable[[EvalPanel], Sequence[str]] | None = None,
 ) -> dict[str, float]:
-    """Evaluate on each panel (``pools`` keyed by split) and merge the namespaced metrics."""
+    """Evaluate on each panel and merge the namespaced metrics.
+
+    Args:
+        pools: the envs of each panel, keyed by ``panel.name`` (or by split, when a run has one panel per split).
+        policy: the policy evaluated (put in eval mode).
+        panels: the fixed panels, played in order.
+        greedy: pick each decision's most likely choice instead of sampling.
+        temperature: sampling temperature when not greedy.
+        rng_seed: seed of the one RNG of the sampled decisions (per panel).
+        prefixes: the metric prefixes of a panel's results (default ``eval/<split>``); the trainer's composite
+            evaluation logs a K-subtask panel as ``eval/<split>/k<K>``.
+    """
     policy.eval()
     metrics: dict[str, float] = {}
     for panel in panels:
-        result = evaluate(pools[panel.split], policy, panel, greedy=greedy, temperature=temperature, rng_seed=rng_seed)
-        metrics.update(result.metrics())
+        pool = pools[panel.name] if panel.name in pools else pools[panel.split]
+        result = evaluate(pool, policy, panel, greedy=greedy, temperature=temperature, rng_seed=rng_seed)
+        for prefix in prefixes(panel) if prefixes is not None else [None]:
+            metrics.update(result.metrics(prefix))
     return metrics

@@ -158,12 +158,15 @@ def rollout_metrics(trajs: Sequence[Trajectory], stats: RolloutStats, prefix: st
     ``train/shaped_return`` (logged by the trainer).
     """
     turns = [t for traj in trajs for t in traj.turns]
+    options = [n for traj in trajs for n in traj.option_lengths]
     return {
         f"{prefix}/success_rate": float(np.mean([t.won for t in trajs])),
         f"{prefix}/score": float(np.mean([t.score for t in trajs])),
         f"{prefix}/episode_return": float(np.mean([sum(x.reward for x in t.turns) for t in trajs])),
         f"{prefix}/episode_length": float(np.mean([len(t.turns) for t in trajs])),
         f"{prefix}/segments_per_episode": float(np.mean([t.num_segments for t in trajs])),
+        f"{prefix}/mean_option_length": float(np.mean(options)) if options else 0.0,
+        f"{prefix}/one_step_option_share": float(np.mean([n == 1 for n in options])) if options else 0.0,
         f"{prefix}/invalid_rate": float(np.mean([x.invalid for x in turns])) if turns else 0.0,
         f"{prefix}/format_error_rate": float(np.mean([x.format_error for x in turns])) if turns else 0.0,
         f"{prefix}/subgoal_achieved_rate": float(np.mean([x.subgoal_achieved for x in turns])) if turns else 0.0,

@@ -143,7 +143,16 @@ class EnvConfig:
     max_episode_steps: int | None = field(
         default=None,
         metadata={
-            "help": "Time limit per episode; None keeps the env's own default (ALFWorld: 50 per subtask; WebShop: 15)."
+            "help": "Time limit per episode; None keeps the env's own default (ALFWorld: 50 per subtask; WebShop: 15). "
+            "With train_num_subtasks it counts per subtask: a K-subtask env gets max_episode_steps * K."
+        },
+    )
+    train_num_subtasks: tuple[int, ...] = field(
+        default=(),
+        metadata={
+            "help": "A mix of composite tasks: env group g plays games of K = train_num_subtasks[g % len] subtasks "
+            "(fixed by the group's index; ALFWorld's num_subtasks), each with a step limit per subtask (see "
+            "max_episode_steps). Empty: every env plays env_kwargs' num_subtasks."
         },
     )
 
@@ -401,7 +410,32 @@ class EvalConfig:
     eval_episodes: int = field(
         default=20, metadata={"help": "Episodes of each split's fixed panel: games 0..N-1 of the split."}
     )
+    eval_num_subtasks: tuple[int, ...] = field(
+        default=(),
+        metadata={
+            "help": "Composite evaluation: one fixed panel per split and K, logged as eval/<split>/k<K>/*; the K = 1 "
+            "panel (else the first K) is also eval/<split>/*. Empty: one panel per split at env_kwargs' num_subtasks."
+        },
+    )
+    eval_episodes_composite: int = field(
+        default=0, metadata={"help": "Episodes of the K > 1 panels of eval_num_subtasks; 0 = eval_episodes."}
+    )
+    eval_steps_per_subtask: int | None = field(
+        default=None,
+        metadata={
+            "help": "Step limit of the evaluation panels per subtask (K subtasks: this * K; ALFWorld's standard is "
+            "50). None: the training envs' limit (max_episode_steps, or the env's default)."
+        },
+    )
     eval_seed: int = field(default=0, metadata={"help": "Reset seed of the panels' first episode (episode i: +i)."})
+    eval_at_start: bool = field(
+        default=True,
+        metadata={
+            "help": "Evaluate before the first PPO iteration (step 0, after any warm start): the run's reference "
+            "point. An untrained policy plays most episodes to the step limit, so on composite panels this is the "
+            "costliest evaluation of a run. `--num-iterations 0` evaluates the untrained policy alone either way."
+        },
+    )
     eval_before_sft: bool = field(
         default=True,
         metadata={

@@ -39,6 +39,9 @@ _EPISODE_STATS: dict[str, str] = {
     "invalid_rate": "Fraction of steps whose action was invalid (info['invalid_action']).",
     "format_error_rate": "Fraction of responses missing or mangling the <switch>/<subgoal>/<action> blocks.",
     "segments_per_episode": "Mean number of options (subgoal segments) per episode.",
+    "mean_option_length": "Mean steps per option over the batch's options (total steps / options); 1 means the "
+    "planner picks a new subgoal at every step.",
+    "one_step_option_share": "Fraction of options that lasted a single step.",
     "subgoal_achieved_rate": "Fraction of steps whose subgoal the env verified as achieved.",
     "tokens_per_s": "Decision units (LLM: generated tokens; scorer: choices) per second of rollout wall time.",
     "steps_per_s": "Env steps per second of rollout wall time (resets and policy time included).",
@@ -55,6 +58,11 @@ METRIC_KEYS: dict[str, str] = {
     **{f"rollout/{k}": f"Training rollouts: {v[0].lower()}{v[1:]}" for k, v in _EPISODE_STATS.items()},
     **{
         f"eval/<split>/{k}": f"Held-out evaluation on the split's fixed panel: {v[0].lower()}{v[1:]}"
+        for k, v in {**_EPISODE_STATS, **_EVAL_ONLY}.items()
+    },
+    **{
+        f"eval/<split>/k<num_subtasks>/{k}": f"Held-out evaluation on the split's fixed panel of K-subtask games "
+        f"(eval_num_subtasks; e.g. eval/valid_unseen/k2/success_rate): {v[0].lower()}{v[1:]}"
         for k, v in {**_EPISODE_STATS, **_EVAL_ONLY}.items()
     },
     "rollout/total_episodes": "Training episodes played so far in the run.",
@@ -297,6 +305,23 @@ def _rate(record: Mapping[str, Any], prefix: str) -> str:
     return text if low is None or high is None else f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
+def _composite(records: list[dict[str, Any]], prefix: str) -> list[str]:
+    """``K=2 3.0% -> 21.5% [16.4, 27.6]``, one per K > 1 panel of a composite evaluation of ``prefix``'s split."""
+    pattern = re.compile("^" + re.escape(prefix) + r"/k(\d+)/success_rate$")
+    ks = sorted({int(m.group(1)) for r in records for k in r if (m := pattern.match(k))})
+    out = []
+    for k in ks:
+        if k == 1:
+            continue  # the K = 1 panel is the split's own figure
+        sub = f"{prefix}/k{k}"
+        points = [r for r in records if r.get(f"{sub}/success_rate") is not None and r["step"] >= 0]
+        if points:
+            first, last = points[0], points[-1]
+            text = _rate(last, sub) if first is last else f"{first[f'{sub}/success_rate']:.1%} -> {_rate(last, sub)}"
+            out.append(f"K={k} {text}")
+    return out
+
+
 def _count(value: Any) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -356,6 +381,7 @@ def format_summary(
         before_sft = [r[key] for r in records if r.get(key) is not None and r["step"] < 0]
         if before_sft:
             details.append(f"{before_sft[0]:.1%} before SFT")
+        details.extend(_composite(records, prefix))
         parts.append(text + (f" ({', '.join(details)})" if details else ""))
     totals = [r for r in records if r.get("rollout/total_episodes") is not None]
     if totals:

@@ -42,7 +42,8 @@ _POSITIVE = (
 _NON_NEGATIVE = (
     "history_length action_memory lora_r num_threads num_iterations kl_coef entropy_coef vf_coef "
     "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus progress_shaping sft_epochs "
-    "sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature env_workers eval_seed total_env_steps"
+    "sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature env_workers eval_seed total_env_steps "
+    "eval_episodes_composite"
 ).split()
 _DERIVED = ("run_name", "run_dir", "num_groups", "micro_batch_size")
 
@@ -86,6 +87,9 @@ class HiPERConfig:
     evaluation: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
+        # JSON and presets give lists: the K lists are tuples (hashable, and equal after a save/load round trip)
+        self.env.train_num_subtasks = tuple(self.env.train_num_subtasks)
+        self.evaluation.eval_num_subtasks = tuple(self.evaluation.eval_num_subtasks)
         self._validate()
         # to be filled in runtime
         parts = [
@@ -178,6 +182,26 @@ class HiPERConfig:
             self.run.exp_name is None or (self.run.exp_name.strip() != "" and os.sep not in self.run.exp_name),
             f"exp_name ({self.run.exp_name!r}) must be a non-empty name without {os.sep!r}; use output_dir for paths.",
         )
+        for name in ("train_num_subtasks", "eval_num_subtasks"):
+            ks = self._value(name)
+            require(
+                all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks) and len(set(ks)) == len(ks),
+                f"{name} ({ks!r}) must list distinct positive ints (subtasks per game), e.g. 1 2 3.",
+            )
+        require(
+            not (self.env.train_num_subtasks and "num_subtasks" in self.env.env_kwargs),
+            f"train_num_subtasks ({self.env.train_num_subtasks!r}) sets the training games' subtasks, so env_kwargs "
+            f"must not also set num_subtasks ({self.env.env_kwargs.get('num_subtasks')!r}); train at one K with "
+            "--train-num-subtasks K (or --preset cpu-v1 --env-kwargs num_subtasks=K).",
+        )
+        require(
+            len(self.env.train_num_subtasks) <= self.env.num_envs // self.env.group_size,
+            f"train_num_subtasks ({self.env.train_num_subtasks!r}) spreads env groups over its Ks, so it needs at "
+            f"least {len(self.env.train_num_subtasks)} groups; num_envs / group_size is "
+            f"{self.env.num_envs // self.env.group_size}.",
+        )
+        steps = self.evaluation.eval_steps_per_subtask
+        require(steps is None or steps >= 1, f"eval_steps_per_subtask ({steps!r}) must be >= 1, or None.")
         for name in ("env_kwargs", "sft_env_kwargs"):
             require(isinstance(self._value(name), dict), f"{name} must be a dict, got {self._value(name)!r}.")
         require(
@@ -185,16 +209,88 @@ class HiPERConfig:
             f"resume ({self.run.resume!r}) must be True/False or a checkpoint path.",
         )
 
+    # Envs and panels: which games each env plays, with which step limit
+
+    @property
+    def _per_subtask_limit(self) -> bool:
+        """Whether `max_episode_steps` counts per subtask (a K mix or composite panels are configured)."""
+        return bool(self.env.train_num_subtasks or self.evaluation.eval_num_subtasks)
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """``gym.make`` keywords shared by every env of the run (env_kwargs plus the time limit, when one is set)."""
+        kwargs = dict(self.env.env_kwargs)
+        if self.env.max_episode_steps is not None:
+            k = kwargs.get("num_subtasks", 1) if self._per_subtask_limit else 1
+            kwargs["max_episode_steps"] = self.env.max_episode_steps * k
+        return kwargs
+
+    def train_env_kwargs(self) -> list[dict[str, Any]]:
+        """``gym.make`` keywords of each training env: with `train_num_subtasks`, group ``g`` plays K = Ks[g % len].
+
+        Example:
+            >>> c = HiPERConfig.from_preset("smoke", num_envs=6, group_size=2, train_num_subtasks=(1, 3))
+            >>> [(kw["num_subtasks"], kw["max_episode_steps"]) for kw in c.train_env_kwargs()][::2]
+            [(1, 8), (3, 24), (1, 8)]
+        """
+        base = self.env_kwargs()
+        ks = self.env.train_num_subtasks
+        if not ks:
+            return [dict(base) for _ in range(self.env.num_envs)]
+        out = []
+        for i in range(self.env.num_envs):
+            k = ks[(i // self.env.group_size) % len(ks)]
+            kwargs = {**base, "num_subtasks": k}
+            if self.env.max_episode_steps is not None:
+                kwargs["max_episode_steps"] = self.env.max_episode_steps * k
+            out.append(kwargs)
+        return out
+
     def eval_panels(self) -> list[Any]:
-        """The fixed evaluation panels of this run, one per split in `eval_split`."""
+        """The fixed evaluation panels of this run: one per split in `eval_split` (and per K of `eval_num_subtasks`)."""
         from hiper_agent.evaluation.panels import EvalPanel
 
-        k = self.env.env_kwargs.get("num_subtasks")
+        e = self.evaluation
+        splits = [split.strip() for split in e.eval_split.split(",") if split.strip()]
+        if not e.eval_num_subtasks:
+            k = self.env.env_kwargs.get("num_subtasks")
+            return [EvalPanel(self.env.env_id, split, e.eval_episodes, e.eval_seed, k) for split in splits]
+        composite = e.eval_episodes_composite or e.eval_episodes
         return [
-            EvalPanel(self.env.env_id, split.strip(), self.evaluation.eval_episodes, self.evaluation.eval_seed, k)
-            for split in self.evaluation.eval_split.split(",")
-            if split.strip()
+            EvalPanel(self.env.env_id, split, e.eval_episodes if k == 1 else composite, e.eval_seed, k)
+            for split in splits
+            for k in e.eval_num_subtasks
         ]
+
+    def eval_prefixes(self, panel: Any) -> list[str]:
+        """Metric prefixes of a panel's results: ``eval/<split>``, and ``eval/<split>/k<K>`` for composite panels.
+
+        With `eval_num_subtasks`, ``eval/<split>/*`` is the K = 1 panel (else the first K listed), so the plain keys
+        mean the same thing in every run.
+        """
+        ks = self.evaluation.eval_num_subtasks
+        if not ks:
+            return [f"eval/{panel.split}"]
+        primary = 1 if 1 in ks else ks[0]
+        prefix = f"eval/{panel.split}/k{panel.num_subtasks}"
+        return [f"eval/{panel.split}", prefix] if panel.num_subtasks == primary else [prefix]
+
+    def eval_env_kwargs(self, panel: Any) -> dict[str, Any]:
+        """``gym.make`` keywords of a panel's envs: the run's, the panel's split and K, the evaluation step limit.
+
+        The limit is ``eval_steps_per_subtask * K`` when set, else the training limit (per subtask with composite
+        panels or a K mix), else the env's own default (ALFWorld: 50 per subtask). A composite panel plays its own
+        games, so a compiled-pool setting (``pool_size``) is sized to the panel there.
+        """
+        kwargs = {**self.env_kwargs(), **panel.env_kwargs()}
+        k = panel.num_subtasks or self.env.env_kwargs.get("num_subtasks", 1)
+        steps = self.evaluation.eval_steps_per_subtask
+        if steps is not None:
+            kwargs["max_episode_steps"] = steps * k
+        elif self._per_subtask_limit and self.env.max_episode_steps is not None:
+            kwargs["max_episode_steps"] = self.env.max_episode_steps * k
+        if kwargs.get("pool_size") and k != self.env.env_kwargs.get("num_subtasks", 1):
+            kwargs["pool_size"] = panel.episodes
+        return kwargs
 
     # Presets and serialization
 

@@ -68,14 +68,13 @@ class HiPERTrainer:
         )
         if self.dist.enabled:
             self.device = self.dist.device  # cuda:LOCAL_RANK, or the CPU for a gloo group
-        env_kwargs = dict(c.env.env_kwargs)
-        if c.env.max_episode_steps is not None:
-            env_kwargs["max_episode_steps"] = c.env.max_episode_steps
+        env_kwargs = c.env_kwargs()
         # progress shaping reads the expert's plan length: the training envs carry the oracle, evaluation never does
-        train_kwargs = {**env_kwargs, "expert": True} if c.credit.progress_shaping > 0 else env_kwargs
+        oracle = {"expert": True} if c.credit.progress_shaping > 0 else {}
         share = self.dist.shard(c.env.num_envs, c.env.group_size)  # this rank's envs: whole groups
+        per_env = [{**kwargs, **oracle} for kwargs in c.train_env_kwargs()[share]]  # a K mix: K set per group
         self.pool: EnvPool = make_pool(
-            c.env.env_id, share.stop - share.start, c.env.env_workers, c.env.env_backend, **train_kwargs
+            c.env.env_id, len(per_env), c.env.env_workers, c.env.env_backend, per_env=per_env
         )
         self.env_kwargs = env_kwargs
         self.panels = c.eval_panels() if self.dist.is_main else []  # rank 0 evaluates alone
@@ -126,7 +125,8 @@ class HiPERTrainer:
                 self._warm_start(logger)
             if c.ppo.kl_coef > 0:
                 self.policy.freeze_reference()
-            logger.log(0, self._evaluate(0) if c.evaluation.eval_every > 0 else {})
+            evaluate = c.evaluation.eval_every > 0 and (c.evaluation.eval_at_start or c.ppo.num_iterations == 0)
+            logger.log(0, self._evaluate(0) if evaluate else {})
         bar = ProgressBar(
             total=c.ppo.num_iterations, initial=self.iteration, enabled=c.run.progress and self.dist.is_main
         )
@@ -323,11 +323,11 @@ class HiPERTrainer:
         c = self.config
         if not self.dist.is_main:
             return {}
-        size = min(c.env.num_envs, max(c.evaluation.eval_episodes, 1))
         for p in self.panels:
-            if p.split not in self.eval_pools:
-                kwargs = {**self.env_kwargs, **p.env_kwargs()}  # the training env's settings, the panel's split
-                self.eval_pools[p.split] = make_pool(c.env.env_id, size, c.env.env_workers, c.env.env_backend, **kwargs)
+            if p.name not in self.eval_pools:
+                kwargs = c.eval_env_kwargs(p)  # the training env's settings; the panel's split, K and step limit
+                size = min(c.env.num_envs, p.episodes)
+                self.eval_pools[p.name] = make_pool(c.env.env_id, size, c.env.env_workers, c.env.env_backend, **kwargs)
         return evaluate_panels(
             self.eval_pools,
             self.policy,
@@ -335,6 +335,7 @@ class HiPERTrainer:
             greedy=c.evaluation.eval_temperature == 0,
             temperature=c.evaluation.eval_temperature or 1.0,
             rng_seed=iteration_seed(c.run.seed, it + 1, "eval"),
+            prefixes=c.eval_prefixes,
         )
 
     def _save(self) -> None:

@@ -27,7 +27,16 @@ RUNS = {
     "llm": ("smoke", {}),  # SFT warm start from expert episodes, then PPO on the tiny LLM
     "scorer": (
         "cpu",
-        {"num_envs": 4, "max_episode_steps": 8, "eval_episodes": 4, "eval_every": 1, "minibatch_size": 16},
+        {
+            "num_envs": 4,
+            "max_episode_steps": 3,
+            "eval_episodes": 4,
+            "eval_episodes_composite": 2,
+            "eval_every": 1,
+            "eval_steps_per_subtask": 3,
+            "minibatch_size": 16,
+            "env_kwargs": {"pool_size": 16},
+        },
     ),
 }
 

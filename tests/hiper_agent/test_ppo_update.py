@@ -34,7 +34,7 @@ def toy_trainer(tmp_path, **overrides) -> HiPERTrainer:
         progress=False,
         log_tensorboard=False,
     )
-    config = HiPERConfig.from_preset("cpu", **{**settings, **overrides})
+    config = HiPERConfig.from_preset("cpu-v1", **{**settings, **overrides})  # K = 1 only: the toy env has no K
     return HiPERTrainer(config)
 
 

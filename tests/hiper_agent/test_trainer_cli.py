@@ -70,7 +70,8 @@ def test_resume_path_and_no_resume():
 
 
 def test_dict_json_object_replaces_then_pairs_update():
-    config = cli.parse_args(["--env-kwargs", '{"split": "valid_unseen", "num_subtasks": 2}', "num_subtasks=4"])
+    args = ["--preset", "cpu-v1", "--env-kwargs", '{"split": "valid_unseen", "num_subtasks": 2}', "num_subtasks=4"]
+    config = cli.parse_args(args)
     assert config.env.env_kwargs == {"split": "valid_unseen", "num_subtasks": 4}
 
 

@@ -97,7 +97,7 @@ def test_from_preset_overrides_and_unknown_names():
 
 
 def test_json_round_trip(tmp_path):
-    config = HiPERConfig.from_preset("cpu", env_kwargs={"num_subtasks": 2}, max_episode_steps=None, resume=True)
+    config = HiPERConfig.from_preset("cpu-v1", env_kwargs={"num_subtasks": 2}, max_episode_steps=None, resume=True)
     path = config.save(tmp_path)
     assert path == tmp_path / "config.json"
     data = json.loads(path.read_text())

@@ -65,8 +65,20 @@ def test_evaluation_before_sft_can_be_skipped(tmp_path):
     )
 
 
-# the cpu preset shrunk: 8 envs, 8-game panels on 16 games compiled ahead (kept in $HIPER_CACHE)
-CPU_SMALL = ["--num-envs", "8", "--eval-episodes", "8", "--eval-every", "3", "--env-kwargs", "pool_size=16"]
+# the cpu preset shrunk: 8 envs (K = 1, 2, 3), 8-game panels at K = 1 and 4-game ones at K = 2, 3, on 16 games
+# compiled ahead (kept in $HIPER_CACHE)
+CPU_SMALL = [
+    "--num-envs",
+    "8",
+    "--eval-episodes",
+    "8",
+    "--eval-episodes-composite",
+    "4",
+    "--eval-every",
+    "3",
+    "--env-kwargs",
+    "pool_size=16",
+]
 
 
 @pytest.mark.slow

@@ -92,13 +92,14 @@ def test_memory_is_a_switch_that_reaches_the_policy():
         ScorerConfig(memory="forever")
     with pytest.raises(ValueError, match="scorer_memory 'forever'"):
         HiPERConfig.from_preset("cpu", scorer_memory="forever")
-    assert HiPERConfig.from_preset("cpu").agent.scorer_memory == "off"  # the preset's default: today's scorer
+    assert HiPERConfig.from_preset("cpu-v1").agent.scorer_memory == "off"  # the scorer before issue 21
+    assert HiPERConfig.from_preset("cpu").agent.scorer_memory == "episode"  # the default since
     for family in ("scorer", "flat-scorer"):
         policy = make_policy(family, config=HiPERConfig.from_preset("cpu", scorer_memory="episode", seed=3))
         assert policy.config.memory == "episode" and policy.config.seed == 3
         assert policy.net.state.history is not None and policy.net.critic_state.history is not None
         assert policy.net.action_scorer.slot is not None
-        off = make_policy(family, config=HiPERConfig.from_preset("cpu"))
+        off = make_policy(family, config=HiPERConfig.from_preset("cpu-v1"))
         assert off.net.state.history is None and off.net.action_scorer.slot is None
         assert sum(p.numel() for p in off.net.parameters()) < sum(p.numel() for p in policy.net.parameters())
 
@@ -146,8 +147,10 @@ def test_trainer_resume_with_memory(tmp_path):
     from hiper_agent.training.ppo_trainer import train
 
     pytest.importorskip("textworld", reason="the ALFWorld env needs textworld")
-    # the cpu preset shrunk: 2 envs, 5-step episodes, 2 iterations, 2 held-out games, no games compiled ahead
-    small = dict(scorer_memory="episode", num_envs=2, max_episode_steps=5, num_iterations=2, eval_every=2,
+    # the cpu preset shrunk: 2 envs (K = 1, 2), 5 steps per subtask, 2 iterations, 2 held-out games per K, no games
+    # compiled ahead
+    small = dict(scorer_memory="episode", num_envs=2, max_episode_steps=5, train_num_subtasks=(1, 2),
+                 eval_num_subtasks=(1, 2), eval_steps_per_subtask=5, num_iterations=2, eval_every=2,
                  eval_episodes=2, eval_split="valid_unseen", checkpoint_every=1, minibatch_size=8, env_kwargs={},
                  progress=False, output_dir=str(tmp_path))  # fmt: skip
     full = train(HiPERConfig.from_preset("cpu", exp_name="full", **small))
