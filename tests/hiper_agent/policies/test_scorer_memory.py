@@ -93,7 +93,7 @@ def test_memory_is_a_switch_that_reaches_the_policy():
     with pytest.raises(ValueError, match="scorer_memory 'forever'"):
         HiPERConfig.from_preset("cpu", scorer_memory="forever")
     assert HiPERConfig.from_preset("cpu-v1").agent.scorer_memory == "off"  # the scorer before issue 21
-    assert HiPERConfig.from_preset("cpu").agent.scorer_memory == "episode"  # the default since
+    assert HiPERConfig.from_preset("cpu").agent.scorer_memory == "slots"  # the default since
     for family in ("scorer", "flat-scorer"):
         policy = make_policy(family, config=HiPERConfig.from_preset("cpu", scorer_memory="episode", seed=3))
         assert policy.config.memory == "episode" and policy.config.seed == 3
