@@ -1,7 +1,7 @@
 """``GamePool``: a seeded pool of generated ALFWorld games, generated and compiled ahead so that resets are fast.
 
 Where a reset of a generated game goes (2-core box, ``train`` games, K=1; ``benchmarks/bench_rollout.py``):
-~150 ms translating the game's PDDL to SAS (Fast Downward's translator), ~55 ms generating the game (including
+~140 ms translating the game's PDDL to SAS (Fast Downward's translator), ~55 ms generating the game (including
 the planner's solvability check), ~10 ms building the engine state and the first observation. The engine caches
 translations per process (128 games), so only a game's *first* reset in a process is slow; with thousands of
 games in a split, nearly every training reset is a first one. A pool does the generation and the translation
