@@ -1,18 +1,13 @@
 """A real browser (headless Chromium via selenium) shops on the site: search, open, choose options, buy, read."""
 
-import shutil
-import tempfile
 import threading
 
 import pytest
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra)")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="Chromium or chromedriver is not installed (.ci/run installs Debian's chromium + chromium-driver)",
-)
+from tests.headless_chromium import headless_chromium, needs_browser
+
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra)")
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
@@ -27,20 +22,8 @@ def site(app):
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="webshop-chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with headless_chromium("webshop-chromium-") as driver:
+        yield driver
 
 
 def _wait_for(driver, condition):

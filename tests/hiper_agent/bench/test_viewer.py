@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 
 import pytest
 from bench_helpers import bench
@@ -12,13 +10,7 @@ from bench_helpers import bench
 from hiper_agent.bench.cli import main
 from hiper_agent.bench.results import load_results
 from hiper_agent.bench.viewer import render_view, write_view
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-DRIVER = shutil.which("chromedriver")
-needs_browser = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="Chromium or chromedriver is not installed (.ci/run installs Debian's chromium + chromium-driver)",
-)
+from tests.headless_chromium import headless_chromium, needs_browser
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +24,10 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="hiper-view-chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1280,1000", f"--user-data-dir={profile}"):  # fmt: skip
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with headless_chromium(
+        "hiper-view-chromium-", ("--window-size=1280,1000",), {"goog:loggingPrefs": {"browser": "ALL"}}
+    ) as driver:
+        yield driver
 
 
 def _open(browser, path):
