@@ -16,6 +16,10 @@ are kept:
   hierarchical arms only would mix "hierarchy + HAE" with "an extra, env-verified dense reward", and under flat
   GAE the planner farms it (the first study: hier-gae fell from 18 % to 2 % while 94 % of its one-step subgoals
   were achieved), so "planning alone" would measure the farming. HiPER's paper has no subgoal-completion reward.
+- kept at the preset's value for the hierarchical arms: the switch cost (``switch_cost``, a deliberation cost on
+  ending an option before its subgoal is reached). It can only lower a hierarchical policy's return (a flat
+  policy never switches, so it pays nothing), and without it the planner's options shrink to ~1.5 steps: the
+  study would compare a flat policy with an extra head to a flat policy (docs/training.md).
 
 The project's shaped recipe, HiPER with the executor subgoal bonus (HAE keeps it out of the planner's return), is
 the extra arm ``hiper-bonus``: not in the grids by default (``--arms`` adds it), and never the "HiPER" row.
@@ -148,7 +152,7 @@ class RunPlan:
 def shaping_of(config: Any) -> dict[str, Any]:
     """The shaping fields of a config (to show that every arm trains on the same reward)."""
     names = ("invalid_action_penalty", "progress_shaping", "subgoal_bonus", "keep_penalty", "keep_penalty_mode",
-             "keep_consistency_penalty", "reward_scale")  # fmt: skip
+             "keep_consistency_penalty", "switch_cost", "reward_scale")  # fmt: skip
     flat = config.to_flat_dict()
     return {name: flat[name] for name in names}
 

@@ -230,7 +230,12 @@ def _shaped(traj: TrajectoryArrays, shaping: ShapingConfig) -> TrajectoryArrays:
         keep_inconsistent = keep_consistency_violations(switches_of(traj), traj.subgoals)
     rewards = to_numpy(
         shape_rewards(
-            traj.rewards, shaping, switches=switches_of(traj), invalid=traj.invalid, keep_inconsistent=keep_inconsistent
+            traj.rewards,
+            shaping,
+            switches=switches_of(traj),
+            invalid=traj.invalid,
+            keep_inconsistent=keep_inconsistent,
+            achieved=traj.subgoal_achieved,
         )
     )
     if not (shaping.subgoal_bonus or shaping.progress_coef):
@@ -240,7 +245,7 @@ def _shaped(traj: TrajectoryArrays, shaping: ShapingConfig) -> TrajectoryArrays:
         if traj.subgoal_achieved is None:
             raise ValueError("subgoal_bonus > 0 needs TrajectoryArrays.subgoal_achieved")
         starts = segment_starts(switches_of(traj), to_numpy(traj.dones, bool))
-        bonus += shaping.subgoal_bonus * subgoal_bonus_turns(starts, traj.subgoal_achieved)
+        bonus += shaping.subgoal_bonus * subgoal_bonus_turns(starts, traj.subgoal_achieved, traj.subgoals)
     if shaping.progress_coef:
         if traj.plan_progress is None:
             raise ValueError("progress_coef > 0 needs TrajectoryArrays.plan_progress")

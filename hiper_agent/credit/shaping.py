@@ -12,8 +12,13 @@ non-negative magnitudes and subtracted. The reference configs write some of them
   (WebShop: 3.5 against a success reward of 10);
 - KEEP consistency: `r[t] -= keep_consistency_penalty` on a turn that said KEEP but wrote a subgoal text
   different from the current one (0.3 in both reference configs);
+- switch cost (a deliberation cost, Harb et al., "When Waiting Is Not an Option", AAAI 2018; not in HiPER):
+  `r[t] -= switch_cost` on a SWITCH turn `t > 0` whose previous option had not achieved its subgoal (after turn
+  `t - 1`). Ending an option once its subgoal is done is free; abandoning or restarting one costs. Without it a
+  planner can re-decide every step at no price, and its options shrink to one step: a flat policy;
 - subgoal bonus (not in HiPER, which has "no subgoal-completion reward"): `+subgoal_bonus` on the turn that first
-  achieves its option's subgoal, as the env verifies it (PROTOCOL.md `subgoal_status`). It is an *executor*
+  achieves its option's subgoal, as the env verifies it (PROTOCOL.md `subgoal_status`), once per subgoal text
+  and trajectory (taking the mug, putting it down and taking it again earns one bonus, not a loop of them). It is an *executor*
   reward: HAE gives it to the low level only (`executor_bonus` in `hae`), so the planner earns nothing by
   proposing easy subgoals; a flat estimator has no executor and sees it as part of the one reward. Dense credit
   for "do what the subgoal says" helps small models, whose typical failure is an action that ignores its subgoal.
@@ -51,6 +56,8 @@ class ShapingConfig:
     """How `keep_penalty` is applied; see the module docstring."""
     keep_consistency_penalty: float = 0.0
     """Subtracted on a turn that said KEEP but changed the subgoal text (reference: 0.3)."""
+    switch_cost: float = 0.0
+    """Subtracted on a SWITCH that ends an option before its subgoal was achieved (a deliberation cost)."""
     subgoal_bonus: float = 0.0
     """Executor reward on the turn that first achieves its option's subgoal (env-verified; HiPER: none)."""
     progress_coef: float = 0.0
@@ -61,6 +68,7 @@ class ShapingConfig:
             "invalid_action_penalty",
             "keep_penalty",
             "keep_consistency_penalty",
+            "switch_cost",
             "subgoal_bonus",
             "progress_coef",
         ):
@@ -77,6 +85,7 @@ class ShapingConfig:
             self.invalid_action_penalty
             or self.keep_penalty
             or self.keep_consistency_penalty
+            or self.switch_cost
             or self.subgoal_bonus
             or self.progress_coef
         )
@@ -89,6 +98,7 @@ def shape_rewards(
     switches: ArrayLike | None = None,
     invalid: ArrayLike | None = None,
     keep_inconsistent: ArrayLike | None = None,
+    achieved: ArrayLike | None = None,
 ) -> ArrayLike:
     """Subtracts the configured penalties from one trajectory's rewards.
 
@@ -100,6 +110,8 @@ def shape_rewards(
             `invalid_action_penalty > 0`.
         keep_inconsistent: `(T,)` flags from `keep_consistency_violations`; needed when
             `keep_consistency_penalty > 0`.
+        achieved: `(T,)` the env's verdict after each turn, `info["subgoal_status"] == "achieved"`; needed (with
+            `switches`) when `switch_cost > 0`.
 
     Returns:
         `(T,)` shaped rewards, the kind of `rewards`.
@@ -122,6 +134,10 @@ def shape_rewards(
     if config.keep_consistency_penalty:
         flags = _flags(keep_inconsistent, T, "keep_inconsistent", "keep_consistency_penalty")
         r -= config.keep_consistency_penalty * flags
+    if config.switch_cost and T > 1:
+        switch = _flags(switches, T, "switches", "switch_cost")
+        done = _flags(achieved, T, "achieved", "switch_cost")
+        r[1:] -= config.switch_cost * (switch[1:] & ~done[:-1])
     return like(r, rewards)
 
 
@@ -145,7 +161,7 @@ def keep_consistency_violations(switches: ArrayLike, subgoals: Sequence[str | No
     out = np.zeros(len(sw), dtype=bool)
     current: str | None = None
     for t, text in enumerate(subgoals):
-        norm = None if text is None else re.sub(r"\s+", " ", text).strip().lower() or None
+        norm = None if text is None else _normalized(text)
         if t > 0 and not sw[t] and norm is not None and current is not None and norm != current:
             out[t] = True
         if norm is not None:
@@ -153,13 +169,18 @@ def keep_consistency_violations(switches: ArrayLike, subgoals: Sequence[str | No
     return out
 
 
-def subgoal_bonus_turns(starts: ArrayLike, achieved: ArrayLike) -> np.ndarray:
+def subgoal_bonus_turns(
+    starts: ArrayLike, achieved: ArrayLike, subgoals: Sequence[str | None] | None = None
+) -> np.ndarray:
     """Flags the turn of each segment at which its subgoal first counts as achieved.
 
     Args:
         starts: `(T,)` segment-start flags (see `hae.segment_starts`).
         achieved: `(T,)` the env's verdict after each turn, `info["subgoal_status"] == "achieved"` (the env
             latches it until the option ends; a later turn of the same segment never counts again either way).
+        subgoals: `(T,)` subgoal texts as written each turn (`None` keeps the current one). When given, a
+            subgoal pays once per trajectory: re-achieving it (take the mug, put it down, take it again) is no
+            progress, and paying for it teaches the executor a loop.
 
     Returns:
         `(T,)` boolean numpy array.
@@ -168,13 +189,23 @@ def subgoal_bonus_turns(starts: ArrayLike, achieved: ArrayLike) -> np.ndarray:
     done = to_numpy(achieved, bool)
     if done.shape != start.shape:
         raise ValueError(f"`achieved` has shape {done.shape}, expected {start.shape} like the segment starts")
+    if subgoals is not None and len(subgoals) != len(done):
+        raise ValueError(f"got {len(subgoals)} subgoals for {len(done)} turns")
     out = np.zeros_like(done)
-    paid = False
+    paid, paid_texts, current = False, set(), None
     for t in range(len(done)):
-        paid = paid and not start[t]
+        if subgoals is not None and subgoals[t] is not None:
+            current = _normalized(subgoals[t])
+        if start[t]:
+            paid = current is not None and current in paid_texts  # an unnamed subgoal pays per segment
         if done[t] and not paid:
             out[t] = paid = True
+            paid_texts.add(current)
     return out
+
+
+def _normalized(text: str) -> str | None:
+    return re.sub(r"\s+", " ", text).strip().lower() or None
 
 
 def _flags(x: ArrayLike | None, T: int, name: str, penalty: str) -> np.ndarray:

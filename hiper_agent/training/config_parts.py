@@ -316,6 +316,13 @@ class CreditConfig:
         default=0.0,
         metadata={"help": "Subtracted when a step says KEEP but rewrites the subgoal text (HiPER: 0.3)."},
     )
+    switch_cost: float = field(
+        default=0.0,
+        metadata={
+            "help": "Deliberation cost: subtracted on a SWITCH that ends an option before its subgoal was achieved, "
+            "so options last unless re-planning pays (Harb et al. 2018; HiPER: none)."
+        },
+    )
     subgoal_bonus: float = field(
         default=0.0,
         metadata={

@@ -41,7 +41,7 @@ _POSITIVE = (
 ).split()
 _NON_NEGATIVE = (
     "history_length action_memory lora_r num_threads num_iterations kl_coef entropy_coef vf_coef "
-    "invalid_action_penalty keep_penalty keep_consistency_penalty subgoal_bonus progress_shaping sft_epochs "
+    "invalid_action_penalty keep_penalty keep_consistency_penalty switch_cost subgoal_bonus progress_shaping sft_epochs "
     "sft_episodes eval_every checkpoint_every keep_checkpoints eval_temperature env_workers eval_seed total_env_steps "
     "eval_episodes_composite"
 ).split()
@@ -366,6 +366,7 @@ def advantage_config(config: HiPERConfig) -> credit.AdvantageConfig:
         keep_penalty=c.credit.keep_penalty,
         keep_penalty_mode=c.credit.keep_penalty_mode,
         keep_consistency_penalty=c.credit.keep_consistency_penalty,
+        switch_cost=c.credit.switch_cost,
         subgoal_bonus=c.credit.subgoal_bonus,
         progress_coef=c.credit.progress_shaping,
     )

@@ -34,7 +34,11 @@ from collections.abc import Sequence
 from hiper_envs.alfworld.spec import Subtask
 from hiper_envs.alfworld.subgoals import World, base_name, kind_of
 
-__all__ = ["canonical_subgoal", "subgoal_candidates"]
+__all__ = ["SUBGOAL_VOCABULARIES", "canonical_subgoal", "primitive_candidates", "subgoal_candidates"]
+
+#: Values of the env's ``subgoal_vocabulary``: ``task`` (`subgoal_candidates`, the default) or ``primitive``
+#: (`primitive_candidates`, the offer before issue 21, kept to measure what the task-level offer changes).
+SUBGOAL_VOCABULARIES = ("task", "primitive")
 
 # (verb, the object's trait, the fact once done, the appliance's kind)
 _TREATMENTS = (
@@ -113,3 +117,39 @@ def subgoal_candidates(
     seen: set[str] = set()
     unique = [c for c in out if not (c in seen or seen.add(c))]
     return unique[:limit]
+
+
+def primitive_candidates(
+    world: World, pending_goals: Sequence[str], subtask: Subtask | None = None, *, limit: int = 30
+) -> list[str]:
+    """The offer before issue 21: mostly the next primitive command (``go to`` every other receptacle, ``open``).
+
+    Order: the pending (sub)task sentences; what can be done here (take, use, open, close); what the held object
+    can go through (clean/heat/cool with the room's appliances; put in/on the receptacles here and those of the
+    subtask's destination kind); then going to every other receptacle. A planner choosing among these picks the
+    next command, so its options last about one step (measured: docs/training.md).
+    """
+    destination = kind_of((subtask.pddl_params.get("parent_target") or "") if subtask is not None else "")
+    out: list[str] = list(pending_goals)
+    here = world.here()
+    for r in here:
+        for o in world.visible_in(r):
+            if not world.held and world.has("pickupable", o):
+                out.append(f"take {world.name(o)}")
+            if world.has("toggleable", o):
+                out.append(f"use {world.name(o)}")
+        if world.has("openable", r):
+            out.append(f"{'close' if world.has('opened', r) else 'open'} {world.name(r)}")
+    receptacles = sorted(world.receptacle_type, key=world.name)
+    for o in sorted(world.held, key=world.name):
+        for verb, trait, done, appliance in _TREATMENTS:
+            if world.has(trait, o) and not world.has(done, o):
+                appliances = world.of_kind(appliance, receptacle=True)
+                out += [f"{verb} {world.name(o)} with {world.name(r)}" for r in appliances]
+        otype = world.object_type.get(o, "")
+        out += [f"put {world.name(o)} in/on {world.name(r)}" for r in receptacles
+                if (world.receptacle_type[r], otype) in world.can_contain
+                and (r in here or world.receptacle_type[r] == destination)]  # fmt: skip
+    out += [f"go to {world.name(r)}" for r in receptacles if r not in here]
+    seen: set[str] = set()
+    return [c for c in out if not (c in seen or seen.add(c))][:limit]

@@ -6,7 +6,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from hiper_envs.alfworld.candidates import subgoal_candidates
+from hiper_envs.alfworld.candidates import SUBGOAL_VOCABULARIES, primitive_candidates, subgoal_candidates
 from hiper_envs.alfworld.composite import step_limit
 from hiper_envs.alfworld.engine import AlfredEngine
 from hiper_envs.alfworld.expert import PlannerExpert
@@ -54,12 +54,15 @@ class ALFWorldEnv(OptionEnv):
     ## Arguments
     ``gym.make("HiPER/ALFWorld-v0", split="train", num_subtasks=1, task_types=None, data_dir=None,
     num_games=None, game_seed=0, expert=False, expert_search=0.0, max_episode_steps=None, render_mode=None,
-    source="auto", task_source=None, pool_size=0)``; ``source`` is ``"auto"``, ``"generated"`` or ``"official"`` (see
+    source="auto", task_source=None, pool_size=0, subgoal_vocabulary="task")``; ``source`` is ``"auto"``, ``"generated"`` or ``"official"`` (see
     ``make_task_source``); ``expert_search`` makes the expert search before fetching objects (see
     :class:`~hiper_envs.alfworld.expert.PlannerExpert`); ``task_source=GamePool(...)`` plays games compiled ahead
     (resets ~10 ms instead of ~300 ms; :class:`~hiper_envs.alfworld.pool.GamePool`); ``pool_size=N`` does that for
     the split's first ``N`` games with a pool shared by the process's envs and kept in ``$HIPER_CACHE``. ``gym.make(...,
     max_episode_steps=N)`` sets the env's budget to ``N`` (:class:`~hiper_envs.core.SyncTimeLimit`).
+    ``subgoal_vocabulary`` is what ``info["subgoal_candidates"]`` offers: ``"task"`` (task-level subgoals: find,
+    take, clean/heat/cool, put, use; :mod:`~hiper_envs.alfworld.candidates`) or ``"primitive"`` (mostly the next
+    command, ``go to`` / ``open`` ...: the offer before issue 21, for ablations); both are read and verified alike.
 
     ## Info keys
     The protocol's keys (``docs/protocol.md``) plus ``game_id``, ``gamefile``, ``split``, ``num_subtasks``,
@@ -93,9 +96,12 @@ class ALFWorldEnv(OptionEnv):
         source: str = "auto",
         task_source: TaskSource | None = None,
         pool_size: int = 0,
+        subgoal_vocabulary: str = "task",
     ) -> None:
         if not isinstance(num_subtasks, int) or isinstance(num_subtasks, bool) or num_subtasks < 1:
             raise ValueError(f"num_subtasks must be a positive int, got {num_subtasks!r}")
+        if subgoal_vocabulary not in SUBGOAL_VOCABULARIES:
+            raise ValueError(f"subgoal_vocabulary={subgoal_vocabulary!r} must be one of {SUBGOAL_VOCABULARIES}")
         super().__init__(
             max_episode_steps=step_limit(num_subtasks) if max_episode_steps is None else max_episode_steps,
             expert=bool(expert),
@@ -124,6 +130,7 @@ class ALFWorldEnv(OptionEnv):
             raise ValueError(f"the task source for split={split!r} has no games")
         self.split = split
         self.num_subtasks = num_subtasks
+        self.subgoal_vocabulary = subgoal_vocabulary
         self.task_source = task_source
         self._engine = AlfredEngine()
         self._expert_policy = PlannerExpert(self._engine, search=expert_search) if self.expert else None
@@ -227,7 +234,8 @@ class ALFWorldEnv(OptionEnv):
         pending = [subtasks[stage].goal] if len(subtasks) > 1 and stage < len(subtasks) else []
         if not all(self._done_flags):
             pending.insert(0, self._spec.task)
-        return subgoal_candidates(self._world_now(), pending, subtasks[stage] if stage < len(subtasks) else None)
+        offer = subgoal_candidates if self.subgoal_vocabulary == "task" else primitive_candidates
+        return offer(self._world_now(), pending, subtasks[stage] if stage < len(subtasks) else None)
 
     def _expert(self) -> tuple[str, str]:
         assert self._expert_policy is not None

@@ -32,6 +32,9 @@ def test_option_lengths_from_hand_made_trajectories():
     assert is_known_key("rollout/mean_option_length") and is_known_key("eval/valid_seen/one_step_option_share")
 
 
+V1_ENV = {"pool_size": 512, "subgoal_vocabulary": "primitive"}  # cpu-v1 keeps the subgoal offer of its time
+
+
 def test_train_mix_spreads_groups_over_k_with_a_limit_per_subtask():
     config = HiPERConfig.from_preset("cpu", num_envs=12, group_size=2)
     kwargs = config.train_env_kwargs()
@@ -42,7 +45,7 @@ def test_train_mix_spreads_groups_over_k_with_a_limit_per_subtask():
     assert all("max_episode_steps" not in kw for kw in config.replace(max_episode_steps=None).train_env_kwargs())
     # no mix: every env plays env_kwargs' K with the plain limit (cpu-v1, the preset before issue 21)
     v1 = HiPERConfig.from_preset("cpu-v1").train_env_kwargs()
-    assert len(v1) == 32 and all(kw == {"pool_size": 512, "max_episode_steps": 30} for kw in v1)
+    assert len(v1) == 32 and all(kw == {**V1_ENV, "max_episode_steps": 30} for kw in v1)
 
 
 def test_k_mix_and_composite_panels_are_validated():

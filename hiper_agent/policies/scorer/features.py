@@ -27,6 +27,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "subgoal_content",  # share of content words that occur in the subgoal
     "subgoal_entities",  # share of numbered objects that the subgoal names
     "is_subgoal",  # the candidate is the subgoal, verbatim
+    "completes_subgoal",  # the candidate names every content word of the subgoal ("take mug": "take mug 1 from ...")
     "obs_entities",  # share of numbered objects the observation names
     "obs_content",  # share of content words the observation names
     "is_task",  # the candidate is the task sentence itself
@@ -113,6 +114,7 @@ def candidate_features(
             _share(cand.content, sub.content) if sub else 0.0,
             _share(ents, sub.entities) if sub else 0.0,
             float(text == subgoal),
+            float(bool(sub and sub.content and sub.content <= cand.content)),
             _share(ents, context.observation.entities),
             _share(cand.content, context.observation.content),
             float(text == context.task_text),

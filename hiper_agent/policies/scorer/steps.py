@@ -94,6 +94,10 @@ def observe(
     if hierarchical:
         # A SWITCH must name something: with no candidates the task sentence is the one subgoal on offer.
         candidates = tuple(str(c) for c in info.get("subgoal_candidates") or ()) or (task,)
+        if status == "pending" and prev_subgoal in candidates and len(candidates) > 1:
+            # A SWITCH replaces the subgoal: re-picking the one in force while it is still pending would restart
+            # the same option, a switch in name only (options of one step, each re-issuing one subgoal).
+            candidates = tuple(c for c in candidates if c != prev_subgoal)
     step = ScorerStep(
         task=task,
         observation=observation,

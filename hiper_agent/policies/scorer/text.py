@@ -28,6 +28,11 @@ STOPWORDS = frozenset(
 )
 
 
+#: Verbs that name one act: a task-level subgoal says "put mug 1 in/on cabinet", ALFWorld's command for it is
+#: "move mug 1 to cabinet 3". Applied to content words only (the hashed ids keep the text's own words).
+SYNONYMS = {"move": "put", "place": "put"}
+
+
 def _stem(word: str) -> str:
     # "apples" -> "apple", "tomatoes" -> "tomatoe": the same rule on both sides is all overlap needs.
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
@@ -78,7 +83,7 @@ class TextCache:
             entities = frozenset(f"{a} {b}" for a, b in pairs if b.isdigit() and not a.isdigit())
             parsed = ParsedText(
                 ids=np.fromiter((self._bucket(t) for t in tokens), dtype=np.int64, count=len(tokens)),
-                content=frozenset(w for w in words if w not in STOPWORDS and not w.isdigit()),
+                content=frozenset(SYNONYMS.get(w, w) for w in words if w not in STOPWORDS and not w.isdigit()),
                 entities=entities,
             )
             self._cache[text] = parsed

@@ -44,6 +44,13 @@ def test_subgoal_bonus_is_paid_once_per_segment():
     np.testing.assert_array_equal(subgoal_bonus_turns([T_, F_, F_], [T_, F_, T_]), [T_, F_, F_])
     with pytest.raises(ValueError, match="shape"):
         subgoal_bonus_turns([T_, F_], [T_])
+    # with the texts, a subgoal pays once per trajectory: a take/put loop earns one bonus each, not one a lap
+    starts = [T_, T_, T_, T_, T_, F_]
+    achieved = [T_, T_, T_, T_, F_, T_]
+    texts = ["take mug", "put mug 1 in/on cabinet", "Take  mug", "put mug 1 in/on cabinet", "heat mug 1", None]
+    np.testing.assert_array_equal(subgoal_bonus_turns(starts, achieved, texts), [T_, T_, F_, F_, F_, T_])
+    # a turn that named no subgoal yet pays per segment, as without texts
+    np.testing.assert_array_equal(subgoal_bonus_turns([T_, T_], [T_, T_], [None, None]), [T_, T_])
     with pytest.raises(ValueError, match="non-negative"):
         ShapingConfig(subgoal_bonus=-1.0)
 
@@ -64,6 +71,17 @@ def test_keep_consistency():
     np.testing.assert_array_equal(flags, [F_, F_, T_, F_, F_, T_])
     out = shape_rewards(np.zeros(6), ShapingConfig(keep_consistency_penalty=0.3), keep_inconsistent=flags)
     np.testing.assert_allclose(out, -0.3 * flags)
+
+
+def test_switch_cost_charges_options_ended_before_their_subgoal():
+    switches = [T_, T_, F_, T_, F_, T_, T_]
+    achieved = [F_, F_, T_, F_, F_, T_, F_]  # after each turn; the env latches it until the option ends
+    out = shape_rewards(np.zeros(7), ShapingConfig(switch_cost=0.2), switches=switches, achieved=achieved)
+    # 0 opens the first option (free); 1 abandons it (cost); 3 ends an achieved option (free); 5 abandons the
+    # option of 3 (cost); 6 ends the option of 5, achieved at once (free)
+    np.testing.assert_allclose(out, [0, -0.2, 0, 0, 0, -0.2, 0])
+    with pytest.raises(ValueError, match="needs the per-turn `achieved`"):
+        shape_rewards(np.zeros(2), ShapingConfig(switch_cost=0.1), switches=[T_, T_])
 
 
 def test_shaping_errors_are_actionable():

@@ -61,7 +61,11 @@ def test_evaluate_agrees_with_act(envs, family, memory):
     masks = np.stack([np.stack([t.decision.masks.switch, t.decision.masks.subgoal, t.decision.masks.action]).any(0)
                       for t in turns])  # fmt: skip
     np.testing.assert_array_equal(ev.mask.numpy(), masks)
-    assert torch.all(ev.entropy[ev.mask] > 0) and torch.all(ev.entropy[~ev.mask] == 0)
+    # a decided unit has entropy > 0 unless it had one choice (a SWITCH with one other subgoal on offer)
+    choices = np.array([[2, len(t.decision.extra["step"].subgoal_candidates), len(t.decision.extra["step"].actions)]
+                        for t in turns])  # fmt: skip
+    assert torch.all(ev.entropy[ev.mask & torch.from_numpy(choices > 1)] > 0)
+    assert torch.all(ev.entropy[ev.mask] >= 0) and torch.all(ev.entropy[~ev.mask] == 0)
     # gradients reach the actor through the log-probs and the critic through the values, not across
     groups = policy.parameter_groups()
     (ev.logprobs.sum() + ev.values.sum()).backward()
@@ -183,6 +187,23 @@ def test_overlap_features_see_unseen_names():
     assert feats[1, col["is_subgoal"]] == 1 and feats[1, col["times_done"]] > 0 and feats[1, col["is_last_action"]]
 
 
+def test_completes_subgoal_reads_task_level_subgoals():
+    """A task-level subgoal ("take mug") is done by the command naming all its words; ALFWorld's "move" is "put"."""
+    cache = TextCache(64)
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    context = Context.build(cache, "put a hot mug in cabinet", "You arrive at shelf 1.", [], [])
+    cases = {
+        "take mug": {"take mug 1 from shelf 1": 1, "take cup 1 from shelf 1": 0, "go to shelf 1": 0},
+        "put mug 1 in/on cabinet": {"move mug 1 to cabinet 3": 1, "move mug 1 to shelf 1": 0, "go to cabinet 3": 0},
+        "heat mug 1 with microwave": {"heat mug 1 with microwave 1": 1, "go to microwave 1": 0},
+        "find mug": {"take mug 1 from shelf 1": 0, "go to shelf 1": 0},  # done by what is seen, not by a command
+    }
+    for subgoal, expected in cases.items():
+        feats = candidate_features(cache, context, list(expected), subgoal)
+        assert feats[:, col["completes_subgoal"]].tolist() == list(expected.values()), subgoal
+    assert candidate_features(cache, context, ["take mug 1 from shelf 1"], None)[0, col["completes_subgoal"]] == 0
+
+
 def test_bad_input():
     policy = ScorerPolicy(seed=0)
     with pytest.raises(ValueError, match="admissible_commands"):
@@ -220,3 +241,23 @@ def _likelihood(policy, turns) -> float:
     with torch.no_grad():
         ev = policy.evaluate_actions(turns, with_values=False)
     return float((ev.logprobs * ev.mask).sum() / ev.mask.sum())
+
+
+def test_switch_offers_another_subgoal_while_the_current_one_is_pending():
+    """A SWITCH replaces a pending subgoal (re-picking it would restart the option: a switch in name only)."""
+    from hiper_agent.policies.scorer.steps import observe
+
+    cache = TextCache(64)
+    info = {"admissible_commands": ["look", "go to shelf 1"], "task": "put a mug in cabinet",
+            "subgoal_candidates": ["put a mug in cabinet", "find mug", "take cup"], "subgoal": "find mug"}  # fmt: skip
+    offered = {}
+    for status in ("pending", "achieved"):
+        step, _ = observe(cache, "obs", {**info, "subgoal_status": status}, [], history_length=2, hierarchical=True)
+        offered[status] = step.subgoal_candidates
+        assert step.subgoal_features.shape[0] == len(step.subgoal_candidates)
+    assert offered["pending"] == ("put a mug in cabinet", "take cup")
+    assert offered["achieved"] == ("put a mug in cabinet", "find mug", "take cup")  # done: it may be set again
+    # the only subgoal on offer stays on offer
+    step, _ = observe(cache, "obs", {**info, "subgoal_candidates": ["find mug"], "subgoal_status": "pending"}, [],
+                      history_length=2, hierarchical=True)  # fmt: skip
+    assert step.subgoal_candidates == ("find mug",)

@@ -3,7 +3,7 @@
 import pytest
 from textworld.logic import Proposition, Variable
 
-from hiper_envs.alfworld.candidates import canonical_subgoal, subgoal_candidates
+from hiper_envs.alfworld.candidates import canonical_subgoal, primitive_candidates, subgoal_candidates
 from hiper_envs.alfworld.env import ALFWorldEnv
 from hiper_envs.alfworld.expert import segment_plan
 from hiper_envs.alfworld.spec import Subtask
@@ -274,6 +274,29 @@ def test_candidates_name_every_kind_as_the_game_does():
         "put cloth 1 in/on bathtubbasin", "put cloth 1 in/on sinkbasin",
     ]  # fmt: skip
     assert canonical_subgoal("clean cloth 1 with bathtubbasin 1") == "clean cloth 1 with bathtubbasin"
+
+
+def test_primitive_vocabulary_offers_the_next_commands():
+    """``subgoal_vocabulary="primitive"`` (the offer before issue 21): go to / open / take here, readable, pending."""
+    heat = Subtask("pick_heat_then_place_in_recep", "put a hot apple in fridge",
+                   {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    at_counter = make_world(location="loc_countertop_a")
+    offer = primitive_candidates(at_counter, [heat.goal], heat)
+    assert offer[:2] == [heat.goal, "take apple 1"] and "go to fridge 1" in offer and "go to countertop 1" not in offer
+    holding = make_world(location="loc_countertop_a", held=["apple_a"])
+    offer = primitive_candidates(holding, [], heat)
+    expected = {"heat apple 1 with microwave 1", "put apple 1 in/on fridge 1", "put apple 1 in/on countertop 1"}
+    assert expected <= set(offer)
+    for w in (at_counter, holding):
+        for text in primitive_candidates(w, [], heat):
+            subgoal = parse_subgoal(text, w)
+            assert subgoal is not None and not subgoal.holds(w), text
+    env = ALFWorldEnv(split="valid_seen", num_games=2, subgoal_vocabulary="primitive")
+    _, info = env.reset(options={"game_index": 0})
+    assert any(c.startswith("go to ") for c in info["subgoal_candidates"])
+    env.close()
+    with pytest.raises(ValueError, match="subgoal_vocabulary"):
+        ALFWorldEnv(split="valid_seen", num_games=2, subgoal_vocabulary="words")
 
 
 def test_env_verifies_task_and_free_text_along_the_walkthrough():
