@@ -36,6 +36,7 @@ import os
 import random
 import sys
 import time
+from typing import Any
 
 # Parse the arguments first: fast_downward's translator overwrites sys.argv.
 _PARSER = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,6 +47,20 @@ _PARSER.add_argument("--workers", type=int, default=2, help="SubprocEnvPool work
 _PARSER.add_argument("--build-processes", type=int, default=2, help="processes that build the GamePool")
 _PARSER.add_argument("--arms", nargs="+", default=["stock/sync", "stock/subproc", "pooled/sync", "pooled/subproc"])
 _PARSER.add_argument("--seed", type=int, default=0, help="reset seeds and random-action seed")
+_PARSER.add_argument(
+    "--training-iterations",
+    type=int,
+    default=0,
+    help="also time N iterations of the `cpu` preset's trainer (scorer policy, rollout + update), env_workers 0 "
+    "(in-process) and each of --training-workers, and compare their env steps/s (0: skip)",
+)
+_PARSER.add_argument("--training-workers", type=int, nargs="+", default=[1, 2], help="env_workers of the trainer arms")
+_PARSER.add_argument(
+    "--training-num-envs", type=int, default=None, help="the trainer's num_envs (default: the preset's)"
+)
+_PARSER.add_argument(
+    "--training-pool-size", type=int, default=None, help="the trainer's game pool (default: the preset's)"
+)
 
 ENV_ID = "HiPER/ALFWorld-v0"
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -81,6 +96,41 @@ def play(pool, num_envs: int, seed: int) -> dict[str, float]:
                 still.append(i)
         running = still
     return {"seconds": time.perf_counter() - start, "steps": steps, "resets": num_envs}
+
+
+def training_arms(iterations: int, workers: list[int], **overrides: Any) -> dict[str, dict[str, float]]:
+    """The `cpu` preset's trainer for ``iterations`` iterations in-process and with each ``workers`` count.
+
+    ``overrides`` are config fields set over the preset (a smaller ``num_envs`` for a quick check). Returns, per
+    arm, env steps per second of rollout time and of whole iterations (rollout + PPO update), and
+    whether its training metrics equal the in-process arm's (same seed: the same episodes wherever envs run).
+    """
+    import tempfile
+
+    from hiper_agent.training.ppo_config import HiPERConfig
+    from hiper_agent.training.ppo_trainer import HiPERTrainer
+
+    out: dict[str, dict[str, float]] = {}
+    reference = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in [0, *workers]:
+            arm = "train/in-process" if n == 0 else f"train/{n} subproc workers"
+            config = HiPERConfig.from_preset(
+                "cpu", num_iterations=iterations, eval_every=0, checkpoint_every=0, log_tensorboard=False,
+                progress=False, env_workers=n, env_backend="subprocess", output_dir=tmp, exp_name=f"w{n}", **overrides,
+            )  # fmt: skip
+            history = HiPERTrainer(config).train()["history"]
+            steps = max(h.get("rollout/total_env_steps", 0.0) for h in history)
+            rollout_s = sum(h["time/rollout_s"] for h in history if "time/rollout_s" in h)
+            total_s = sum(h["time/iteration_s"] for h in history if "time/iteration_s" in h)
+            learned = [{k: v for k, v in h.items() if k.startswith(("rollout/success", "train/"))} for h in history]
+            reference = learned if reference is None else reference
+            out[arm] = {"steps": steps, "rollout_steps_per_s": steps / rollout_s, "steps_per_s": steps / total_s,
+                        "same_metrics": float(learned == reference)}  # fmt: skip
+            print(f"{arm:<26} {out[arm]['steps_per_s']:8.1f} env steps/s ({steps:.0f} steps; rollout only "
+                  f"{out[arm]['rollout_steps_per_s']:.1f}/s; metrics as in-process: {learned == reference})",
+                  flush=True)  # fmt: skip
+    return out
 
 
 def main() -> int:
@@ -150,6 +200,19 @@ def main() -> int:
             f"{result['parallelism']:.2f}; start-up {setup[f'{arm} start_s']:.1f} s)",
             flush=True,
         )
+
+    if args.training_iterations:
+        overrides: dict[str, Any] = {}
+        if args.training_num_envs:
+            overrides["num_envs"] = args.training_num_envs
+        if args.training_pool_size:
+            overrides["env_kwargs"] = {"pool_size": args.training_pool_size}
+        training = training_arms(args.training_iterations, args.training_workers, **overrides)
+        base = training["train/in-process"]["steps_per_s"]
+        print(f"\n{'arm':<28}{'env steps/s':>12}{'x in-process training':>23}")
+        for arm, result in [*training.items(), *((a, r) for a, r in results.items())]:
+            print(f"{arm:<28}{result['steps_per_s']:>12.1f}{result['steps_per_s'] / base:>23.2f}")
+        results.update(training)
 
     baseline = results.get("stock/sync")
     ratios = {}

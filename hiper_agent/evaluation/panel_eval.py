@@ -76,11 +76,12 @@ def evaluate(
     greedy: bool = True,
     temperature: float | None = None,
     rng_seed: int = 0,
+    on_episodes: Callable[[int], object] | None = None,
 ) -> EvalResult:
     """Play every episode of ``panel``, ``pool.num_envs`` at a time (the pool's envs are made for the panel's split).
 
     Which games are played, and with which reset seeds, depends on the panel only; sampled decisions draw from
-    one RNG seeded with ``rng_seed``.
+    one RNG seeded with ``rng_seed``. ``on_episodes(n)`` is told each batch's ``n`` finished episodes (progress).
     """
     from hiper_agent.seeding import torch_generator
 
@@ -92,6 +93,8 @@ def evaluate(
         trajs, stats = collect_rollouts(pool, policy, resets, rng=rng, greedy=greedy, temperature=temperature)
         trajectories.extend(trajs)
         total += stats
+        if on_episodes is not None:
+            on_episodes(len(trajs))
     by_type: dict[str, list[bool]] = defaultdict(list)
     for traj in trajectories:
         by_type[traj.task_type].append(traj.won)
@@ -107,6 +110,7 @@ def evaluate_panels(
     temperature: float | None = None,
     rng_seed: int = 0,
     prefixes: Callable[[EvalPanel], Sequence[str]] | None = None,
+    on_episodes: Callable[[int], object] | None = None,
 ) -> dict[str, float]:
     """Evaluate on each panel and merge the namespaced metrics.
 
@@ -119,12 +123,14 @@ def evaluate_panels(
         rng_seed: seed of the one RNG of the sampled decisions (per panel).
         prefixes: the metric prefixes of a panel's results (default ``eval/<split>``); the trainer's composite
             evaluation logs a K-subtask panel as ``eval/<split>/k<K>``.
+        on_episodes: called with the number of episodes each batch finished (a progress bar's ``update``).
     """
     policy.eval()
     metrics: dict[str, float] = {}
     for panel in panels:
         pool = pools[panel.name] if panel.name in pools else pools[panel.split]
-        result = evaluate(pool, policy, panel, greedy=greedy, temperature=temperature, rng_seed=rng_seed)
+        result = evaluate(pool, policy, panel, greedy=greedy, temperature=temperature, rng_seed=rng_seed,
+                          on_episodes=on_episodes)  # fmt: skip
         for prefix in prefixes(panel) if prefixes is not None else [None]:
             metrics.update(result.metrics(prefix))
     return metrics

@@ -181,6 +181,13 @@ class PolicyConfig:
             "- episode: slots, plus an attention summary of every past (command, observation) in the state."
         },
     )
+    scorer_priors: bool = field(
+        default=True,
+        metadata={
+            "help": "Start the scorer's overlap-feature and switch terms at hand-set weights (an inductive bias: "
+            "follow the subgoal, name the task's objects, do not repeat yourself); False starts them at 0."
+        },
+    )
     model: str = field(
         default="tiny",
         metadata={

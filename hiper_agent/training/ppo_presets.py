@@ -96,6 +96,9 @@ _CPU_V2: dict[str, Any] = {
     # 16.5% -> 22.0%, slots 18.0% -> 68.5%, episode 15.0% -> 51.5% (and 0.76x the speed of off, slots 0.91x)
     "env_kwargs": {"pool_size": 512},  # task-level subgoals (the env's default offer)
     "scorer_memory": "slots",
+    # a deliberation cost on ending an option before its subgoal is reached: without it the planner re-decides at
+    # no price and its options shrink to ~1.5 steps (measured, docs/training.md); 0.05 against a win's 1.0
+    "switch_cost": 0.05,
     "max_episode_steps": 30,  # per subtask here (train_num_subtasks): 30, 60, 90 steps; evaluation plays 50 per subtask
     "train_num_subtasks": (1, 2, 3),  # env group g plays K = 1 + g % 3
     "eval_num_subtasks": (1, 2, 3),

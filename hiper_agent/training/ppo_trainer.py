@@ -328,15 +328,22 @@ class HiPERTrainer:
                 kwargs = c.eval_env_kwargs(p)  # the training env's settings; the panel's split, K and step limit
                 size = min(c.env.num_envs, p.episodes)
                 self.eval_pools[p.name] = make_pool(c.env.env_id, size, c.env.env_workers, c.env.env_backend, **kwargs)
-        return evaluate_panels(
-            self.eval_pools,
-            self.policy,
-            self.panels,
-            greedy=c.evaluation.eval_temperature == 0,
-            temperature=c.evaluation.eval_temperature or 1.0,
-            rng_seed=iteration_seed(c.run.seed, it + 1, "eval"),
-            prefixes=c.eval_prefixes,
-        )
+        from tqdm.auto import tqdm
+
+        total = sum(p.episodes for p in self.panels)
+        with tqdm(
+            total=total, desc="eval", unit="ep", disable=not c.run.progress, leave=False, dynamic_ncols=True
+        ) as bar:
+            return evaluate_panels(
+                self.eval_pools,
+                self.policy,
+                self.panels,
+                greedy=c.evaluation.eval_temperature == 0,
+                temperature=c.evaluation.eval_temperature or 1.0,
+                rng_seed=iteration_seed(c.run.seed, it + 1, "eval"),
+                prefixes=c.eval_prefixes,
+                on_episodes=bar.update,
+            )
 
     def _save(self) -> None:
         if not self.dist.is_main:

@@ -89,3 +89,18 @@ def test_bench_rollout_smoke():
     assert sorted(summary["steps_per_s"]) == sorted(arms) and summary["ratio_vs_stock_sync"]["stock/sync"] == 1.0
     assert all(summary["resets"][arm] == 2 and summary["steps"][arm] >= 2 for arm in arms)
     assert summary["steps"]["stock/sync"] == summary["steps"]["stock/subproc"]  # same seeds, same episodes
+
+
+def test_bench_rollout_training_arms_smoke():
+    # the cpu preset's trainer, shrunk (6 envs = 2 groups per K, a 6-game pool), in-process and with 1 worker
+    script = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_rollout.py"
+    args = ["--num-envs", "2", "--iterations", "1", "--pool-size", "2", "--build-processes", "1", "--arms",
+            "pooled/sync", "--training-iterations", "1", "--training-num-envs", "6", "--training-pool-size", "6",
+            "--training-workers", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(summary["steps_per_s"]) == {"pooled/sync", "train/in-process", "train/1 subproc workers"}
+    assert summary["steps"]["train/in-process"] == summary["steps"]["train/1 subproc workers"] > 0
+    assert "metrics as in-process: True" in out.stdout  # same seed, same episodes wherever the envs run

@@ -40,6 +40,9 @@ class ScorerConfig:
     """
 
     # Initialization
+    feature_priors: bool = True
+    """Start the overlap features' linear terms and the switch prior at hand-set weights (`model.ACTION_PRIOR`,
+    `model.SUBGOAL_PRIOR`); False starts them at 0, so the untrained policy is the random MLPs alone (an ablation)."""
     seed: int = 0
     """Seed of the parameter initialization (acting draws from the rollout's generator instead)."""
 

@@ -118,10 +118,13 @@ class ScorerNet(nn.Module):
             self.switch_prior = nn.Linear(NUM_SCALARS, 2, bias=False)
             with torch.no_grad():
                 self.switch_prior.weight.zero_()
-                self.switch_prior.weight[:, 2] = torch.tensor([-1.5, 1.5])
-                self.switch_prior.weight[:, 3] = torch.tensor([1.0, -1.0])
-            self.subgoal_scorer = CandidateScorer(h + d, d, h, SUBGOAL_PRIOR, slots=slots)
-        self.action_scorer = CandidateScorer(h + d if hierarchical else h, d, h, ACTION_PRIOR, slots=slots)
+                if config.feature_priors:
+                    self.switch_prior.weight[:, 2] = torch.tensor([-1.5, 1.5])
+                    self.switch_prior.weight[:, 3] = torch.tensor([1.0, -1.0])
+        subgoal_prior, action_prior = (SUBGOAL_PRIOR, ACTION_PRIOR) if config.feature_priors else ({}, {})
+        if hierarchical:
+            self.subgoal_scorer = CandidateScorer(h + d, d, h, subgoal_prior, slots=slots)
+        self.action_scorer = CandidateScorer(h + d if hierarchical else h, d, h, action_prior, slots=slots)
         # Critic
         self.critic_encoder = TextEncoder(config.num_buckets, d)
         self.critic_state = StateEncoder(d, h, history_attention=attention)

@@ -285,11 +285,12 @@ class FlatScorerPolicy(ScorerPolicy):
 def _scorer_config(config: Any, overrides: dict[str, Any]) -> ScorerConfig:
     """A `ScorerConfig` from a `ScorerConfig`, None, or a run's config.
 
-    A run's config sets the initialization's ``seed`` and the memory (its ``scorer_memory``).
+    A run's config sets the initialization's ``seed``, the memory (its ``scorer_memory``) and the feature priors.
     """
     if config is None or isinstance(config, ScorerConfig):
         return dataclasses.replace(config or ScorerConfig(), **overrides)
-    run = {"seed": int(config.run.seed), "memory": str(config.agent.scorer_memory)}
+    run = {"seed": int(config.run.seed), "memory": str(config.agent.scorer_memory),
+           "feature_priors": bool(config.agent.scorer_priors)}  # fmt: skip
     return ScorerConfig(**{**run, **overrides})
 
 

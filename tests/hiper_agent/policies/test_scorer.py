@@ -261,3 +261,15 @@ def test_switch_offers_another_subgoal_while_the_current_one_is_pending():
     step, _ = observe(cache, "obs", {**info, "subgoal_candidates": ["find mug"], "subgoal_status": "pending"}, [],
                       history_length=2, hierarchical=True)  # fmt: skip
     assert step.subgoal_candidates == ("find mug",)
+
+
+def test_feature_priors_can_be_switched_off():
+    """``scorer_priors=False`` (an ablation) starts the overlap-feature and switch terms at 0; the rest is the same."""
+    from hiper_agent.training.ppo_config import HiPERConfig
+
+    on, off = (make_policy("scorer", config=HiPERConfig.from_preset("cpu", scorer_priors=p)) for p in (True, False))
+    for name in ("action_scorer.prior.weight", "subgoal_scorer.prior.weight", "switch_prior.weight"):
+        assert on.net.get_parameter(name).abs().sum() > 0 and off.net.get_parameter(name).abs().sum() == 0
+    assert on.config.feature_priors and not off.config.feature_priors
+    same = on.net.action_scorer.mlp[0].weight, off.net.action_scorer.mlp[0].weight
+    assert torch.equal(*same)  # the same initialization otherwise (same seed)
