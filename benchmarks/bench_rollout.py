@@ -232,9 +232,9 @@ def main() -> int:
         "workers": args.workers,
         "steps_per_s": {arm: round(r["steps_per_s"], 2) for arm, r in results.items()},
         "ratio_vs_stock_sync": {arm: round(x, 3) for arm, x in ratios.items()},
-        "cpu_ms_per_step": {arm: round(r["cpu_ms_per_step"], 3) for arm, r in results.items()},
-        "parallelism": {arm: round(r["parallelism"], 2) for arm, r in results.items()},
-        "resets": {arm: r["resets"] for arm, r in results.items()},
+        "cpu_ms_per_step": {arm: round(r["cpu_ms_per_step"], 3) for arm, r in results.items() if "resets" in r},
+        "parallelism": {arm: round(r["parallelism"], 2) for arm, r in results.items() if "resets" in r},
+        "resets": {arm: r["resets"] for arm, r in results.items() if "resets" in r},
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "setup_s": {key: round(value, 2) for key, value in setup.items()},
     }

@@ -18,8 +18,8 @@ non-negative magnitudes and subtracted. The reference configs write some of them
   planner can re-decide every step at no price, and its options shrink to one step: a flat policy;
 - subgoal bonus (not in HiPER, which has "no subgoal-completion reward"): `+subgoal_bonus` on the turn that first
   achieves its option's subgoal, as the env verifies it (PROTOCOL.md `subgoal_status`), once per subgoal text
-  and trajectory (taking the mug, putting it down and taking it again earns one bonus, not a loop of them). It is an *executor*
-  reward: HAE gives it to the low level only (`executor_bonus` in `hae`), so the planner earns nothing by
+  and trajectory (taking the mug, putting it down and taking it again earns one bonus, not a loop of them). It
+  is an *executor* reward: HAE gives it to the low level only (`executor_bonus` in `hae`), so the planner earns nothing by
   proposing easy subgoals; a flat estimator has no executor and sees it as part of the one reward. Dense credit
   for "do what the subgoal says" helps small models, whose typical failure is an action that ignores its subgoal.
 - plan progress (potential-based, Ng, Harada & Russell 1999): `+progress_coef * (L[t] - L[t+1])`, where `L` is the

@@ -135,8 +135,11 @@ def plot_learning_curve(
                 x, y = _series(records, key)
                 if x:
                     ax.plot(x, y, "o-", color=color, ms=3, lw=1.2, label=label)
-            if config.get("max_episode_steps"):
-                ax.axhline(config["max_episode_steps"], color="gray", ls="--", lw=1, label="time limit")
+            limit, ks = config.get("max_episode_steps"), config.get("train_num_subtasks") or ()
+            if limit:  # with a K mix the limit counts per subtask: one line per K trained on
+                for k in ks or (1,):
+                    label = "time limit" if not ks else f"time limit, K = {k}"
+                    ax.axhline(limit * k, color="gray", ls="--", lw=1, alpha=1 / k, label=label)
             ax.set_ylabel("steps per episode")
             ax.set_title("Episode length (lower is faster)", fontsize=10, loc="left")
         else:

@@ -95,6 +95,10 @@ _CPU_V2: dict[str, Any] = {
     # measured (40 iterations of cpu-v1, seed 1, valid_unseen 200 games, greedy; docs/training.md): memory off
     # 16.5% -> 22.0%, slots 18.0% -> 68.5%, episode 15.0% -> 51.5% (and 0.76x the speed of off, slots 0.91x)
     "env_kwargs": {"pool_size": 512},  # task-level subgoals (the env's default offer)
+    # both cores: the envs step in 2 worker processes while this one runs the policy (benchmarks/bench_rollout.py
+    # --training-iterations 2: 1.42x the training env steps/s of in-process envs, the same metrics)
+    "env_workers": 2,
+    "env_backend": "subprocess",
     "scorer_memory": "slots",
     # a deliberation cost on ending an option before its subgoal is reached: without it the planner re-decides at
     # no price and its options shrink to ~1.5 steps (measured, docs/training.md); 0.05 against a win's 1.0
