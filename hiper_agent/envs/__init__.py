@@ -39,8 +39,24 @@ def make_pool(
         fns = [fn for extra in per_env for fn in make_env_fns(env_id, 1, **{**kwargs, **extra})]
     if workers <= 0:
         return SyncEnvPool(fns)
+    _warm_caches(fns)
     if backend == "subprocess":
         return SubprocEnvPool(fns, num_workers=workers)
     from hiper_agent.envs.ray_pool import RayEnvPool
 
     return RayEnvPool(fns, num_workers=workers)
+
+
+def _warm_caches(fns: Sequence[Any]) -> None:
+    """Makes one env of each distinct configuration here, then closes it, before the workers start.
+
+    An env whose construction fills a disk cache (ALFWorld's ``pool_size`` compiles its games, over both cores,
+    and keeps them in ``$HIPER_CACHE``) then fills it once, in this process, and every worker loads it; without
+    this each worker would compile the same games on its own core, racing to write the same file.
+    """
+    seen: set[str] = set()
+    for fn in fns:
+        key = repr((getattr(fn, "env_id", None), sorted(getattr(fn, "kwargs", {}).items(), key=str)))
+        if key not in seen:
+            seen.add(key)
+            fn().close()

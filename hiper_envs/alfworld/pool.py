@@ -104,6 +104,8 @@ class GamePool:
                 self._specs, self._blobs = pickle.load(f)  # noqa: S301 - our own cache (see cache_dir)
             return
         indices = list(range(size))
+        if multiprocessing.current_process().daemon:
+            processes = 1  # an env worker process (daemonic) may not start processes of its own: build here
         if processes == 1:
             built = _build_chunk(source, indices)
         else:

@@ -51,3 +51,22 @@ def test_env_workers_do_not_change_a_run(tmp_path, family):
     ray_run = train(base.replace(exp_name="ray", env_workers=2))
     assert len(_metrics(local["run_dir"])) > 1
     assert _metrics(ray_run["run_dir"]) == _metrics(local["run_dir"])
+
+
+def test_worker_pools_compile_the_games_once_on_a_fresh_cache(tmp_path, monkeypatch):
+    """``pool_size`` with env workers on an empty cache: this process compiles the games, the workers load them.
+
+    The workers are daemonic processes, which may not start the build's processes of their own (the first fresh
+    run with ``env_workers=2`` failed that way); `make_pool` warms the cache here first.
+    """
+    import hiper_envs  # noqa: F401
+    from hiper_agent.envs import make_pool
+
+    monkeypatch.setenv("HIPER_CACHE", str(tmp_path / "cache"))
+    pool = make_pool("HiPER/ALFWorld-v0", 2, 2, "subprocess", split="valid_seen", pool_size=2)
+    try:
+        (obs, info), _ = pool.reset(range(2), [0, 1], [None, None])
+        assert info["admissible_commands"] and obs
+    finally:
+        pool.close()
+    assert len(list((tmp_path / "cache").glob("alfworld-pool-*.pkl"))) == 1  # built once, here
