@@ -29,16 +29,12 @@ expert's segment labels): ``take mug 1 from shelf 1`` -> ``take mug``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hiper_envs.alfworld.spec import Subtask
 from hiper_envs.alfworld.subgoals import World, base_name, kind_of
 
-__all__ = ["SUBGOAL_VOCABULARIES", "canonical_subgoal", "primitive_candidates", "subgoal_candidates"]
-
-#: Values of the env's ``subgoal_vocabulary``: ``task`` (`subgoal_candidates`, the default) or ``primitive``
-#: (`primitive_candidates`, the offer before issue 21, kept to measure what the task-level offer changes).
-SUBGOAL_VOCABULARIES = ("task", "primitive")
+__all__ = ["OFFERS", "canonical_subgoal", "primitive_candidates", "subgoal_candidates"]
 
 # (verb, the object's trait, the fact once done, the appliance's kind)
 _TREATMENTS = (
@@ -114,9 +110,7 @@ def subgoal_candidates(
         out += [f"take {name}" for name in world.kind_names(target)]
     if not held:
         out += [f"take {base_name(world.name(o))}" for o in in_sight if world.has("pickupable", o)]
-    seen: set[str] = set()
-    unique = [c for c in out if not (c in seen or seen.add(c))]
-    return unique[:limit]
+    return list(dict.fromkeys(out))[:limit]  # first occurrence of each, in order
 
 
 def primitive_candidates(
@@ -124,6 +118,7 @@ def primitive_candidates(
 ) -> list[str]:
     """The offer before issue 21: mostly the next primitive command (``go to`` every other receptacle, ``open``).
 
+    ``subgoal_vocabulary="primitive"`` in `OFFERS`, kept to measure what the task-level offer changes.
     Order: the pending (sub)task sentences; what can be done here (take, use, open, close); what the held object
     can go through (clean/heat/cool with the room's appliances; put in/on the receptacles here and those of the
     subtask's destination kind); then going to every other receptacle. A planner choosing among these picks the
@@ -151,5 +146,8 @@ def primitive_candidates(
                 if (world.receptacle_type[r], otype) in world.can_contain
                 and (r in here or world.receptacle_type[r] == destination)]  # fmt: skip
     out += [f"go to {world.name(r)}" for r in receptacles if r not in here]
-    seen: set[str] = set()
-    return [c for c in out if not (c in seen or seen.add(c))][:limit]
+    return list(dict.fromkeys(out))[:limit]
+
+
+#: ``subgoal_vocabulary`` -> the function that makes its offer.
+OFFERS: dict[str, Callable[..., list[str]]] = {"task": subgoal_candidates, "primitive": primitive_candidates}

@@ -6,7 +6,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from hiper_envs.alfworld.candidates import SUBGOAL_VOCABULARIES, primitive_candidates, subgoal_candidates
+from hiper_envs.alfworld.candidates import OFFERS
 from hiper_envs.alfworld.composite import step_limit
 from hiper_envs.alfworld.engine import AlfredEngine
 from hiper_envs.alfworld.expert import PlannerExpert
@@ -100,8 +100,8 @@ class ALFWorldEnv(OptionEnv):
     ) -> None:
         if not isinstance(num_subtasks, int) or isinstance(num_subtasks, bool) or num_subtasks < 1:
             raise ValueError(f"num_subtasks must be a positive int, got {num_subtasks!r}")
-        if subgoal_vocabulary not in SUBGOAL_VOCABULARIES:
-            raise ValueError(f"subgoal_vocabulary={subgoal_vocabulary!r} must be one of {SUBGOAL_VOCABULARIES}")
+        if subgoal_vocabulary not in OFFERS:
+            raise ValueError(f"subgoal_vocabulary={subgoal_vocabulary!r} must be one of {tuple(OFFERS)}")
         super().__init__(
             max_episode_steps=step_limit(num_subtasks) if max_episode_steps is None else max_episode_steps,
             expert=bool(expert),
@@ -234,7 +234,7 @@ class ALFWorldEnv(OptionEnv):
         pending = [subtasks[stage].goal] if len(subtasks) > 1 and stage < len(subtasks) else []
         if not all(self._done_flags):
             pending.insert(0, self._spec.task)
-        offer = subgoal_candidates if self.subgoal_vocabulary == "task" else primitive_candidates
+        offer = OFFERS[self.subgoal_vocabulary]
         return offer(self._world_now(), pending, subtasks[stage] if stage < len(subtasks) else None)
 
     def _expert(self) -> tuple[str, str]:
