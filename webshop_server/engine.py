@@ -145,8 +145,11 @@ class WebShop:
             if state.sub_page not in self.sub_pages:
                 raise PageError(404, f"no sub-page {state.sub_page!r}; choose one of {list(self.sub_pages)}")
             targets = {**back, "< prev": replace(state, page="item", sub_page="")}
-            return Page(self._page("sub_page.html", session, goal, targets, product=product, sub_page=state.sub_page),
-                        state, targets)  # fmt: skip
+            return Page(
+                self._page("sub_page.html", session, goal, targets, product=product, sub_page=state.sub_page),
+                state,
+                targets,
+            )
         targets = dict(back)
         groups: list[tuple[str, list[tuple[str, str, str, bool]]]] = []
         for name, values in product["options"].items():
@@ -167,8 +170,15 @@ class WebShop:
         }
         for label in self.sub_pages:
             buttons[label.lower()] = targets[label.lower()]
-        html = self._page("item_page.html", session, goal, buttons, product=product, groups=groups,
-                          sub_pages=[label.lower() for label in self.sub_pages])  # fmt: skip
+        html = self._page(
+            "item_page.html",
+            session,
+            goal,
+            buttons,
+            product=product,
+            groups=groups,
+            sub_pages=[label.lower() for label in self.sub_pages],
+        )
         return Page(html, state, targets)
 
     def _results(self, session: str, state: State, goal: dict[str, Any]) -> Page:
@@ -192,8 +202,9 @@ class WebShop:
             target = State("item", keywords, state.page_num, p["asin"])
             targets[p["asin"].lower()] = target
             links.append((p, target.path(session)))
-        html = self._page("results_page.html", session, goal, buttons, products=links,
-                          page_num=state.page_num, total=len(asins))  # fmt: skip
+        html = self._page(
+            "results_page.html", session, goal, buttons, products=links, page_num=state.page_num, total=len(asins)
+        )
         return Page(html, state, targets)
 
     def _product(self, state: State) -> dict[str, Any]:

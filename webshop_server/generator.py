@@ -92,10 +92,13 @@ def _product(kind: ProductType, asin: str, rng: random.Random, attributes: list[
     bullets = [f"{a.upper()}: our {noun} is {a}, tested for quality." for a in attributes[:3]]
     bullets.append(f"WHAT YOU GET: one {brand} {noun}{', ' + extra.lower() if extra else ''}.")
     reviews = [
-        {"score": rng.randint(2, 5), "title": rng.choice(("Great value", "Works well", "As described", "Okay")),
-         "body": f"The {noun} is {rng.choice(attributes)} as promised."}
+        {
+            "score": rng.randint(2, 5),
+            "title": rng.choice(("Great value", "Works well", "As described", "Okay")),
+            "body": f"The {noun} is {rng.choice(attributes)} as promised.",
+        }
         for _ in range(rng.randint(0, 3))
-    ]  # fmt: skip
+    ]
     rating = round(sum(r["score"] for r in reviews) / len(reviews), 1) if reviews else "N.A."
     return {
         "asin": asin,

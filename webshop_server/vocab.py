@@ -63,27 +63,45 @@ _F = ("Clothing, Shoes & Jewelry",)
 _G = ("Grocery & Gourmet Food",)
 _H = ("Home & Kitchen", "Furniture")
 
-_BEAUTY_ATTRS = ("paraben free", "sulfate free", "cruelty free", "long lasting", "natural ingredients", "dry skin",
-                 "sensitive skin", "tea tree", "argan oil", "hyaluronic acid", "travel size", "fragrance free",
-                 "easy apply", "high quality", "hair growth", "dry hair", "oily skin", "vitamin c")  # fmt: skip
-_TECH_ATTRS = ("noise cancelling", "fast charging", "long battery", "water resistant", "high speed",
-               "wireless bluetooth", "usb type", "easy install", "high definition", "plug play", "dual band",
-               "heavy duty", "hands free", "quad core", "aluminum alloy", "carrying case")  # fmt: skip
-_FASHION_ATTRS = ("machine wash", "slim fit", "short sleeve", "long sleeve", "high waist", "polyester spandex",
-                  "button closure", "hand wash", "rubber sole", "daily wear", "quick drying", "relaxed fit",
-                  "cotton blend", "non slip", "elastic waistband", "pull on", "classic fit", "lace up")  # fmt: skip
-_FOOD_ATTRS = ("gluten free", "non gmo", "sugar free", "low carb", "keto friendly", "plant based", "usda organic",
-               "high protein", "dairy free", "artificial flavors", "ready eat", "individually wrapped",
-               "great gift", "kosher certified", "low sodium", "whole grain")  # fmt: skip
-_HOME_ATTRS = ("easy assemble", "solid wood", "living room", "space saving", "storage space", "easy clean",
-               "dining room", "mid century", "metal frame", "heavy duty", "memory foam", "wood finish",
-               "bedroom furniture", "non slip", "assembly required", "faux leather")  # fmt: skip
+
+def _phrases(text: str) -> tuple[str, ...]:
+    """``"dry skin, tea tree"`` -> ``("dry skin", "tea tree")``: a comma-separated list, read in order."""
+    return tuple(phrase.strip() for phrase in text.split(","))
+
+
+_BEAUTY_ATTRS = _phrases(
+    "paraben free, sulfate free, cruelty free, long lasting, natural ingredients, dry skin, sensitive skin, "
+    "tea tree, argan oil, hyaluronic acid, travel size, fragrance free, easy apply, high quality, hair growth, "
+    "dry hair, oily skin, vitamin c"
+)
+_TECH_ATTRS = _phrases(
+    "noise cancelling, fast charging, long battery, water resistant, high speed, wireless bluetooth, usb type, "
+    "easy install, high definition, plug play, dual band, heavy duty, hands free, quad core, aluminum alloy, "
+    "carrying case"
+)
+_FASHION_ATTRS = _phrases(
+    "machine wash, slim fit, short sleeve, long sleeve, high waist, polyester spandex, button closure, hand wash, "
+    "rubber sole, daily wear, quick drying, relaxed fit, cotton blend, non slip, elastic waistband, pull on, "
+    "classic fit, lace up"
+)
+_FOOD_ATTRS = _phrases(
+    "gluten free, non gmo, sugar free, low carb, keto friendly, plant based, usda organic, high protein, "
+    "dairy free, artificial flavors, ready eat, individually wrapped, great gift, kosher certified, low sodium, "
+    "whole grain"
+)
+_HOME_ATTRS = _phrases(
+    "easy assemble, solid wood, living room, space saving, storage space, easy clean, dining room, mid century, "
+    "metal frame, heavy duty, memory foam, wood finish, bedroom furniture, non slip, assembly required, "
+    "faux leather"
+)
 
 
 def _t(category, noun, plural, crumbs, attributes, options, price, extras=()):
     return ProductType(category, noun, plural, tuple(crumbs), tuple(attributes), dict(options), price, tuple(extras))
 
 
+# A table the formatter leaves as written: one product type per entry, the fields in `_t`'s order; formatted, each
+# entry would take ten lines of one field each and the 30 types could no longer be compared at a glance.
 TYPES: tuple[ProductType, ...] = (
     _t("beauty", "Shampoo", "shampoos", _B + ("Hair Care", "Shampoo & Conditioner", "Shampoos"),
        _BEAUTY_ATTRS, {"size": _FLOZ, "scent": ("lavender", "coconut", "unscented", "citrus", "fresh mint")},
@@ -166,8 +184,8 @@ TYPES: tuple[ProductType, ...] = (
 
 CATEGORIES: tuple[str, ...] = ("beauty", "electronics", "fashion", "food", "furniture")
 
-BRANDS: tuple[str, ...] = (
-    "Aurelia", "Brightfield", "Cobalt Co", "Dunmore", "Evergreen Lane", "Fernhill", "Granite Peak", "Harbor & Pine",
-    "Ivory Bay", "Juniper", "Kestrel", "Lumina", "Maple Row", "Northwind", "Oakmere", "Pellucid", "Quillon",
-    "Redwood Works", "Sable", "Tidewater", "Umberly", "Vantage", "Willowby", "Xenith", "Yarrow", "Zephyrine",
-)  # fmt: skip
+BRANDS: tuple[str, ...] = _phrases(
+    "Aurelia, Brightfield, Cobalt Co, Dunmore, Evergreen Lane, Fernhill, Granite Peak, Harbor & Pine, Ivory Bay, "
+    "Juniper, Kestrel, Lumina, Maple Row, Northwind, Oakmere, Pellucid, Quillon, Redwood Works, Sable, Tidewater, "
+    "Umberly, Vantage, Willowby, Xenith, Yarrow, Zephyrine"
+)

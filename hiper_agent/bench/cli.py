@@ -57,19 +57,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g = p.add_argument_group("panel")
     g.add_argument("--env", default="HiPER/ALFWorld-v0", help="Gymnasium id (default: %(default)s)")
-    g.add_argument("--split", default=None,
-                   help="held-out split (default: valid_unseen for ALFWorld, test for WebShop)")  # fmt: skip
+    g.add_argument(
+        "--split", default=None, help="held-out split (default: valid_unseen for ALFWorld, test for WebShop)"
+    )
     g.add_argument("--episodes", type=int, default=100, help="episodes: games 0..N-1 of the split (default: 100)")
     g.add_argument("--seed", type=int, default=0, help="panel seed: episode i resets with seed+i (default: 0)")
     g.add_argument("--num-subtasks", type=int, default=None, help="subtasks per game (ALFWorld K; default: env's)")
     g.add_argument("--max-episode-steps", type=int, default=None, help="step limit (default: the env's)")
-    g.add_argument("--env-kwarg", type=_kv, action="append", default=[], metavar="KEY=VALUE",
-                   help="extra gym.make keyword (JSON value), repeatable")  # fmt: skip
+    g.add_argument(
+        "--env-kwarg",
+        type=_kv,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra gym.make keyword (JSON value), repeatable",
+    )
     g = p.add_argument_group("agent")
-    g.add_argument("--agent", required=True,
-                   help="random | expert | POLICY_FOLDER | hf:MODEL | openai:MODEL | python:module:object")  # fmt: skip
-    g.add_argument("--agent-style", choices=["hiper", "react"], default="hiper",
-                   help="LLM agents: the three blocks (hiper) or one action per step (react); default: hiper")  # fmt: skip
+    g.add_argument(
+        "--agent",
+        required=True,
+        help="random | expert | POLICY_FOLDER | hf:MODEL | openai:MODEL | python:module:object",
+    )
+    g.add_argument(
+        "--agent-style",
+        choices=["hiper", "react"],
+        default="hiper",
+        help="LLM agents: the three blocks (hiper) or one action per step (react); default: hiper",
+    )
     g.add_argument("--temperature", type=float, default=0.0, help="LLM/policy sampling temperature; 0 = greedy")
     g.add_argument("--max-new-tokens", type=int, default=None, help="LLM response limit (default: 64 hiper, 256 react)")
     g.add_argument("--constrained", action="store_true", help="hf: constrain decoding to the format and commands")
@@ -89,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="openai: retries after a connection error, 408, 429, 500, 502 or 503 (default: 3)",
     )
-    g.add_argument("--retry-backoff", type=float, default=1.0,
-                   help="openai: seconds before the first retry, doubling after each (default: 1)")  # fmt: skip
+    g.add_argument(
+        "--retry-backoff",
+        type=float,
+        default=1.0,
+        help="openai: seconds before the first retry, doubling after each (default: 1)",
+    )
     g = p.add_argument_group("run")
     g.add_argument("--num-envs", type=int, default=1, help="envs played in lockstep (results do not depend on it)")
     g.add_argument("--step-timeout", type=float, default=None, help="seconds one agent call may take (default: none)")
@@ -108,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--keep-prompts", action="store_true", help="keep every prompt in the transcripts (else a hash)")
     g.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    g.add_argument("--no-view", action="store_true", help="skip the trajectory viewer (view.html)")  # fmt: skip
+    g.add_argument("--no-view", action="store_true", help="skip the trajectory viewer (view.html)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -144,8 +162,12 @@ def agent_options(args: argparse.Namespace) -> dict[str, Any]:
         if spec.startswith("hf:"):
             options.update(device=args.device, dtype=args.dtype, constrained=args.constrained)
         else:
-            options.update(base_url=args.base_url, timeout=args.request_timeout, max_retries=args.max_retries,
-                           retry_backoff=args.retry_backoff)  # fmt: skip
+            options.update(
+                base_url=args.base_url,
+                timeout=args.request_timeout,
+                max_retries=args.max_retries,
+                retry_backoff=args.retry_backoff,
+            )
         return options
     if spec in ("random", "expert") or spec.startswith("python:"):
         return {}

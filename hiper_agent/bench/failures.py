@@ -268,8 +268,10 @@ def classify(record: dict[str, Any]) -> FailureAnalysis:
         traits.append("agent_error")
     transcript = list(record.get("transcript") or [])
     steps = len(transcript)
-    bad = sum((not s.get("valid", True)) or bool(s.get("format_errors")) or bool(s.get("env_format_errors"))
-              for s in transcript)  # fmt: skip
+    bad = sum(
+        (not s.get("valid", True)) or bool(s.get("format_errors")) or bool(s.get("env_format_errors"))
+        for s in transcript
+    )
     if steps and bad >= _INVALID_SHARE * steps:
         traits.append("invalid_actions")
     if record.get("failure") is None:

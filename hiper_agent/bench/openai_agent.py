@@ -156,8 +156,9 @@ class OpenAIAgent(LLMAgent):
         t0 = time.perf_counter()
         for attempt in range(self.max_retries + 1):
             try:
-                response = self._create([{"role": "user", "content": prompt}], max_tokens=self.max_new_tokens,
-                                        seed=seed)  # fmt: skip
+                response = self._create(
+                    [{"role": "user", "content": prompt}], max_tokens=self.max_new_tokens, seed=seed
+                )
                 break
             except openai.APITimeoutError as err:
                 raise InfrastructureError(describe_api_error(err, self.timeout)) from err
@@ -177,8 +178,11 @@ class OpenAIAgent(LLMAgent):
             raise InfrastructureError(f"the server returned no choices: {str(response)[:_MAX_BODY_CHARS]}")
         choice = response.choices[0]
         text = choice.message.content or ""
-        meta: dict[str, Any] = {"request_s": time.perf_counter() - t0, "attempts": attempt + 1,
-                                "finish_reason": choice.finish_reason}  # fmt: skip
+        meta: dict[str, Any] = {
+            "request_s": time.perf_counter() - t0,
+            "attempts": attempt + 1,
+            "finish_reason": choice.finish_reason,
+        }
         usage = getattr(response, "usage", None)
         if usage is not None and getattr(usage, "completion_tokens", None) is not None:
             meta["completion_tokens"] = usage.completion_tokens

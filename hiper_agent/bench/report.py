@@ -236,8 +236,10 @@ def markdown_report(data: dict[str, Any]) -> str:
         ]
     if summary.get("replies"):
         lines.append(f"Replies cut at the token limit: {summary['replies_cut']} of {summary['replies']}.")
-    for kind, title in (("infrastructure", "Infrastructure failures (left out of every rate; --resume replays them)"),
-                        ("agent", "Agent errors (episodes recorded as failures)")):  # fmt: skip
+    for kind, title in (
+        ("infrastructure", "Infrastructure failures (left out of every rate; --resume replays them)"),
+        ("agent", "Agent errors (episodes recorded as failures)"),
+    ):
         errors = [ep for ep in data["episodes"] if ep["error"] and ep.get("failure", "agent") == kind]
         if errors:
             lines += ["", f"## {title}", ""]

@@ -195,8 +195,16 @@ def run_benchmark(
             except (gym.error.Error, ValueError, TypeError) as err:
                 raise SetupError(f"cannot make {panel.env_id} with {kwargs}: {err}") from err
             with pool:
-                session = _Session(agent, panel, pool, results, pending, bar, keep_prompts=keep_prompts,
-                                   stop_after=stop_after_infrastructure_failures)  # fmt: skip
+                session = _Session(
+                    agent,
+                    panel,
+                    pool,
+                    results,
+                    pending,
+                    bar,
+                    keep_prompts=keep_prompts,
+                    stop_after=stop_after_infrastructure_failures,
+                )
                 session.play(step_timeout)
         finally:
             agent.close()

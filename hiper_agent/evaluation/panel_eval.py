@@ -129,8 +129,9 @@ def evaluate_panels(
     metrics: dict[str, float] = {}
     for panel in panels:
         pool = pools[panel.name] if panel.name in pools else pools[panel.split]
-        result = evaluate(pool, policy, panel, greedy=greedy, temperature=temperature, rng_seed=rng_seed,
-                          on_episodes=on_episodes)  # fmt: skip
+        result = evaluate(
+            pool, policy, panel, greedy=greedy, temperature=temperature, rng_seed=rng_seed, on_episodes=on_episodes
+        )
         for prefix in prefixes(panel) if prefixes is not None else [None]:
             metrics.update(result.metrics(prefix))
     return metrics

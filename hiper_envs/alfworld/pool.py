@@ -168,6 +168,13 @@ def shared_pool(
     """
     key = (split, size, seed, num_subtasks, None if task_types is None else tuple(task_types))
     if key not in _SHARED:
-        _SHARED[key] = GamePool(split, size=size, seed=seed, num_subtasks=num_subtasks, task_types=task_types,
-                                processes=max(1, min(2, os.cpu_count() or 1)), cache_dir=default_cache_dir())  # fmt: skip
+        _SHARED[key] = GamePool(
+            split,
+            size=size,
+            seed=seed,
+            num_subtasks=num_subtasks,
+            task_types=task_types,
+            processes=max(1, min(2, os.cpu_count() or 1)),
+            cache_dir=default_cache_dir(),
+        )
     return _SHARED[key]

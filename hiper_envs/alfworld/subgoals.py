@@ -53,39 +53,47 @@ __all__ = [
 ]
 
 _ARTICLES = {"a", "an", "the", "some", "any", "one", "of"}
-_MODIFIERS = {
-    "clean": "clean", "cleaned": "clean", "washed": "clean", "rinsed": "clean",
-    "hot": "hot", "heated": "hot", "warm": "hot", "warmed": "hot",
-    "cool": "cool", "cooled": "cool", "cold": "cool", "chilled": "cool",
-}  # fmt: skip
-_VERBS: dict[str, str] = {}
-for _kind, _words in {
-    "go": "go to|go|goto|navigate to|navigate|walk to|walk|move to|head to|head|travel to|return to|come to|"
-    "run to|proceed to|go over to|go back to|visit|approach",
-    "find": "find|look for|search for|search|locate|seek|spot|look around for|search around for",
-    "take": "take|pick up|pick|grab|get|collect|fetch|obtain|hold|retrieve|acquire",
-    "open": "open",
-    "close": "close|shut",
-    "clean": "clean|wash|rinse|clean up|wash up",
-    "heat": "heat|heat up|warm|warm up|microwave|cook",
-    "cool": "cool|cool down|chill|refrigerate|freeze",
-    "use": "use|turn on|switch on|toggle|toggle on|light|activate|turn",
-    "put": "put|put down|place|move|drop|drop off|set|set down|insert|store|leave|deposit|return|bring|carry",
-    "look": "look at|examine|inspect|check|view|study|read",
-}.items():
-    for _word in _words.split("|"):
-        _VERBS[_word] = _kind
+
+
+def _inverted(groups: dict[str, str], sep: str = " ") -> dict[str, str]:
+    """Each word of a group to the group's name: ``{"hot": "heated warm"}`` -> ``{"heated": "hot", "warm": "hot"}``."""
+    return {word: name for name, words in groups.items() for word in words.split(sep)}
+
+
+_MODIFIERS = _inverted(
+    {"clean": "clean cleaned washed rinsed", "hot": "hot heated warm warmed", "cool": "cool cooled cold chilled"}
+)
+_VERBS = _inverted(
+    {
+        "go": "go to|go|goto|navigate to|navigate|walk to|walk|move to|head to|head|travel to|return to|come to|"
+        "run to|proceed to|go over to|go back to|visit|approach",
+        "find": "find|look for|search for|search|locate|seek|spot|look around for|search around for",
+        "take": "take|pick up|pick|grab|get|collect|fetch|obtain|hold|retrieve|acquire",
+        "open": "open",
+        "close": "close|shut",
+        "clean": "clean|wash|rinse|clean up|wash up",
+        "heat": "heat|heat up|warm|warm up|microwave|cook",
+        "cool": "cool|cool down|chill|refrigerate|freeze",
+        "use": "use|turn on|switch on|toggle|toggle on|light|activate|turn",
+        "put": "put|put down|place|move|drop|drop off|set|set down|insert|store|leave|deposit|return|bring|carry",
+        "look": "look at|examine|inspect|check|view|study|read",
+    },
+    sep="|",
+)
 _VERB_RE = "|".join(sorted((re.escape(w) for w in _VERBS), key=len, reverse=True))
 _PUT_PREP = r"in/on|in to|on to|on top of|inside of|into|onto|inside|in|on|to|at"
-_PATTERNS = [
-    # "clean some apple and put it in fridge", "find two apples and put them in fridge"
-    ("put", re.compile(rf"^(?:(?P<mod>clean|wash|rinse|heat|warm|cool|chill|find|take|pick up|get|grab) )?"
-                       rf"(?P<x>.+?) and (?:put|place|move) (?:it|them) (?:{_PUT_PREP}) (?P<y>.+)$")),
-    ("verb", re.compile(rf"^(?P<verb>{_VERB_RE}) (?P<x>.+?)(?: (?P<prep>{_PUT_PREP}|from|off|out of|with|using|"
-                        rf"under|by|beside|near) (?P<y>.+))?$")),
-]  # fmt: skip
-_COMPOUND_MODIFIER = {"clean": "clean", "wash": "clean", "rinse": "clean", "heat": "hot", "warm": "hot",
-                      "cool": "cool", "chill": "cool"}  # fmt: skip
+# "clean some apple and put it in fridge", "find two apples and put them in fridge"
+_PUT_RE = re.compile(
+    rf"^(?:(?P<mod>clean|wash|rinse|heat|warm|cool|chill|find|take|pick up|get|grab) )?"
+    rf"(?P<x>.+?) and (?:put|place|move) (?:it|them) (?:{_PUT_PREP}) (?P<y>.+)$"
+)
+# "<verb> x", "<verb> x <preposition> y"
+_VERB_PHRASE_RE = re.compile(
+    rf"^(?P<verb>{_VERB_RE}) (?P<x>.+?)(?: (?P<prep>{_PUT_PREP}|from|off|out of|with|using|"
+    rf"under|by|beside|near) (?P<y>.+))?$"
+)
+_PATTERNS = [("put", _PUT_RE), ("verb", _VERB_PHRASE_RE)]
+_COMPOUND_MODIFIER = _inverted({"clean": "clean wash rinse", "hot": "heat warm", "cool": "cool chill"})
 # A sequence ("go to fridge then take apple") is not one subgoal: it is read only if it is a task sentence.
 _SEQUENCE_RE = re.compile(r"\b(?:then|after that|afterwards|before|finally)\b")
 

@@ -325,8 +325,12 @@ class WebShopEnv(OptionEnv):
     def _subgoal_candidates(self) -> list[str]:
         state = self.state
         product = self.catalog.products.get(state.asin) if state.page in ("item", "sub") else None
-        out = subgoal_candidates(self._goal["instruction_text"], state.page, searched=self._searched,
-                                 has_options=bool(product and product["options"]))  # fmt: skip
+        out = subgoal_candidates(
+            self._goal["instruction_text"],
+            state.page,
+            searched=self._searched,
+            has_options=bool(product and product["options"]),
+        )
         return list(dict.fromkeys(_ascii(c) for c in out))
 
     # ------------------------------------------------------------------ oracle helpers (also the expert's)

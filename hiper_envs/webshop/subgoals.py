@@ -37,9 +37,17 @@ _LEAD = re.compile(
     re.IGNORECASE,
 )
 _CONNECTIVES = re.compile(r"\b(that are|that is|which are)\b", re.IGNORECASE)
-_SUBGOAL = re.compile(
-    r"^(search for|open product|open a matching product|choose the required options|choose|buy)\b\s*(.*)$"
-)
+# The head of each canonical subgoal and its kind; a head comes before the heads it starts ("choose the required
+# options" before "choose") so that the regex tries it first.
+_KINDS = {
+    "search for": "search",
+    "open product": "open",
+    "open a matching product": "open_matching",
+    "choose the required options": "choose_required",
+    "choose": "choose",
+    "buy": "buy",
+}
+_SUBGOAL = re.compile(rf"^({'|'.join(_KINDS)})\b\s*(.*)$")
 
 
 def _clean(text: str) -> str:
@@ -67,8 +75,7 @@ def parse_subgoal(text: str) -> tuple[str, str] | None:
     if not match:
         return None
     head, arg = match.group(1), match.group(2).strip()
-    kind = {"search for": "search", "open product": "open", "open a matching product": "open_matching",
-            "choose the required options": "choose_required", "choose": "choose", "buy": "buy"}[head]  # fmt: skip
+    kind = _KINDS[head]
     if kind in ("search", "open", "choose") and not arg:
         return None
     if kind == "search":
