@@ -88,8 +88,10 @@ def _folder_mb(folder: str) -> float:
 def main() -> int:
     args = _PARSER.parse_args()
     total = args.games * len(args.splits)
-    print(f"{total} games ({args.games} per split: {', '.join(args.splits)}), {args.processes} processes, "
-          f"{os.cpu_count()} CPUs; the arms take turns, one split at a time")  # fmt: skip
+    print(
+        f"{total} games ({args.games} per split: {', '.join(args.splits)}), {args.processes} processes, "
+        f"{os.cpu_count()} CPUs; the arms take turns, one split at a time"
+    )
     builds = {"before": _build_before, "after": _build_after}
     seconds = dict.fromkeys(builds, 0.0)
     cpu = dict.fromkeys(builds, 0.0)
@@ -106,8 +108,10 @@ def main() -> int:
                 sizes[arm] += _folder_mb(folder)
             print(f"  {split:<13} {arm:<7} {elapsed:8.1f} s wall {used:8.1f} s CPU", flush=True)
     for arm in builds:
-        print(f"{arm:<7} {seconds[arm]:8.1f} s wall ({1000 * seconds[arm] / total:5.0f} ms/game)  {cpu[arm]:8.1f} s CPU "
-              f"({1000 * cpu[arm] / total:5.0f} ms/game)  cache {sizes[arm]:6.1f} MB")  # fmt: skip
+        print(
+            f"{arm:<7} {seconds[arm]:8.1f} s wall ({1000 * seconds[arm] / total:5.0f} ms/game)  {cpu[arm]:8.1f} s CPU "
+            f"({1000 * cpu[arm] / total:5.0f} ms/game)  cache {sizes[arm]:6.1f} MB"
+        )
     print(
         f"speed-up (before / after): {seconds['before'] / seconds['after']:.2f}x wall, "
         f"{cpu['before'] / cpu['after']:.2f}x CPU"

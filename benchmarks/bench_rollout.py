@@ -116,20 +116,35 @@ def training_arms(iterations: int, workers: list[int], **overrides: Any) -> dict
         for n in [0, *workers]:
             arm = "train/in-process" if n == 0 else f"train/{n} subproc workers"
             config = HiPERConfig.from_preset(
-                "cpu", num_iterations=iterations, eval_every=0, checkpoint_every=0, log_tensorboard=False,
-                progress=False, env_workers=n, env_backend="subprocess", output_dir=tmp, exp_name=f"w{n}", **overrides,
-            )  # fmt: skip
+                "cpu",
+                num_iterations=iterations,
+                eval_every=0,
+                checkpoint_every=0,
+                log_tensorboard=False,
+                progress=False,
+                env_workers=n,
+                env_backend="subprocess",
+                output_dir=tmp,
+                exp_name=f"w{n}",
+                **overrides,
+            )
             history = HiPERTrainer(config).train()["history"]
             steps = max(h.get("rollout/total_env_steps", 0.0) for h in history)
             rollout_s = sum(h["time/rollout_s"] for h in history if "time/rollout_s" in h)
             total_s = sum(h["time/iteration_s"] for h in history if "time/iteration_s" in h)
             learned = [{k: v for k, v in h.items() if k.startswith(("rollout/success", "train/"))} for h in history]
             reference = learned if reference is None else reference
-            out[arm] = {"steps": steps, "rollout_steps_per_s": steps / rollout_s, "steps_per_s": steps / total_s,
-                        "same_metrics": float(learned == reference)}  # fmt: skip
-            print(f"{arm:<26} {out[arm]['steps_per_s']:8.1f} env steps/s ({steps:.0f} steps; rollout only "
-                  f"{out[arm]['rollout_steps_per_s']:.1f}/s; metrics as in-process: {learned == reference})",
-                  flush=True)  # fmt: skip
+            out[arm] = {
+                "steps": steps,
+                "rollout_steps_per_s": steps / rollout_s,
+                "steps_per_s": steps / total_s,
+                "same_metrics": float(learned == reference),
+            }
+            print(
+                f"{arm:<26} {out[arm]['steps_per_s']:8.1f} env steps/s ({steps:.0f} steps; rollout only "
+                f"{out[arm]['rollout_steps_per_s']:.1f}/s; metrics as in-process: {learned == reference})",
+                flush=True,
+            )
     return out
 
 

@@ -52,9 +52,12 @@ def main() -> int:
                 t["cpu_seconds"] += time.process_time() - cpu
                 t["steps"] += metrics["rollout/total_env_steps"] - t["steps"]
                 t["update_s"] += metrics["time/update_s"]
-                print(f"iteration {it} {arm:<8} {metrics['rollout/total_env_steps']:6.0f} steps so far, "
-                      f"success {metrics['rollout/success_rate']:.2f}, {metrics['time/rollout_s']:.1f} s rollout, "
-                      f"{metrics['time/update_s']:.1f} s update", flush=True)  # fmt: skip
+                print(
+                    f"iteration {it} {arm:<8} {metrics['rollout/total_env_steps']:6.0f} steps so far, "
+                    f"success {metrics['rollout/success_rate']:.2f}, {metrics['time/rollout_s']:.1f} s rollout, "
+                    f"{metrics['time/update_s']:.1f} s update",
+                    flush=True,
+                )
     finally:
         for trainer in trainers.values():
             trainer.close()
@@ -72,11 +75,13 @@ def main() -> int:
     for arm, s in summary.items():
         ratio = s["steps_per_s"] / summary[base]["steps_per_s"]
         s["ratio"] = ratio
-        print(f"{arm:<10}{s['steps']:>8.0f}{s['steps_per_s']:>10.1f}{s['cpu_ms_per_step']:>13.2f}"
-              f"{s['update_share']:>14.2f}{ratio:>10.2f}")  # fmt: skip
+        print(
+            f"{arm:<10}{s['steps']:>8.0f}{s['steps_per_s']:>10.1f}{s['cpu_ms_per_step']:>13.2f}"
+            f"{s['update_share']:>14.2f}{ratio:>10.2f}"
+        )
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    print(json.dumps({"iterations": args.iterations, "num_envs": args.num_envs, "load_average": load,
-                      "arms": {a: {k: round(v, 3) for k, v in s.items()} for a, s in summary.items()}}))  # fmt: skip
+    arms = {a: {k: round(v, 3) for k, v in s.items()} for a, s in summary.items()}
+    print(json.dumps({"iterations": args.iterations, "num_envs": args.num_envs, "load_average": load, "arms": arms}))
     return 0
 
 

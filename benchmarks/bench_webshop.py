@@ -255,10 +255,12 @@ def main() -> None:
     for label, n in (("1k", 1000), (f"{args.large // 1000}k", args.large)):
         s = bench_search(n, args.queries)
         figures.update({f"search_{label}_{k}": v for k, v in s.items()})
-        print(f"search {label:>5}: bm25s p50 {s['bm25s_p50_ms']:.3f} ms p99 {s['bm25s_p99_ms']:.3f} ms "
-              f"(build {s['bm25s_build_s']:.1f} s) | fts5 p50 {s['fts5_p50_ms']:.3f} ms p99 {s['fts5_p99_ms']:.3f} ms "
-              f"(build {s['fts5_build_s']:.1f} s) | p50 ratio fts5/bm25s {s['fts5_p50_ms'] / s['bm25s_p50_ms']:.1f}x "
-              f"| recall@50 {s['bm25s_recall50']:.2f} / {s['fts5_recall50']:.2f}")  # fmt: skip
+        print(
+            f"search {label:>5}: bm25s p50 {s['bm25s_p50_ms']:.3f} ms p99 {s['bm25s_p99_ms']:.3f} ms "
+            f"(build {s['bm25s_build_s']:.1f} s) | fts5 p50 {s['fts5_p50_ms']:.3f} ms p99 {s['fts5_p99_ms']:.3f} ms "
+            f"(build {s['fts5_build_s']:.1f} s) | p50 ratio fts5/bm25s {s['fts5_p50_ms'] / s['bm25s_p50_ms']:.1f}x "
+            f"| recall@50 {s['bm25s_recall50']:.2f} / {s['fts5_recall50']:.2f}"
+        )
 
     from hiper_envs.webshop import WebShopEnv
 
@@ -278,25 +280,31 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"step: in-process {figures['step_inprocess_ms']:.3f} ms ({figures['step_inprocess_cpu_ms']:.3f} ms CPU; "
-          f"pages seen before: "
-          f"{figures['step_inprocess_revisit_ms']:.3f} ms) | over HTTP {figures['step_http_ms']:.3f} ms | "
-          f"ratio http/in-process {figures['step_http_ms'] / figures['step_inprocess_ms']:.1f}x")  # fmt: skip
+    print(
+        f"step: in-process {figures['step_inprocess_ms']:.3f} ms ({figures['step_inprocess_cpu_ms']:.3f} ms CPU; "
+        f"pages seen before: {figures['step_inprocess_revisit_ms']:.3f} ms) | over HTTP {figures['step_http_ms']:.3f} "
+        f"ms | ratio http/in-process {figures['step_http_ms'] / figures['step_inprocess_ms']:.1f}x"
+    )
     d = bench_decode(paths)
     figures.update(d)
-    print(f"decode: bounded {d['decode_bounded_us']:.1f} us | unchecked {d['decode_unchecked_us']:.1f} us | ratio "
-          f"{d['decode_bounded_us'] / d['decode_unchecked_us']:.1f}x; cache hit: bounded {d['cache_hit_bounded_us']:.2f}"
-          f" us | lru_cache {d['cache_hit_lru_us']:.2f} us ({len(paths)} page URLs)")  # fmt: skip
+    print(
+        f"decode: bounded {d['decode_bounded_us']:.1f} us | unchecked {d['decode_unchecked_us']:.1f} us | ratio "
+        f"{d['decode_bounded_us'] / d['decode_unchecked_us']:.1f}x; cache hit: bounded {d['cache_hit_bounded_us']:.2f}"
+        f" us | lru_cache {d['cache_hit_lru_us']:.2f} us ({len(paths)} page URLs)"
+    )
     proc, url = _start_server(dev=True)
     try:
         figures["http_flask_dev_rps"], figures["http_flask_dev_cpu_ms"] = bench_http(url, proc.pid, paths, args.clients)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"http: waitress {figures['http_waitress_rps']:.0f} req/s ({figures['http_waitress_cpu_ms']:.3f} ms server "
-          f"CPU/request) | flask dev server {figures['http_flask_dev_rps']:.0f} req/s "
-          f"({figures['http_flask_dev_cpu_ms']:.3f} ms) | ratio {figures['http_waitress_rps'] / figures['http_flask_dev_rps']:.1f}x "
-          f"({args.requests} requests a pass, {args.clients} clients)")  # fmt: skip
+    ratio = figures["http_waitress_rps"] / figures["http_flask_dev_rps"]
+    print(
+        f"http: waitress {figures['http_waitress_rps']:.0f} req/s ({figures['http_waitress_cpu_ms']:.3f} ms server "
+        f"CPU/request) | flask dev server {figures['http_flask_dev_rps']:.0f} req/s "
+        f"({figures['http_flask_dev_cpu_ms']:.3f} ms) | ratio {ratio:.1f}x "
+        f"({args.requests} requests a pass, {args.clients} clients)"
+    )
     print(json.dumps({k: round(v, 4) for k, v in figures.items()}, sort_keys=True))
 
 
