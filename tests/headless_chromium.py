@@ -20,9 +20,17 @@ needs_browser = pytest.mark.skipif(
     not (CHROMIUM and DRIVER),
     reason="Chromium or chromedriver is not installed (.ci/run installs Debian's chromium + chromium-driver)",
 )
-_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-          "--disable-dev-shm-usage")  # fmt: skip
+_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
 
 
 @contextmanager

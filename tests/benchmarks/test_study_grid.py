@@ -21,9 +21,18 @@ from benchmarks.study.runner import check_split, config_fingerprint, run_cell
 # The tiny protocol (each shrink is only for speed): 8 envs, one PPO epoch, 8-step episodes, 200 env steps, panels
 # of 6 games (curves on the first 3) from pools of 8 compiled games (cached in ~/.cache/hiper after the first run),
 # 2 tuning points.
-TINY = Protocol(budget_per_subtask=200, steps_per_subtask=8, tune_episodes=6, report_episodes=6, curve_episodes=3,
-                eval_every=1, pool_size=8, lr_factors=(1.0,), temperatures=(0.5, 1.0),
-                overrides={"num_envs": 8, "ppo_epochs": 1, "minibatch_size": 64})  # fmt: skip
+TINY = Protocol(
+    budget_per_subtask=200,
+    steps_per_subtask=8,
+    tune_episodes=6,
+    report_episodes=6,
+    curve_episodes=3,
+    eval_every=1,
+    pool_size=8,
+    lr_factors=(1.0,),
+    temperatures=(0.5, 1.0),
+    overrides={"num_envs": 8, "ppo_epochs": 1, "minibatch_size": 64},
+)
 
 
 def _plan(stage: str = "report", **changes) -> RunPlan:
@@ -34,8 +43,13 @@ def test_arms_differ_only_in_hierarchy_estimator_and_groups():
     plan = _plan()
     configs = {arm: cell_config(Cell("report", arm, 2, 0, 3e-3, 0.5), plan) for arm in ARMS}
     assert {a: c.agent.policy for a, c in configs.items()} == {
-        "hiper": "scorer", "hier-gae": "scorer", "flat-gae": "flat-scorer", "flat-grpo": "flat-scorer",
-        "flat-gigpo": "flat-scorer", "hiper-bonus": "scorer"}  # fmt: skip
+        "hiper": "scorer",
+        "hier-gae": "scorer",
+        "flat-gae": "flat-scorer",
+        "flat-grpo": "flat-scorer",
+        "flat-gigpo": "flat-scorer",
+        "hiper-bonus": "scorer",
+    }
     assert [configs[a].credit.advantage_estimator for a in ("hiper", "hier-gae", "flat-grpo")] == ["hae", "gae", "grpo"]
     compared = [a for a in ARMS if a != "hiper-bonus"]
     assert len({json.dumps(shaping_of(configs[a])) for a in compared}) == 1  # the same reward for every arm
@@ -59,8 +73,9 @@ def test_estimate_env_steps_hand_worked():
     # K = 1, limit 10 -> episodes of 9 steps, 8 envs: 72 steps an iteration, 1000 / 72 -> 14 iterations;
     # curve points: the start, iterations 2, 4, ..., 14 -> 8 points of 4 games, then the 6-game panel:
     # 1000 + 8 * 9 / 2 + (8 * 4 + 6) * 9 = 1378; at K = 2 every length and the budget double: 2756
-    plan = dataclasses.replace(_plan(), budget_per_subtask=1000, steps_per_subtask=10, curve_episodes=4,
-                               episodes=6, eval_every=2)  # fmt: skip
+    plan = dataclasses.replace(
+        _plan(), budget_per_subtask=1000, steps_per_subtask=10, curve_episodes=4, episodes=6, eval_every=2
+    )
     assert estimate_env_steps([Cell("report", "hiper", 1, 0, 1e-3, 0.5)], plan) == 1378
     assert estimate_env_steps([Cell("report", "hiper", 2, 0, 1e-3, 0.5)], plan) == 2756
 
@@ -78,11 +93,24 @@ def test_stage_split_discipline():
 
 def test_select_best_ties_and_missing():
     def rec(lr, t, k, final, curve):
-        return {"stage": "tune", "arm": "a", "lr": lr, "temperature": t, "K": k, "final_success": final,
-                "curve": [[0, c] for c in curve]}  # fmt: skip
+        return {
+            "stage": "tune",
+            "arm": "a",
+            "lr": lr,
+            "temperature": t,
+            "K": k,
+            "final_success": final,
+            "curve": [[0, c] for c in curve],
+        }
 
-    records = [rec(1, 0.5, 1, 0.4, [0.1]), rec(1, 0.5, 3, 0.0, [0.0]), rec(2, 0.5, 1, 0.2, [0.3]),
-               rec(2, 0.5, 3, 0.2, [0.1]), rec(3, 0.5, 1, 0.3, [0.1]), rec(3, 0.5, 3, 0.1, [0.0])]  # fmt: skip
+    records = [
+        rec(1, 0.5, 1, 0.4, [0.1]),
+        rec(1, 0.5, 3, 0.0, [0.0]),
+        rec(2, 0.5, 1, 0.2, [0.3]),
+        rec(2, 0.5, 3, 0.2, [0.1]),
+        rec(3, 0.5, 1, 0.3, [0.1]),
+        rec(3, 0.5, 3, 0.1, [0.0]),
+    ]
     # mean finals 0.2, 0.2, 0.2: the tie goes to the higher mean curve (lr 2: 0.2), then to the earlier point
     assert select_best(records, "a", [(1, 0.5), (2, 0.5), (3, 0.5)], [1, 3])["lr"] == 2
     assert select_best(records, "a", [(1, 0.5), (3, 0.5)], [1, 3])["lr"] == 1
@@ -125,8 +153,9 @@ def test_frozen_points_from_an_earlier_study(tmp_path):
         seen.append((cell.arm, cell.lr, cell.temperature))
         return {"key": cell.key, "final_success": 0.0, "fingerprint": ""}
 
-    results = Study(tmp_path / "a", TINY, Grid(("hiper", "flat-gae"), (1,), (0,)), tuned_file=str(earlier),
-                    workers=0, run=fake).run_all()  # fmt: skip
+    results = Study(
+        tmp_path / "a", TINY, Grid(("hiper", "flat-gae"), (1,), (0,)), tuned_file=str(earlier), workers=0, run=fake
+    ).run_all()
     assert sorted(seen) == [("flat-gae", 9e-3, 0.5), ("hiper", 1e-3, 1.0)]
     assert results["tuning"]["source"] == f"file:{earlier}"
     with pytest.raises(ValueError, match="no point tuned on preset 'cpu' for \\['flat-grpo'\\]"):
@@ -243,11 +272,11 @@ def test_cli_killed_grid_resumes_without_redoing_runs(tmp_path):
     script regenerates the table from results.json."""
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "hvf"
-    cmd = [sys.executable, str(root / "benchmarks" / "hierarchy_vs_flat.py"), "--out", str(out),
-           "--arms", "hiper", "flat-gae", "--ks", "1", "--seeds", "0", "1", "--budget", "200",
-           "--steps-per-subtask", "8", "--eval-episodes", "4", "--curve-episodes", "2", "--eval-every", "1",
-           "--pool-size", "8", "--set", "num_envs=8", "ppo_epochs=1", "minibatch_size=64",
-           "--workers", "2"]  # fmt: skip
+    flags = (
+        "--arms hiper flat-gae --ks 1 --seeds 0 1 --budget 200 --steps-per-subtask 8 --eval-episodes 4 "
+        "--curve-episodes 2 --eval-every 1 --pool-size 8 --set num_envs=8 ppo_epochs=1 minibatch_size=64 --workers 2"
+    ).split()
+    cmd = [sys.executable, str(root / "benchmarks" / "hierarchy_vs_flat.py"), "--out", str(out), *flags]
     proc = subprocess.Popen(cmd, cwd=root, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     results_file, deadline = out / "results.json", time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:
@@ -267,7 +296,7 @@ def test_cli_killed_grid_resumes_without_redoing_runs(tmp_path):
     assert (out / "hierarchy_vs_flat.png").is_file() and "| 1 | " in (out / "table.md").read_text()
     readme = tmp_path / "README.md"
     readme.write_text(f"{MARKERS[0]}\nold\n{MARKERS[1]}\n")
-    report = subprocess.run([sys.executable, str(root / "benchmarks" / "hierarchy_vs_flat_report.py"),
-                             str(results_file), "--plot", str(tmp_path / "p.png"), "--update", str(readme)],
-                            cwd=root, check=True, capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert (tmp_path / "p.png").is_file() and report.stdout.split("plot:")[0].strip() in readme.read_text()
+    script, plot = root / "benchmarks" / "hierarchy_vs_flat_report.py", tmp_path / "p.png"
+    report_cmd = [sys.executable, str(script), str(results_file), "--plot", str(plot), "--update", str(readme)]
+    report = subprocess.run(report_cmd, cwd=root, check=True, capture_output=True, text=True, timeout=300)
+    assert plot.is_file() and report.stdout.split("plot:")[0].strip() in readme.read_text()

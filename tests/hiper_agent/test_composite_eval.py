@@ -85,9 +85,15 @@ def test_composite_evaluation_logs_keys_per_k():
     from hiper_agent.policies import make_policy
 
     config = HiPERConfig.from_preset(
-        "cpu", eval_split="valid_unseen", eval_num_subtasks=(1, 2), eval_episodes=3, eval_episodes_composite=2,
-        eval_steps_per_subtask=4, env_kwargs={}, progress=False,
-    )  # fmt: skip
+        "cpu",
+        eval_split="valid_unseen",
+        eval_num_subtasks=(1, 2),
+        eval_episodes=3,
+        eval_episodes_composite=2,
+        eval_steps_per_subtask=4,
+        env_kwargs={},
+        progress=False,
+    )
     policy = make_policy("scorer", config=config)
     panels = config.eval_panels()
     pools = {p.name: make_pool(config.env.env_id, 2, **config.eval_env_kwargs(p)) for p in panels}

@@ -94,9 +94,10 @@ def test_bench_rollout_smoke():
 def test_bench_rollout_training_arms_smoke():
     # the cpu preset's trainer, shrunk (6 envs = 2 groups per K, a 6-game pool), in-process and with 1 worker
     script = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_rollout.py"
-    args = ["--num-envs", "2", "--iterations", "1", "--pool-size", "2", "--build-processes", "1", "--arms",
-            "pooled/sync", "--training-iterations", "1", "--training-num-envs", "6", "--training-pool-size", "6",
-            "--training-workers", "1"]  # fmt: skip
+    args = (
+        "--num-envs 2 --iterations 1 --pool-size 2 --build-processes 1 --arms pooled/sync --training-iterations 1 "
+        "--training-num-envs 6 --training-pool-size 6 --training-workers 1"
+    ).split()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600, env=env)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -7,10 +7,14 @@ from webshop_server.generator import generate_products, price_limit
 from webshop_server.search import make_index, query_terms
 from webshop_server.vocab import CATEGORIES
 
-KEYS = {"asin", "name", "Title", "Description", "BulletPoints", "pricing", "Price", "options", "Attributes",
-        "category", "query", "product_category", "type_tokens", "Reviews", "Rating", "MainImage"}  # fmt: skip
-GOAL_KEYS = {"asin", "category", "query", "name", "product_category", "instruction_text", "attributes",
-             "price_upper", "goal_options", "weight", "type_tokens"}  # fmt: skip
+KEYS = set(
+    "asin name Title Description BulletPoints pricing Price options Attributes category query product_category "
+    "type_tokens Reviews Rating MainImage".split()
+)
+GOAL_KEYS = set(
+    "asin category query name product_category instruction_text attributes price_upper goal_options weight "
+    "type_tokens".split()
+)
 
 
 @pytest.fixture(scope="module")

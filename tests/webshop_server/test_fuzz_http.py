@@ -17,6 +17,21 @@ import pytest
 from webshop_server.state import SUB_PAGES
 
 _JUNK = "abc <>/|{}[]()#;\"'\\\n\t%?&=.\x00\x1b\u00e9\u4e2d\U0001f600\u202e\u0301\u203a"
+# literals a server might evaluate (a Python or JSON parser on a path segment)
+_LITERALS = [
+    "{'color': 'black'}",
+    "{'a': 1}",
+    "{'a': __import__('os')}",
+    "[1, 2]",
+    "1e999",
+    '{"a": "b"}',
+    "['blue', 'shoes']",
+    "[]",
+    "null",
+    "-1",
+    "0",
+    "99999999999",
+]
 
 
 def _junk(rng: random.Random, n: int = 40) -> str:
@@ -36,11 +51,10 @@ def _segment(rng: random.Random, valid: str, big: bool = False) -> str:
         lambda: rng.choice([".", "..", "%2E", "%2E%2E", "...", "%2F", "%00", "%ED%A0%80", "%FF", "%"]),
         lambda: "x" * rng.choice([101, 5000, 60_000] if big else [101, 3000]),
         lambda: quote(_junk(rng), safe=""),
-        lambda: quote(rng.choice(["{'color': 'black'}", "{'a': 1}", "{'a': __import__('os')}", "[1, 2]", "1e999",
-                                  '{"a": "b"}', "['blue', 'shoes']", "[]", "null", "-1", "0", "99999999999"]), safe=""),
+        lambda: quote(rng.choice(_LITERALS), safe=""),
         lambda: quote(json.dumps({f"k{i}": "v" for i in range(rng.choice([5, 40, 400]))}), safe=""),
         lambda: "",
-    ]  # fmt: skip
+    ]
     return rng.choice(shapes)()
 
 
@@ -96,12 +110,23 @@ def _wsgi(app, method: str, path: str, form: dict | None) -> tuple[int, bytes]:
     path_part, _, query = path.partition("?")
     body = urlencode(form).encode() if form else b""
     environ = {
-        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": unquote_to_bytes(path_part).decode("latin-1"),
-        "QUERY_STRING": query, "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
-        "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
-        "CONTENT_TYPE": "application/x-www-form-urlencoded" if form else "", "CONTENT_LENGTH": str(len(body)),
-    }  # fmt: skip
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(path_part).decode("latin-1"),
+        "QUERY_STRING": query,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_TYPE": "application/x-www-form-urlencoded" if form else "",
+        "CONTENT_LENGTH": str(len(body)),
+    }
     status: list[str] = []
     chunks = app(environ, lambda s, headers, exc_info=None: status.append(s))
     return int(status[0].split()[0]), b"".join(chunks)

@@ -34,8 +34,9 @@ def test_products_are_transformed_like_upstream(catalog):
 def test_human_goals(catalog):
     goals = catalog.human_goals(seed=0)
     assert len(goals) == 3  # the instruction without attributes makes no goal
-    keys = {"asin", "instruction_text", "attributes", "goal_options", "price_upper", "query", "category", "name",
-            "product_category", "weight"}  # fmt: skip
+    keys = set(
+        "asin instruction_text attributes goal_options price_upper query category name product_category weight".split()
+    )
     for g in goals:
         assert set(g) == keys and g["weight"] == 1 and isinstance(g["goal_options"], list)
         assert g["instruction_text"].endswith(f", and price lower than {g['price_upper']:.2f} dollars")

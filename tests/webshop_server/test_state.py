@@ -27,9 +27,17 @@ def test_keywords_are_normalised():
 
 @pytest.mark.parametrize(
     "path",
-    ["", "/", "/search_results/s/kw", "/search_results/s/kw/one", "/item_page/s/A/kw/1/notjson",
-     "/item_page/s/A/kw/1/%5B%5D", "/done/s/A/%7B%22a%22%3A1%7D", "/what/is/this"],
-)  # fmt: skip
+    [
+        "",
+        "/",
+        "/search_results/s/kw",
+        "/search_results/s/kw/one",
+        "/item_page/s/A/kw/1/notjson",
+        "/item_page/s/A/kw/1/%5B%5D",
+        "/done/s/A/%7B%22a%22%3A1%7D",
+        "/what/is/this",
+    ],
+)
 def test_malformed_paths(path):
     with pytest.raises(ValueError):
         parse_path(path)

@@ -17,54 +17,139 @@ from pathlib import Path
 
 # (category, query, breadcrumb, type phrase, attribute pool, option axes)
 _TYPES = [
-    ("beauty", "shampoo", "Beauty & Personal Care › Hair Care › Shampoo & Conditioner › Shampoos", "Shampoo",
-     ["sulfate free", "paraben free", "dry hair", "argan oil", "tea tree", "natural ingredients"],
-     {"size": ["8 Fl Oz", "16 Fl Oz/2 Pack", "33.8 fl oz (pack of 1)"], "scent": ["Lavender", "Crème Brûlée", "Unscented"]}),
-    ("beauty", "lipstick", "Beauty & Personal Care › Makeup › Lips › Lipstick", "Matte Lipstick",
-     ["long lasting", "cruelty free", "highly pigmented", "easy apply"],
-     {"color": ["Ruby Red", "Nude Beige", "Rose Gold", "Coral Crush", "crème rosé"]}),
-    ("beauty", "face moisturizer", "Beauty & Personal Care › Skin Care › Face › Creams & Moisturizers", "Face Moisturizer Cream",
-     ["fragrance free", "sensitive skin", "hyaluronic acid", "non greasy"], {"size": ["1.7 Ounce", "3.4 Ounce"]}),
-    ("electronics", "bluetooth headphones", "Electronics › Headphones, Earbuds & Accessories › Headphones › Over-Ear",
-     "Wireless Bluetooth Headphones",
-     ["noise cancelling", "long battery", "hands free", "high fidelity"],
-     {"color": ["Black", "White", "Midnight Blue", "Steel Grey", "Camo Green"]}),
-    ("electronics", "usb c cable", "Electronics › Computers & Accessories › Cables › USB Cables", "USB C Charging Cable",
-     ["fast charging", "nylon braided", "high speed", "usb c"],
-     {"size": ["3 ft", "6 ft", "10 ft"], "color": ["Black", "Space Gray", "Silver"]}),
-    ("electronics", "tv mount", "Electronics › Television & Video › Accessories › TV Mounts", "Full Motion TV Wall Mount",
-     ["heavy duty", "easy install", "wall mount"], None),
-    ("fashion", "running shoes", "Clothing, Shoes & Jewelry › Men › Shoes › Athletic › Running", "Men's Running Shoes",
-     ["rubber sole", "memory foam", "non slip", "breathable mesh"],
-     {"size": ["7", "8.5", "10", "10 Wide", "11 X-Wide"], "color": ["Black/White", "Navy Blue", "Grey", "Heather Grey"]}),
-    ("fashion", "women jumpsuit", "Clothing, Shoes & Jewelry › Women › Clothing › Jumpsuits, Rompers & Overalls",
-     "Women's Casual Jumpsuit Romper",
-     ["slim fit", "machine wash", "short sleeve", "high waist", "polyester spandex"],
-     {"color": ["Green Stripe", "Black", "Wine Red", "Leopard"], "size": ["Small", "Medium", "Large", "X-Large", "XX-Large"]}),
-    ("fashion", "hoodie", "Clothing, Shoes & Jewelry › Men › Clothing › Fashion Hoodies & Sweatshirts", "Pullover Hoodie",
-     ["long sleeve", "machine wash", "cotton blend", "drawstring closure"],
-     {"color": ["Charcoal Grey", "Heather Navy", "Olive", "Standard Black"], "size": ["Medium", "Large", "X-Large"]}),
-    ("food", "coffee beans", "Grocery & Gourmet Food › Beverages › Coffee, Tea & Cocoa › Coffee › Whole Coffee Beans",
-     "Whole Bean Coffee",
-     ["dark roast", "fair trade", "single origin", "gluten free"],
-     {"flavor name": ["Dark Roast", "Medium Roast", "Crème Brûlée", "Hazelnut"], "size": ["12 Ounce", "2 Pound (Pack of 1)"]}),
-    ("food", "beef jerky", "Grocery & Gourmet Food › Meat & Seafood › Jerky & Dried Meats › Jerky", "Beef Jerky",
-     ["high protein", "gluten free", "low sugar", "grass fed"],
-     {"flavor name": ["Original", "Teriyaki", "Peppered"], "size": ["2.85 Ounce (Pack of 4)", "10 Ounce"]}),
-    ("food", "herbal tea", "Grocery & Gourmet Food › Beverages › Coffee, Tea & Cocoa › Tea › Herbal", "Herbal Tea Bags",
-     ["caffeine free", "usda organic", "non gmo"], {"flavor name": ["Chamomile", "Peppermint", "Ginger Lemon"]}),
-    ("furniture", "office chair", "Home & Kitchen › Furniture › Home Office Furniture › Home Office Chairs",
-     "Ergonomic Office Chair",
-     ["lumbar support", "easy assemble", "height adjustable", "mesh back"],
-     {"color": ["Black", "White Oak", "Grey", "Brown Leather"]}),
-    ("furniture", "bookshelf", "Home & Kitchen › Furniture › Living Room Furniture › Bookcases", "Wooden Bookshelf",
-     ["easy assemble", "solid wood", "storage space", "living room"],
-     {"color": ["White Oak", "Walnut", "Espresso", "Rustic Brown"], "size": ["3 Tier", "4 Tier", "5-Tier"]}),
-    ("furniture", "bed frame", "Home & Kitchen › Furniture › Bedroom Furniture › Beds, Frames & Bases › Beds",
-     "Metal Platform Bed Frame",
-     ["heavy duty", "easy assemble", "box spring", "noise free"],
-     {"size": ["Twin", "Full", "Queen", "King"], "color": ["Black", "Silver"]}),
-]  # fmt: skip
+    (
+        "beauty",
+        "shampoo",
+        "Beauty & Personal Care › Hair Care › Shampoo & Conditioner › Shampoos",
+        "Shampoo",
+        ["sulfate free", "paraben free", "dry hair", "argan oil", "tea tree", "natural ingredients"],
+        {
+            "size": ["8 Fl Oz", "16 Fl Oz/2 Pack", "33.8 fl oz (pack of 1)"],
+            "scent": ["Lavender", "Crème Brûlée", "Unscented"],
+        },
+    ),
+    (
+        "beauty",
+        "lipstick",
+        "Beauty & Personal Care › Makeup › Lips › Lipstick",
+        "Matte Lipstick",
+        ["long lasting", "cruelty free", "highly pigmented", "easy apply"],
+        {"color": ["Ruby Red", "Nude Beige", "Rose Gold", "Coral Crush", "crème rosé"]},
+    ),
+    (
+        "beauty",
+        "face moisturizer",
+        "Beauty & Personal Care › Skin Care › Face › Creams & Moisturizers",
+        "Face Moisturizer Cream",
+        ["fragrance free", "sensitive skin", "hyaluronic acid", "non greasy"],
+        {"size": ["1.7 Ounce", "3.4 Ounce"]},
+    ),
+    (
+        "electronics",
+        "bluetooth headphones",
+        "Electronics › Headphones, Earbuds & Accessories › Headphones › Over-Ear",
+        "Wireless Bluetooth Headphones",
+        ["noise cancelling", "long battery", "hands free", "high fidelity"],
+        {"color": ["Black", "White", "Midnight Blue", "Steel Grey", "Camo Green"]},
+    ),
+    (
+        "electronics",
+        "usb c cable",
+        "Electronics › Computers & Accessories › Cables › USB Cables",
+        "USB C Charging Cable",
+        ["fast charging", "nylon braided", "high speed", "usb c"],
+        {"size": ["3 ft", "6 ft", "10 ft"], "color": ["Black", "Space Gray", "Silver"]},
+    ),
+    (
+        "electronics",
+        "tv mount",
+        "Electronics › Television & Video › Accessories › TV Mounts",
+        "Full Motion TV Wall Mount",
+        ["heavy duty", "easy install", "wall mount"],
+        None,
+    ),
+    (
+        "fashion",
+        "running shoes",
+        "Clothing, Shoes & Jewelry › Men › Shoes › Athletic › Running",
+        "Men's Running Shoes",
+        ["rubber sole", "memory foam", "non slip", "breathable mesh"],
+        {
+            "size": ["7", "8.5", "10", "10 Wide", "11 X-Wide"],
+            "color": ["Black/White", "Navy Blue", "Grey", "Heather Grey"],
+        },
+    ),
+    (
+        "fashion",
+        "women jumpsuit",
+        "Clothing, Shoes & Jewelry › Women › Clothing › Jumpsuits, Rompers & Overalls",
+        "Women's Casual Jumpsuit Romper",
+        ["slim fit", "machine wash", "short sleeve", "high waist", "polyester spandex"],
+        {
+            "color": ["Green Stripe", "Black", "Wine Red", "Leopard"],
+            "size": ["Small", "Medium", "Large", "X-Large", "XX-Large"],
+        },
+    ),
+    (
+        "fashion",
+        "hoodie",
+        "Clothing, Shoes & Jewelry › Men › Clothing › Fashion Hoodies & Sweatshirts",
+        "Pullover Hoodie",
+        ["long sleeve", "machine wash", "cotton blend", "drawstring closure"],
+        {"color": ["Charcoal Grey", "Heather Navy", "Olive", "Standard Black"], "size": ["Medium", "Large", "X-Large"]},
+    ),
+    (
+        "food",
+        "coffee beans",
+        "Grocery & Gourmet Food › Beverages › Coffee, Tea & Cocoa › Coffee › Whole Coffee Beans",
+        "Whole Bean Coffee",
+        ["dark roast", "fair trade", "single origin", "gluten free"],
+        {
+            "flavor name": ["Dark Roast", "Medium Roast", "Crème Brûlée", "Hazelnut"],
+            "size": ["12 Ounce", "2 Pound (Pack of 1)"],
+        },
+    ),
+    (
+        "food",
+        "beef jerky",
+        "Grocery & Gourmet Food › Meat & Seafood › Jerky & Dried Meats › Jerky",
+        "Beef Jerky",
+        ["high protein", "gluten free", "low sugar", "grass fed"],
+        {"flavor name": ["Original", "Teriyaki", "Peppered"], "size": ["2.85 Ounce (Pack of 4)", "10 Ounce"]},
+    ),
+    (
+        "food",
+        "herbal tea",
+        "Grocery & Gourmet Food › Beverages › Coffee, Tea & Cocoa › Tea › Herbal",
+        "Herbal Tea Bags",
+        ["caffeine free", "usda organic", "non gmo"],
+        {"flavor name": ["Chamomile", "Peppermint", "Ginger Lemon"]},
+    ),
+    (
+        "furniture",
+        "office chair",
+        "Home & Kitchen › Furniture › Home Office Furniture › Home Office Chairs",
+        "Ergonomic Office Chair",
+        ["lumbar support", "easy assemble", "height adjustable", "mesh back"],
+        {"color": ["Black", "White Oak", "Grey", "Brown Leather"]},
+    ),
+    (
+        "furniture",
+        "bookshelf",
+        "Home & Kitchen › Furniture › Living Room Furniture › Bookcases",
+        "Wooden Bookshelf",
+        ["easy assemble", "solid wood", "storage space", "living room"],
+        {"color": ["White Oak", "Walnut", "Espresso", "Rustic Brown"], "size": ["3 Tier", "4 Tier", "5-Tier"]},
+    ),
+    (
+        "furniture",
+        "bed frame",
+        "Home & Kitchen › Furniture › Bedroom Furniture › Beds, Frames & Bases › Beds",
+        "Metal Platform Bed Frame",
+        ["heavy duty", "easy assemble", "box spring", "noise free"],
+        {"size": ["Twin", "Full", "Queen", "King"], "color": ["Black", "Silver"]},
+    ),
+]
 _BRANDS = ["Quietfield", "Brightfield", "Zenora", "Maison Crème", "Nordvik", "Kaiō", "Lumière", "Acme", "Pinecrest"]
 _EXTRAS = ["Premium", "Deluxe", "for Women", "for Men", "Gift Set", "Value Pack", "2023 Edition", "by Nature's Way"]
 
@@ -106,8 +191,10 @@ def write_upstream_catalog(folder: Path, n: int = 300, seed: int = 0) -> Path:
         attrs = rng.sample(pool, rng.randint(1, min(4, len(pool))))
         options = None
         if axes:
-            options = {name: [{"value": v, "image": None} for v in rng.sample(values, rng.randint(1, len(values)))]
-                       for name, values in axes.items()}  # fmt: skip
+            options = {
+                name: [{"value": v, "image": None} for v in rng.sample(values, rng.randint(1, len(values)))]
+                for name, values in axes.items()
+            }
             if rng.random() < 0.1:
                 options["Pattern"] = None  # upstream skips a null option list
         bullets = [f"{a.upper()}: {rng.choice(['great', 'made to last', 'loved by all'])}" for a in attrs[:2]]
@@ -132,8 +219,11 @@ def write_upstream_catalog(folder: Path, n: int = 300, seed: int = 0) -> Path:
             wanted = rng.sample(attrs, rng.randint(0, len(attrs)))
             if rng.random() < 0.3:
                 wanted.append(rng.choice(pool))  # perhaps one this product lacks
-            chosen = [rng.choice(values)["value"].strip().replace("/", " | ").lower() for values in (options or {}).values()
-                      if values and rng.random() < 0.8]  # fmt: skip
+            chosen = [
+                rng.choice(values)["value"].strip().replace("/", " | ").lower()
+                for values in (options or {}).values()
+                if values and rng.random() < 0.8
+            ]
             if rng.random() < 0.2:
                 chosen.append(rng.choice(["x-large", "large", "white", "camo", "creme brulee", "navy"]))
             instructions.append(

@@ -38,7 +38,8 @@ def bench(
     spec = agent if isinstance(agent, str) else type(agent).__name__
     agent = make_agent(agent) if isinstance(agent, str) else agent
     results = ResultsDir(out)
-    results.start({"agent": {"spec": spec, **agent.describe()}, "panel": panel.to_dict(), "env_kwargs": env_kwargs},
-                  resume=resume)  # fmt: skip
+    results.start(
+        {"agent": {"spec": spec, **agent.describe()}, "panel": panel.to_dict(), "env_kwargs": env_kwargs}, resume=resume
+    )
     records = run_benchmark(agent, panel, results, num_envs=num_envs, env_kwargs=env_kwargs, progress=False, **kwargs)
     return [comparable(r) for r in records]

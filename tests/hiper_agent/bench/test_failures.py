@@ -8,17 +8,31 @@ from hiper_agent.bench.failures import CLASSES, DESCRIPTIONS, classify, find_loo
 
 
 def step(command, observation="ok", *, valid=True, subgoal=None, status="unknown", fmt=(), action=None):
-    return {"command": command if valid else None, "valid": valid, "observation": observation,
-            "format_errors": list(fmt), "env_format_errors": [], "subgoal": subgoal, "subgoal_status": status,
-            "parsed": {"action": action or command}}  # fmt: skip
+    return {
+        "command": command if valid else None,
+        "valid": valid,
+        "observation": observation,
+        "format_errors": list(fmt),
+        "env_format_errors": [],
+        "subgoal": subgoal,
+        "subgoal_status": status,
+        "parsed": {"action": action or command},
+    }
 
 
 def alfworld(task, commands, *, observations=None, **extra):
     observations = observations or [f"obs {k}" for k in range(len(commands))]
     transcript = [step(c, o) for c, o in zip(commands, observations, strict=True)]
-    return {"task": task, "task_type": "pick_clean_then_place_in_recep", "failure": None, "won": False,
-            "truncated": True, "observation": "You are in the middle of a room.", "transcript": transcript,
-            **extra}  # fmt: skip
+    return {
+        "task": task,
+        "task_type": "pick_clean_then_place_in_recep",
+        "failure": None,
+        "won": False,
+        "truncated": True,
+        "observation": "You are in the middle of a room.",
+        "transcript": transcript,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -67,15 +81,17 @@ def test_search_timeout_never_saw_the_target():
 
 
 def test_search_timeout_that_saw_the_target():
-    record = alfworld(CLEAN, ["go to drawer 1", "go to shelf 1"],
-                      observations=["On the drawer 1, you see a soapbar 2.", "nothing"])  # fmt: skip
+    record = alfworld(
+        CLEAN, ["go to drawer 1", "go to shelf 1"], observations=["On the drawer 1, you see a soapbar 2.", "nothing"]
+    )
     analysis = classify(record)
     assert analysis.primary == "search_timeout" and "never_saw_target" not in analysis.traits
 
 
 def test_wrong_object():
-    record = alfworld(CLEAN, ["go to drawer 1", "take candle 1 from drawer 1", "go to sinkbasin 1",
-                              "clean candle 1 with sinkbasin 1"])  # fmt: skip
+    record = alfworld(
+        CLEAN, ["go to drawer 1", "take candle 1 from drawer 1", "go to sinkbasin 1", "clean candle 1 with sinkbasin 1"]
+    )
     assert classify(record).primary == "wrong_object"
 
 
@@ -85,11 +101,19 @@ def test_taking_another_object_alone_is_not_wrong_object():
 
 
 def test_wrong_receptacle_and_wrong_appliance():
-    placed = alfworld(CLEAN, ["take soapbar 1 from drawer 1", "clean soapbar 1 with sinkbasin 1",
-                              "go to shelf 1", "move soapbar 1 to shelf 1"])  # fmt: skip
+    placed = alfworld(
+        CLEAN,
+        [
+            "take soapbar 1 from drawer 1",
+            "clean soapbar 1 with sinkbasin 1",
+            "go to shelf 1",
+            "move soapbar 1 to shelf 1",
+        ],
+    )
     assert classify(placed).primary == "wrong_receptacle" and "incomplete" not in classify(placed).traits
-    heated = alfworld("heat some cup and put it in diningtable",
-                      ["take cup 1 from countertop 1", "cool cup 1 with fridge 1"])  # fmt: skip
+    heated = alfworld(
+        "heat some cup and put it in diningtable", ["take cup 1 from countertop 1", "cool cup 1 with fridge 1"]
+    )
     assert classify(heated).primary == "wrong_receptacle"
     lamp = alfworld("look at watch under the floorlamp", ["take watch 1 from drawer 1", "use desklamp 1"])
     assert classify(lamp).primary == "wrong_receptacle"
@@ -138,15 +162,22 @@ def test_errors_come_first():
 
 
 def test_composite_games_read_the_subtask_in_progress():
-    record = alfworld("put some spraybottle on drawer, then put a watch in dresser",
-                      ["take watch 1 from drawer 1", "move watch 1 to shelf 1"],
-                      subtask="put a watch in dresser")  # fmt: skip
+    record = alfworld(
+        "put some spraybottle on drawer, then put a watch in dresser",
+        ["take watch 1 from drawer 1", "move watch 1 to shelf 1"],
+        subtask="put a watch in dresser",
+    )
     assert classify(record).primary == "wrong_receptacle"
 
 
 def webshop(reward_info=None, commands=("search[shirt]", "click[b0001]", "click[buy now]")):
-    record = {"task": "i need a blue shirt", "task_type": "webshop", "failure": None, "won": False,
-              "transcript": [step(c, f"page {k}") for k, c in enumerate(commands)]}  # fmt: skip
+    record = {
+        "task": "i need a blue shirt",
+        "task_type": "webshop",
+        "failure": None,
+        "won": False,
+        "transcript": [step(c, f"page {k}") for k, c in enumerate(commands)],
+    }
     if reward_info is not None:
         record["reward_info"] = reward_info
     return record

@@ -118,8 +118,17 @@ def tiny_folder(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny")
     # each shrink keeps the test fast: 1 layer of width 32, short responses
-    lm = load_model("tiny", tokenizer_corpus=CORPUS, cache_dir=root / "cache", seed=0, hidden_size=32,
-                    intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)  # fmt: skip
+    lm = load_model(
+        "tiny",
+        tokenizer_corpus=CORPUS,
+        cache_dir=root / "cache",
+        seed=0,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
     return str(lm.save_pretrained(root / "model"))
 
 

@@ -38,10 +38,11 @@ def server(monkeypatch):
 
 
 def _args(server, out, *extra, episodes=6, style="hiper", steps=STEPS):
-    return ["--agent", "openai:stand-in", "--base-url", server.url, "--agent-style", style, "--episodes",
-            str(episodes), "--num-envs", "3", "--max-episode-steps", str(steps), "--max-retries", "2",
-            "--retry-backoff", "0.01", "--request-timeout", str(TIMEOUT), "--no-progress", "--no-plots",
-            "--out", str(out), *extra]  # fmt: skip
+    flags = (
+        f"--agent openai:stand-in --agent-style {style} --episodes {episodes} --num-envs 3 --max-episode-steps {steps} "
+        f"--max-retries 2 --retry-backoff 0.01 --request-timeout {TIMEOUT} --no-progress --no-plots"
+    ).split()
+    return [*flags, "--base-url", server.url, "--out", str(out), *extra]
 
 
 def test_every_count_against_a_scripted_server(tmp_path, server, tasks, capsys):
@@ -78,8 +79,8 @@ def test_every_count_against_a_scripted_server(tmp_path, server, tasks, capsys):
     assert eps[0]["transcript"][0]["meta"]["stop_restored"] is True
     # every reply kept: the raw reply, its prompt's hash, what it parsed to, the env's verdict, the timings
     step = eps[1]["transcript"][0]
-    assert step["reply"] == step["command"] and step["format_errors"] == ["missing_switch", "missing_subgoal",
-                                                                         "missing_action"]  # fmt: skip
+    assert step["reply"] == step["command"]
+    assert step["format_errors"] == ["missing_switch", "missing_subgoal", "missing_action"]
     assert step["valid"] and len(step["prompt_sha"]) == 16 and "prompt" not in step
     assert {"agent_s", "env_s", "request_s"} <= set(step["time"])
     assert eps[0]["transcript"][0]["parsed"]["switch"] is True and eps[0]["options"] == STEPS
@@ -150,8 +151,14 @@ def test_react_style_and_compare_warnings(tmp_path, server, tasks):
     table = compare_table([load_results(hiper), load_results(react)])
     assert "different step limits" in table and "different agent style" in table
     assert "different env keywords" in table and "different panels" not in table
-    for row in ("| invalid actions |", "| format errors |", "| agent errors |", "| infrastructure failures |",
-                "| mean option length |", "| 1-step options |"):  # fmt: skip
+    for row in (
+        "| invalid actions |",
+        "| format errors |",
+        "| agent errors |",
+        "| infrastructure failures |",
+        "| mean option length |",
+        "| 1-step options |",
+    ):
         assert row in table
     assert "[view](" in table  # each run's trajectory view is linked
 

@@ -55,8 +55,11 @@ def served_model(tmp_path_factory):
     with open(log, "w") as out:
         process = subprocess.Popen(
             [cli, "serve", str(folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -86,9 +89,12 @@ def test_bench_against_transformers_serve(tmp_path, served_model, monkeypatch, e
     url, model = served_model
     monkeypatch.setenv("OPENAI_API_KEY", "none")
     out = tmp_path / "run"
-    args = ["--env", env_id, "--agent", f"openai:{model}", "--base-url", url, "--agent-style", style,
-            "--episodes", "2", "--num-envs", "2", "--max-episode-steps", "2", "--max-new-tokens", "32",
-            "--history-length", "1", "--request-timeout", "600", "--no-progress", "--no-plots", "--out", str(out)]  # fmt: skip
+    flags = (
+        "--episodes 2 --num-envs 2 --max-episode-steps 2 --max-new-tokens 32 --history-length 1 "
+        "--request-timeout 600 --no-progress --no-plots"
+    ).split()
+    args = ["--env", env_id, "--agent", f"openai:{model}", "--base-url", url, "--agent-style", style, *flags]
+    args += ["--out", str(out)]
     assert main(args) == 0  # no infrastructure failure, every episode played
     data = load_results(out)
     summary, episodes = data["summary"], data["episodes"]

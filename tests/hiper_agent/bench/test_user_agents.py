@@ -130,8 +130,8 @@ def test_default_split_per_env_and_bad_env_arguments(tmp_path, capsys):
 @pytest.mark.slow  # a fresh interpreter imports the ALFWorld stack: ~30 s on a loaded 2-core machine
 def test_console_script_subprocess(tmp_path):
     out = tmp_path / "sub"
-    cmd = [sys.executable, "-m", "hiper_agent.bench.cli", "--agent", "random", "--episodes", "2",
-           "--max-episode-steps", "3", "--no-progress", "--no-plots", "--out", str(out)]  # fmt: skip
+    flags = "--agent random --episodes 2 --max-episode-steps 3 --no-progress --no-plots".split()
+    cmd = [sys.executable, "-m", "hiper_agent.bench.cli", *flags, "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads((out / RESULTS_FILE).read_text())["episodes"]) == 2

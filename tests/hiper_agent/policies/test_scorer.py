@@ -58,12 +58,14 @@ def test_evaluate_agrees_with_act(envs, family, memory):
     np.testing.assert_allclose(ev.logprobs.detach().numpy(), old, atol=1e-5)
     np.testing.assert_allclose(ev.values.detach().numpy(), [t.decision.values for t in turns], atol=1e-5)
     assert ev.mask.shape == (len(turns), 3)
-    masks = np.stack([np.stack([t.decision.masks.switch, t.decision.masks.subgoal, t.decision.masks.action]).any(0)
-                      for t in turns])  # fmt: skip
+    masks = np.stack(
+        [np.stack([t.decision.masks.switch, t.decision.masks.subgoal, t.decision.masks.action]).any(0) for t in turns]
+    )
     np.testing.assert_array_equal(ev.mask.numpy(), masks)
     # a decided unit has entropy > 0 unless it had one choice (a SWITCH with one other subgoal on offer)
-    choices = np.array([[2, len(t.decision.extra["step"].subgoal_candidates), len(t.decision.extra["step"].actions)]
-                        for t in turns])  # fmt: skip
+    choices = np.array(
+        [[2, len(t.decision.extra["step"].subgoal_candidates), len(t.decision.extra["step"].actions)] for t in turns]
+    )
     assert torch.all(ev.entropy[ev.mask & torch.from_numpy(choices > 1)] > 0)
     assert torch.all(ev.entropy[ev.mask] >= 0) and torch.all(ev.entropy[~ev.mask] == 0)
     # gradients reach the actor through the log-probs and the critic through the values, not across
@@ -180,8 +182,9 @@ def test_overlap_features_see_unseen_names():
         assert feats[0, col["task_any"]] == 1 and feats[0, col["task_content"]] > 0
         assert feats[1, col["task_any"]] == 0 and feats[1, col["task_content"]] == 0
     # plurals match their singular; sightings and repeats come from the history
-    context = Context.build(cache, "put two apples in fridge", "ok", ["On the shelf 2, you see an apple 1."],
-                            ["go to shelf 2"])  # fmt: skip
+    context = Context.build(
+        cache, "put two apples in fridge", "ok", ["On the shelf 2, you see an apple 1."], ["go to shelf 2"]
+    )
     feats = candidate_features(cache, context, ["take apple 1 from shelf 2", "go to shelf 2"], "go to shelf 2")
     assert feats[0, col["task_any"]] == 1 and feats[0, col["sighted"]] == 1
     assert feats[1, col["is_subgoal"]] == 1 and feats[1, col["times_done"]] > 0 and feats[1, col["is_last_action"]]
@@ -248,8 +251,12 @@ def test_switch_offers_another_subgoal_while_the_current_one_is_pending():
     from hiper_agent.policies.scorer.steps import observe
 
     cache = TextCache(64)
-    info = {"admissible_commands": ["look", "go to shelf 1"], "task": "put a mug in cabinet",
-            "subgoal_candidates": ["put a mug in cabinet", "find mug", "take cup"], "subgoal": "find mug"}  # fmt: skip
+    info = {
+        "admissible_commands": ["look", "go to shelf 1"],
+        "task": "put a mug in cabinet",
+        "subgoal_candidates": ["put a mug in cabinet", "find mug", "take cup"],
+        "subgoal": "find mug",
+    }
     offered = {}
     for status in ("pending", "achieved"):
         step, _ = observe(cache, "obs", {**info, "subgoal_status": status}, [], history_length=2, hierarchical=True)
@@ -258,8 +265,14 @@ def test_switch_offers_another_subgoal_while_the_current_one_is_pending():
     assert offered["pending"] == ("put a mug in cabinet", "take cup")
     assert offered["achieved"] == ("put a mug in cabinet", "find mug", "take cup")  # done: it may be set again
     # the only subgoal on offer stays on offer
-    step, _ = observe(cache, "obs", {**info, "subgoal_candidates": ["find mug"], "subgoal_status": "pending"}, [],
-                      history_length=2, hierarchical=True)  # fmt: skip
+    step, _ = observe(
+        cache,
+        "obs",
+        {**info, "subgoal_candidates": ["find mug"], "subgoal_status": "pending"},
+        [],
+        history_length=2,
+        hierarchical=True,
+    )
     assert step.subgoal_candidates == ("find mug",)
 
 

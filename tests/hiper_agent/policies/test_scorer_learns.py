@@ -32,8 +32,9 @@ def play(policy, envs, seeds, rng, greedy=False):
     turns: list[list[Turn]] = [[] for _ in envs]
     won, live = [False] * len(envs), list(range(len(envs)))
     while live:
-        decisions = policy.act([obs[i] for i in live], [infos[i] for i in live], [histories[i] for i in live],
-                               rng=rng, greedy=greedy)  # fmt: skip
+        decisions = policy.act(
+            [obs[i] for i in live], [infos[i] for i in live], [histories[i] for i in live], rng=rng, greedy=greedy
+        )
         still = []
         for i, decision in zip(live, decisions, strict=True):
             o, reward, terminated, truncated, info = envs[i].step(decision.action)

@@ -38,8 +38,9 @@ def test_slots_keep_the_latest_result_of_each_object():
     assert memory.slot_texts(cache.parse("take mug 1 from cabinet 1")) == (observations[2],)
     assert memory.slot_texts(cache.parse("go to cabinet 2")) == ()
     # taking the mug rewrites the cabinet's slot: the mug is no longer there
-    later = EpisodeMemory.build(cache, [*observations, "You pick up the mug 1 from the cabinet 1."],
-                                [*actions, "take mug 1 from cabinet 1"])  # fmt: skip
+    later = EpisodeMemory.build(
+        cache, [*observations, "You pick up the mug 1 from the cabinet 1."], [*actions, "take mug 1 from cabinet 1"]
+    )
     assert later.slots["cabinet 1"].text == later.slots["mug 1"].text == "You pick up the mug 1 from the cabinet 1."
     with pytest.raises(ValueError, match="one more"):
         EpisodeMemory.build(cache, observations, actions[:2])
@@ -49,11 +50,16 @@ def test_slots_keep_the_latest_result_of_each_object():
 def test_memory_features_see_unseen_names(name):
     """Where the task's object was seen reads the same for any object word (no vocabulary involved)."""
     cache, col = TextCache(64), _columns()
-    observations = [ROOM, f"You arrive at shelf 1. On the shelf 1, you see a {name} 1.",
-                    "You arrive at cabinet 2. On the cabinet 2, you see a plate 1.", "You arrive at fridge 1."]  # fmt: skip
+    observations = [
+        ROOM,
+        f"You arrive at shelf 1. On the shelf 1, you see a {name} 1.",
+        "You arrive at cabinet 2. On the cabinet 2, you see a plate 1.",
+        "You arrive at fridge 1.",
+    ]
     actions = ["go to shelf 1", "go to cabinet 2", "go to fridge 1"]
-    context = Context.build(cache, f"put a cool {name} in cabinet", observations[-1], observations[:-1], actions,
-                            memory=True)  # fmt: skip
+    context = Context.build(
+        cache, f"put a cool {name} in cabinet", observations[-1], observations[:-1], actions, memory=True
+    )
     cands = ["go to shelf 1", "go to cabinet 2", "go to cabinet 1", f"find a {name}", "find a spoon"]
     feats = candidate_features(cache, context, cands, f"take {name} 1 from shelf 1")
     assert feats.shape == (len(cands), len(feature_names(True)))
@@ -110,8 +116,13 @@ def _fake_inputs():
 
     task = "put a cool mug in cabinet"
     cmds = ["go to shelf 1", "go to cabinet 1", "open cabinet 1", "take mug 1 from shelf 1", "look"]
-    info = {"task": task, "admissible_commands": cmds, "subgoal_candidates": [task, "go to shelf 1", "find a mug"],
-            "subgoal": None, "subgoal_status": "unknown"}  # fmt: skip
+    info = {
+        "task": task,
+        "admissible_commands": cmds,
+        "subgoal_candidates": [task, "go to shelf 1", "find a mug"],
+        "subgoal": None,
+        "subgoal_status": "unknown",
+    }
     long = [HistoryEntry(ROOM, "go to shelf 1"), HistoryEntry("On the shelf 1, you see a mug 1.", "go to cabinet 1")]
     return ["The cabinet 1 is closed.", ROOM], [info, {**info, "subgoal": "go to shelf 1"}], [long, []]
 
@@ -123,8 +134,9 @@ def test_memory_parameters_learn_from_the_loss(family):
     policy = make_policy(family, seed=0, memory="episode")
     observations, infos, histories = _fake_inputs()
     decisions = policy.act(observations, infos, histories, rng=torch.Generator().manual_seed(0))
-    turns = [Turn(decision=d, observation=o, switch=True, subgoal=None)
-             for d, o in zip(decisions, observations, strict=True)]  # fmt: skip
+    turns = [
+        Turn(decision=d, observation=o, switch=True, subgoal=None) for d, o in zip(decisions, observations, strict=True)
+    ]
     step = decisions[0].extra["step"]
     assert len(step.history_pairs) == 2 and decisions[1].extra["step"].history_pairs == ()
     assert step.action_slots[0] == ("On the shelf 1, you see a mug 1.",)  # "go to shelf 1" reads what shelf 1 showed
@@ -149,10 +161,23 @@ def test_trainer_resume_with_memory(tmp_path):
     pytest.importorskip("textworld", reason="the ALFWorld env needs textworld")
     # the cpu preset shrunk: 2 envs, K = 1 only (composite games uncompiled cost seconds per reset), 5 steps,
     # 2 iterations, 2 held-out games, no games compiled ahead
-    small = dict(scorer_memory="episode", num_envs=2, max_episode_steps=5, train_num_subtasks=(1,),
-                 eval_num_subtasks=(1,), eval_steps_per_subtask=5, num_iterations=2, eval_every=2,
-                 eval_episodes=2, eval_split="valid_unseen", checkpoint_every=1, minibatch_size=8, env_kwargs={},
-                 progress=False, output_dir=str(tmp_path))  # fmt: skip
+    small = dict(
+        scorer_memory="episode",
+        num_envs=2,
+        max_episode_steps=5,
+        train_num_subtasks=(1,),
+        eval_num_subtasks=(1,),
+        eval_steps_per_subtask=5,
+        num_iterations=2,
+        eval_every=2,
+        eval_episodes=2,
+        eval_split="valid_unseen",
+        checkpoint_every=1,
+        minibatch_size=8,
+        env_kwargs={},
+        progress=False,
+        output_dir=str(tmp_path),
+    )
     full = train(HiPERConfig.from_preset("cpu", exp_name="full", **small))
     run_dir = Path(full["run_dir"])
     assert [p.name for p in list_checkpoints(run_dir)] == ["iter_000001", "iter_000002"]

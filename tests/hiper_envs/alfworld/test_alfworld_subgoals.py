@@ -22,8 +22,17 @@ NAMES = {
     "sinkbasin_a": "sinkbasin 1",
     "desk_a": "desk 1",
 }
-LOCATIONS = {r: f"loc_{r}" for r in NAMES if NAMES[r].split()[0] in {"countertop", "diningtable", "fridge", "microwave",
-                                                                        "sinkbasin", "desk"}}  # fmt: skip
+LOCATIONS = {
+    r: f"loc_{r}"
+    for r in NAMES
+    if NAMES[r].split()[0] in {"countertop", "diningtable", "fridge", "microwave", "sinkbasin", "desk"}
+}
+
+
+def subtask(task_type, goal, obj, parent="", toggle=""):
+    """A subtask with ALFRED's targets (type names, "" when unused)."""
+    targets = {"object_target": obj, "parent_target": parent, "toggle_target": toggle, "mrecep_target": ""}
+    return Subtask(task_type, goal, targets)
 
 
 def make_world(location="loc_start", held=(), inside=None, flags=()):
@@ -42,8 +51,11 @@ def make_world(location="loc_start", held=(), inside=None, flags=()):
     facts += [("openable", "fridge_a"), ("openable", "microwave_a"), ("toggleable", "desklamp_a")]
     facts += [("pickupable", o) for o in ("apple_a", "apple_b", "book_a")]
     facts += [(p, o) for o in ("apple_a", "apple_b") for p in ("cleanable", "heatable", "coolable")]
-    facts += [("cancontain", f"{r}type", f"{o}type") for r in ("countertop", "fridge", "diningtable", "desk")
-              for o in ("apple", "book")]  # fmt: skip
+    facts += [
+        ("cancontain", f"{r}type", f"{o}type")
+        for r in ("countertop", "fridge", "diningtable", "desk")
+        for o in ("apple", "book")
+    ]
     facts += list(flags)
     props = [Proposition(f[0], [Variable(a, "t") for a in f[1:]]) for f in facts]
     return World.from_facts(props, NAMES)
@@ -100,9 +112,16 @@ def test_normalize_text():
 
 @pytest.mark.parametrize(
     "text",
-    ["go to countertop 1", "Navigate to the countertop 1.", "walk to counter top 1", "head to countertop",
-     "go to the counter", "move to countertop 1", "go to countertp 1"],
-)  # fmt: skip
+    [
+        "go to countertop 1",
+        "Navigate to the countertop 1.",
+        "walk to counter top 1",
+        "head to countertop",
+        "go to the counter",
+        "move to countertop 1",
+        "go to countertp 1",
+    ],
+)
 def test_go_to_synonyms_and_fuzzy_names(text):
     world = make_world()
     subgoal = parse_subgoal(text, world)
@@ -121,10 +140,17 @@ def test_take_with_and_without_number():
 
 @pytest.mark.parametrize(
     "text, flag",
-    [("clean apple 1 with sinkbasin 1", "isclean"), ("wash the apple 1 in the sink", "isclean"),
-     ("heat apple 1 with microwave 1", "ishot"), ("microwave the apple 1", "ishot"), ("warm up apple 1", "ishot"),
-     ("cool apple 1 with fridge 1", "iscool"), ("chill apple 1", "iscool"), ("refrigerate the apple 1", "iscool")],
-)  # fmt: skip
+    [
+        ("clean apple 1 with sinkbasin 1", "isclean"),
+        ("wash the apple 1 in the sink", "isclean"),
+        ("heat apple 1 with microwave 1", "ishot"),
+        ("microwave the apple 1", "ishot"),
+        ("warm up apple 1", "ishot"),
+        ("cool apple 1 with fridge 1", "iscool"),
+        ("chill apple 1", "iscool"),
+        ("refrigerate the apple 1", "iscool"),
+    ],
+)
 def test_appliance_subgoals(text, flag):
     subgoal = parse_subgoal(text, make_world())
     assert subgoal is not None and subgoal.objects == {"apple_a"}
@@ -134,8 +160,13 @@ def test_appliance_subgoals(text, flag):
 
 def test_put_forms():
     placed = make_world(inside={"apple_a": "fridge_a"})
-    for text in ("put apple 1 in/on fridge 1", "place the apple 1 in the fridge", "move apple 1 to fridge 1",
-                 "put an apple into fridge", "Put apple on fridge 1."):  # fmt: skip
+    for text in (
+        "put apple 1 in/on fridge 1",
+        "place the apple 1 in the fridge",
+        "move apple 1 to fridge 1",
+        "put an apple into fridge",
+        "Put apple on fridge 1.",
+    ):
         subgoal = parse_subgoal(text, placed)
         assert subgoal.kind == "put" and subgoal.holds(placed), text
         assert not subgoal.holds(make_world()) or "apple 1" not in text  # apple 2 is already in the fridge
@@ -173,27 +204,34 @@ def test_open_close():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "dance", "take unicorn 1", "go to the moon", "go to fridge 1 then take apple 1", "examine apple 1",
-     "x" * 500, "<subgoal>", "put apple 1"],
-)  # fmt: skip
+    [
+        "",
+        "dance",
+        "take unicorn 1",
+        "go to the moon",
+        "go to fridge 1 then take apple 1",
+        "examine apple 1",
+        "x" * 500,
+        "<subgoal>",
+        "put apple 1",
+    ],
+)
 def test_unreadable_text_is_unknown(text):
     assert parse_subgoal(text, make_world()) is None
 
 
 def test_subtask_goals():
-    clean = Subtask("pick_clean_then_place_in_recep", "put a clean apple in fridge",
-                    {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    clean = subtask("pick_clean_then_place_in_recep", "put a clean apple in fridge", "Apple", "Fridge")
     assert not subtask_holds(make_world(inside={"apple_a": "fridge_a"}), clean)
     assert subtask_holds(make_world(inside={"apple_a": "fridge_a"}, flags=[("isclean", "apple_a")]), clean)
-    two = Subtask("pick_two_obj_and_place", "put two apple in fridge",
-                  {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    two = subtask("pick_two_obj_and_place", "put two apple in fridge", "Apple", "Fridge")
     assert not subtask_holds(make_world(), two)
     assert subtask_holds(make_world(inside={"apple_a": "fridge_a"}), two)
-    look = Subtask("look_at_obj_in_light", "look at book under the desklamp",
-                   {"object_target": "Book", "parent_target": "", "toggle_target": "DeskLamp", "mrecep_target": ""})  # fmt: skip
+    look = subtask("look_at_obj_in_light", "look at book under the desklamp", "Book", toggle="DeskLamp")
     assert subtask_holds(make_world(location="loc_desk_a", held=["book_a"], flags=[("istoggled", "desklamp_a")]), look)
-    assert not subtask_holds(make_world(location="loc_fridge_a", held=["book_a"], flags=[("istoggled", "desklamp_a")]),
-                             look)  # fmt: skip
+    assert not subtask_holds(
+        make_world(location="loc_fridge_a", held=["book_a"], flags=[("istoggled", "desklamp_a")]), look
+    )
 
 
 def test_find_forms():
@@ -228,16 +266,20 @@ def test_task_level_forms_without_numbers():
 
 
 def test_candidates_are_task_level_verifiable_and_capped():
-    heat = Subtask("pick_heat_then_place_in_recep", "put a hot apple in fridge",
-                   {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    heat = subtask("pick_heat_then_place_in_recep", "put a hot apple in fridge", "Apple", "Fridge")
     world = make_world()
     assert subgoal_candidates(world, [heat.goal], heat) == ["put a hot apple in fridge", "find apple", "take apple"]
     at_counter = make_world(location="loc_countertop_a")  # apple 1 in sight: nothing to find
     assert subgoal_candidates(at_counter, [heat.goal], heat) == ["put a hot apple in fridge", "take apple"]
     holding = make_world(location="loc_countertop_a", held=["apple_a"])
     candidates = subgoal_candidates(holding, [heat.goal], heat)
-    assert candidates == ["put a hot apple in fridge", "clean apple 1 with sinkbasin", "heat apple 1 with microwave",
-                          "cool apple 1 with fridge", "put apple 1 in/on fridge"]  # fmt: skip
+    assert candidates == [
+        "put a hot apple in fridge",
+        "clean apple 1 with sinkbasin",
+        "heat apple 1 with microwave",
+        "cool apple 1 with fridge",
+        "put apple 1 in/on fridge",
+    ]
     hot = make_world(location="loc_countertop_a", held=["apple_a"], flags=[("ishot", "apple_a")])
     assert "heat apple 1 with microwave" not in subgoal_candidates(hot, [heat.goal], heat)  # done already
     for w in (world, at_counter, holding):
@@ -245,14 +287,12 @@ def test_candidates_are_task_level_verifiable_and_capped():
             subgoal = parse_subgoal(text, w)
             assert subgoal is not None and not subgoal.holds(w), text  # readable, and not achieved yet
             assert not text.startswith(("go to", "open", "close")), text
-    look = Subtask("look_at_obj_in_light", "look at book under the desklamp",
-                   {"object_target": "Book", "parent_target": "", "toggle_target": "DeskLamp", "mrecep_target": ""})  # fmt: skip
+    look = subtask("look_at_obj_in_light", "look at book under the desklamp", "Book", toggle="DeskLamp")
     assert subgoal_candidates(make_world(held=["book_a"]), [look.goal], look) == [look.goal, "use desklamp"]
     lit = [("istoggled", "desklamp_a")]  # switched on: at the desk nothing is left to do with it, elsewhere come back
     assert subgoal_candidates(make_world(location="loc_desk_a", flags=lit), [], look) == ["find book", "take book"]
     assert subgoal_candidates(make_world(flags=lit), [], look) == ["use desklamp", "find book", "take book"]
-    two = Subtask("pick_two_obj_and_place", "put two apple in fridge",
-                  {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    two = subtask("pick_two_obj_and_place", "put two apple in fridge", "Apple", "Fridge")
     second = make_world(held=["apple_a"])  # apple 2 is already in fridge 1: the second one goes there too
     assert subgoal_candidates(second, [], two)[-2:] == ["put apple 1 in/on fridge", "put apple 1 in/on fridge 1"]
     assert len(subgoal_candidates(world, [f"goal {i}" for i in range(50)])) == 30
@@ -261,25 +301,30 @@ def test_candidates_are_task_level_verifiable_and_capped():
 def test_candidates_name_every_kind_as_the_game_does():
     # A bathroom: the bathtub's basin is a sink basin to the engine, so both clean the cloth and both hold it.
     names = {"cloth_a": "cloth 1", "sink_a": "sinkbasin 1", "tub_a": "bathtubbasin 1", "bin_a": "garbagecan 1"}
-    world = World(names=names, location="loc_start", held={"cloth_a"},
-                  object_type={"cloth_a": "cloth"},
-                  receptacle_type={"sink_a": "sinkbasin", "tub_a": "sinkbasin", "bin_a": "garbagecan"},
-                  receptacle_location={"sink_a": "l1", "tub_a": "l2", "bin_a": "l3"},
-                  flags={"cleanable": {"cloth_a"}}, can_contain={("sinkbasin", "cloth")})  # fmt: skip
+    world = World(
+        names=names,
+        location="loc_start",
+        held={"cloth_a"},
+        object_type={"cloth_a": "cloth"},
+        receptacle_type={"sink_a": "sinkbasin", "tub_a": "sinkbasin", "bin_a": "garbagecan"},
+        receptacle_location={"sink_a": "l1", "tub_a": "l2", "bin_a": "l3"},
+        flags={"cleanable": {"cloth_a"}},
+        can_contain={("sinkbasin", "cloth")},
+    )
     assert world.kind_names("SinkBasin", receptacle=True) == ["bathtubbasin", "sinkbasin"]
-    clean = Subtask("pick_clean_then_place_in_recep", "put a clean cloth in sinkbasin",
-                    {"object_target": "Cloth", "parent_target": "SinkBasin", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    clean = subtask("pick_clean_then_place_in_recep", "put a clean cloth in sinkbasin", "Cloth", "SinkBasin")
     assert subgoal_candidates(world, [], clean) == [
-        "clean cloth 1 with bathtubbasin", "clean cloth 1 with sinkbasin",
-        "put cloth 1 in/on bathtubbasin", "put cloth 1 in/on sinkbasin",
-    ]  # fmt: skip
+        "clean cloth 1 with bathtubbasin",
+        "clean cloth 1 with sinkbasin",
+        "put cloth 1 in/on bathtubbasin",
+        "put cloth 1 in/on sinkbasin",
+    ]
     assert canonical_subgoal("clean cloth 1 with bathtubbasin 1") == "clean cloth 1 with bathtubbasin"
 
 
 def test_primitive_vocabulary_offers_the_next_commands():
     """``subgoal_vocabulary="primitive"`` (the offer before issue 21): go to / open / take here, readable, pending."""
-    heat = Subtask("pick_heat_then_place_in_recep", "put a hot apple in fridge",
-                   {"object_target": "Apple", "parent_target": "Fridge", "toggle_target": "", "mrecep_target": ""})  # fmt: skip
+    heat = subtask("pick_heat_then_place_in_recep", "put a hot apple in fridge", "Apple", "Fridge")
     at_counter = make_world(location="loc_countertop_a")
     offer = primitive_candidates(at_counter, [heat.goal], heat)
     assert offer[:2] == [heat.goal, "take apple 1"] and "go to fridge 1" in offer and "go to countertop 1" not in offer

@@ -30,8 +30,9 @@ def _play(env: WebShopEnv, index: int) -> tuple[float, list[tuple[str, int]]]:
     options: list[tuple[str, int]] = []
     while True:
         candidates = info["subgoal_candidates"]
-        assert not any(c.startswith(("open product ", "choose ")) and c != "choose the required options"
-                       for c in candidates), candidates  # fmt: skip
+        assert not any(
+            c.startswith(("open product ", "choose ")) and c != "choose the required options" for c in candidates
+        ), candidates
         for candidate in candidates:
             assert env._subgoal_status(candidate) in ("achieved", "pending"), candidate
         subgoal = info["expert_subgoal"]
