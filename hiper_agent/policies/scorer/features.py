@@ -3,7 +3,8 @@
 These carry what a hashed embedding cannot for names it never saw: "take plate 1 from shelf 2" shares *plate*
 with the task "put a clean plate in cabinet" whether or not *plate* occurred in training, so the heads learn
 "a candidate naming the task's object" once and it holds for every object type (``valid_unseen`` holds object
-types out). All features are in ``[0, 1]`` or small ``log1p`` counts. With the episode memory on
+types out). "The task" is the goal in force: on a composite task ("A, then B") the subtask in progress
+(``info["subtask"]``), so the features of step 1 do not pull toward B's objects. All features are in ``[0, 1]`` or small ``log1p`` counts. With the episode memory on
 (`ScorerConfig.memory`), the `memory.MEMORY_FEATURE_NAMES` follow these (`feature_names`).
 """
 
@@ -28,9 +29,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "subgoal_entities",  # share of numbered objects that the subgoal names
     "is_subgoal",  # the candidate is the subgoal, verbatim
     "completes_subgoal",  # the candidate names every content word of the subgoal ("take mug": "take mug 1 from ...")
+    "rivals_subgoal",  # the subgoal's verb, but not all its words ("put mug 1 in/on fridge": "move mug 1 to shelf 1")
     "obs_entities",  # share of numbered objects the observation names
     "obs_content",  # share of content words the observation names
-    "is_task",  # the candidate is the task sentence itself
+    "is_task",  # the candidate is the task sentence itself, or the sentence of the subtask in progress
     "times_done",  # log1p(times this exact command was already executed this episode)
     "is_last_action",  # the candidate repeats the previous command
     "sighted",  # share of numbered objects seen in an observation that also named a task word
@@ -51,11 +53,15 @@ def history_action(action: object) -> str:
 
 @dataclass
 class Context:
-    """What one env's candidates are compared with at one step (parsed once per step)."""
+    """What one env's candidates are compared with at one step (parsed once per step).
+
+    ``task`` is the goal in force (the subtask in progress on a composite task); ``task_texts`` the whole task
+    sentence and that goal, the candidates that restate the task instead of taking a step of it.
+    """
 
     task: ParsedText
     observation: ParsedText
-    task_text: str
+    task_texts: frozenset[str]
     done_counts: Counter[str]
     visited: Counter[str]
     sighted: frozenset[str]
@@ -63,13 +69,23 @@ class Context:
     memory: EpisodeMemory | None = None
 
     @classmethod
-    def build(cls, cache: TextCache, task: str, observation: str, history_obs: Sequence[str],
-              history_actions: Sequence[str], *, memory: bool = False) -> Context:  # fmt: skip
+    def build(
+        cls,
+        cache: TextCache,
+        task: str,
+        observation: str,
+        history_obs: Sequence[str],
+        history_actions: Sequence[str],
+        *,
+        memory: bool = False,
+        subtask: str = "",
+    ) -> Context:
         """Parses the step's texts; ``history_*`` are the episode's earlier observations and commands.
 
+        ``subtask`` is the sentence of the subtask in progress on a composite task (empty: the task is the goal).
         ``memory`` also builds the `EpisodeMemory` (slots of what each command's objects showed).
         """
-        parsed_task = cache.parse(task)
+        parsed_task = cache.parse(subtask or task)
         sighted: set[str] = set()
         for text in (*history_obs, observation):
             parsed = cache.parse(text)
@@ -81,7 +97,7 @@ class Context:
         return cls(
             task=parsed_task,
             observation=cache.parse(observation),
-            task_text=task,
+            task_texts=frozenset(t for t in (task, subtask) if t),
             done_counts=Counter(history_actions),
             visited=visited,
             sighted=frozenset(sighted),
@@ -107,6 +123,7 @@ def candidate_features(
     for i, text in enumerate(candidates):
         cand = cache.parse(text)
         ents = cand.entities
+        completes = float(bool(sub and sub.content and sub.content <= cand.content))
         task_share = _share(cand.content, context.task.content)
         out[i, :NUM_FEATURES] = (
             task_share,
@@ -114,10 +131,11 @@ def candidate_features(
             _share(cand.content, sub.content) if sub else 0.0,
             _share(ents, sub.entities) if sub else 0.0,
             float(text == subgoal),
-            float(bool(sub and sub.content and sub.content <= cand.content)),
+            completes,
+            float(bool(sub and sub.head and cand.head == sub.head and not completes)),
             _share(ents, context.observation.entities),
             _share(cand.content, context.observation.content),
-            float(text == context.task_text),
+            float(text in context.task_texts),
             math.log1p(context.done_counts.get(text, 0)),
             float(text == context.last_action),
             _share(ents, context.sighted),

@@ -31,12 +31,24 @@ def expert_turns(policy: ScorerPolicy, demos: Sequence[list[dict[str, Any]]]) ->
     for steps in demos:
         history: list[HistoryEntry] = []
         for demo in steps:
-            step, context = observe(policy.cache, demo["observation"], demo["info"], history,
-                                    history_length=policy.config.history_length,
-                                    hierarchical=policy.hierarchical, memory=policy.config.memory)  # fmt: skip
+            step, context = observe(
+                policy.cache,
+                demo["observation"],
+                demo["info"],
+                history,
+                history_length=policy.config.history_length,
+                hierarchical=policy.hierarchical,
+                memory=policy.config.memory,
+            )
             if _choose(policy, step, context, demo):
-                turns.append(Turn(decision=policy._decision(step, np.zeros(3, np.float32), np.zeros(3)),
-                                  observation=demo["observation"], switch=step.switch, subgoal=step.new_subgoal))  # fmt: skip
+                turns.append(
+                    Turn(
+                        decision=policy._decision(step, np.zeros(3, np.float32), np.zeros(3)),
+                        observation=demo["observation"],
+                        switch=step.switch,
+                        subgoal=step.new_subgoal,
+                    )
+                )
             history.append(HistoryEntry(demo["observation"], demo["action"]))
     return turns
 

@@ -21,6 +21,7 @@ __all__ = ["ACTION_PRIOR", "NUM_SCALARS", "SUBGOAL_PRIOR", "CandidateScorer", "S
 ACTION_PRIOR: dict[str, float] = {
     "task_content": 2.0, "task_any": 1.0, "subgoal_content": 1.0, "subgoal_entities": 1.0, "is_subgoal": 4.0,
     "completes_subgoal": 4.0,  # a task-level subgoal ("take mug") is done by the command naming all its words
+    "rivals_subgoal": -2.0,  # ... and not by its verb elsewhere ("put mug 1 in/on fridge": not "move mug 1 to shelf 1")
     "times_done": -2.0, "is_last_action": -2.0, "sighted": 2.0, "visited": -1.0,
     # memory features (only with ScorerConfig.memory on): go where the task's / subgoal's object was seen
     "mem_task": 1.0, "mem_subgoal": 1.0,
@@ -28,7 +29,7 @@ ACTION_PRIOR: dict[str, float] = {
 #: The same for subgoals, which also must not re-pick the subgoal in force or the whole task sentence (a
 #: subgoal naming the task is where every task word matches, so without this the planner starts stuck on it).
 SUBGOAL_PRIOR: dict[str, float] = {**ACTION_PRIOR, "is_subgoal": -2.0, "subgoal_content": 0.0, "completes_subgoal": 0.0,
-                                   "subgoal_entities": 0.0, "is_task": -3.0, "mem_subgoal": 0.0}  # fmt: skip
+                                   "rivals_subgoal": 0.0, "subgoal_entities": 0.0, "is_task": -3.0, "mem_subgoal": 0.0}  # fmt: skip
 
 #: State scalars: episode progress, option age, subgoal achieved, subgoal pending, an option is open.
 NUM_SCALARS = 5

@@ -42,6 +42,16 @@ WEIGHTS_FILE = "scorer.pt"
 _UNITS = 3  # [switch, subgoal, action]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Offer:
+    """One unit's candidates of a batch, flattened: owner row and text id of each, widest row, memory slot index."""
+
+    owner: torch.Tensor
+    ids: torch.Tensor
+    width: int
+    slots: tuple[torch.Tensor, torch.Tensor, int]
+
+
 def _sample(logp: torch.Tensor, rng: torch.Generator | None, greedy: bool) -> torch.Tensor:
     """One index per row of ``(N, C)`` log-probs (``-inf`` = no candidate)."""
     if greedy:
@@ -85,8 +95,11 @@ class ScorerPolicy(Policy):
     def _observe(self, observations, infos, histories):
         if not len(observations) == len(infos) == len(histories):
             raise ValueError(f"got {len(observations)} observations, {len(infos)} infos, {len(histories)} histories")
-        kw = {"history_length": self.config.history_length, "hierarchical": self.hierarchical,
-              "memory": self.config.memory}  # fmt: skip
+        kw = {
+            "history_length": self.config.history_length,
+            "hierarchical": self.hierarchical,
+            "memory": self.config.memory,
+        }
         pairs = [observe(self.cache, o, i, h, **kw) for o, i, h in zip(observations, infos, histories, strict=True)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
@@ -95,19 +108,21 @@ class ScorerPolicy(Policy):
         logits = logits + self.net.switch_prior(batch.scalars)
         return torch.log_softmax(logits / temp, dim=-1)  # column 1 = SWITCH
 
-    def _candidate_logp(self, scorer, batch, table, context, owner, ids, width, feats, temp, slots) -> torch.Tensor:
-        slot = batch.slot_mean(table, slots) if self.config.slots else None
-        scores = scorer(context, owner, table[ids], batch.features(feats), slot) / temp
-        return torch.log_softmax(batch.padded(owner, scores, batch.n, width), dim=-1)
+    def _candidate_logp(self, scorer, batch, table, context, offer: _Offer, feats, temp) -> torch.Tensor:
+        slot = batch.slot_mean(table, offer.slots) if self.config.slots else None
+        scores = scorer(context, offer.owner, table[offer.ids], batch.features(feats), slot) / temp
+        return torch.log_softmax(batch.padded(offer.owner, scores, batch.n, offer.width), dim=-1)
 
-    def _index(self, steps: Sequence[ScorerStep]):
-        """The batch of ``steps`` with every text indexed: candidates, memory slots (and history pairs)."""
+    def _index(self, steps: Sequence[ScorerStep]) -> tuple[StepBatch, _Offer, _Offer]:
+        """The batch of ``steps`` with every text indexed: the subgoal and action offers with their memory slots."""
         batch = StepBatch(self.cache, steps, self.device)
-        sg = batch.candidates([s.subgoal_candidates for s in steps])
-        act = batch.candidates([s.actions for s in steps])
-        sg_slots = batch.slot_index([s.subgoal_slots for s in steps])
-        act_slots = batch.slot_index([s.action_slots for s in steps])
-        return batch, sg, act, sg_slots, act_slots
+        subgoals = _Offer(
+            *batch.candidates([s.subgoal_candidates for s in steps]), batch.slot_index([s.subgoal_slots for s in steps])
+        )
+        actions = _Offer(
+            *batch.candidates([s.actions for s in steps]), batch.slot_index([s.action_slots for s in steps])
+        )
+        return batch, subgoals, actions
 
     def _action_context(self, state: torch.Tensor, table: torch.Tensor, new_subgoal: torch.Tensor) -> torch.Tensor:
         return torch.cat([state, table[new_subgoal]], dim=-1) if self.hierarchical else state
@@ -133,7 +148,7 @@ class ScorerPolicy(Policy):
         if temp <= 0:
             raise ValueError(f"temperature={temp} must be > 0 (use greedy=True for argmax)")
         steps, contexts = self._observe(observations, infos, histories)
-        batch, (sg_owner, sg_ids, sg_width), (act_owner, act_ids, act_width), sg_slots, act_slots = self._index(steps)
+        batch, sg_offer, act_offer = self._index(steps)
         table = batch.embed(self.net.encoder)
         state = batch.state(table, self.net.state)
         n = len(steps)
@@ -144,8 +159,9 @@ class ScorerPolicy(Policy):
             decided = torch.tensor([s.switch_decided for s in steps], device=self.device)
             switch = torch.where(decided, switch, torch.ones_like(switch))
             sg_context = torch.cat([state, table[batch.prev_subgoal]], dim=-1)
-            sg_logp = self._candidate_logp(self.net.subgoal_scorer, batch, table, sg_context, sg_owner, sg_ids,
-                                           sg_width, [s.subgoal_features for s in steps], temp, sg_slots)  # fmt: skip
+            sg_logp = self._candidate_logp(
+                self.net.subgoal_scorer, batch, table, sg_context, sg_offer, [s.subgoal_features for s in steps], temp
+            )
             sg_index = _sample(sg_logp, rng, greedy)
             for i, s in enumerate(steps):
                 s.switch = bool(switch[i])
@@ -155,9 +171,15 @@ class ScorerPolicy(Policy):
         new_subgoal = batch.ids(s.new_subgoal or "" for s in steps)  # already in the table: no new text
         for s, context in zip(steps, contexts, strict=True):
             s.action_features = candidate_features(self.cache, context, s.actions, s.new_subgoal)
-        act_logp = self._candidate_logp(self.net.action_scorer, batch, table,
-                                        self._action_context(state, table, new_subgoal), act_owner, act_ids,
-                                        act_width, [s.action_features for s in steps], temp, act_slots)  # fmt: skip
+        act_logp = self._candidate_logp(
+            self.net.action_scorer,
+            batch,
+            table,
+            self._action_context(state, table, new_subgoal),
+            act_offer,
+            [s.action_features for s in steps],
+            temp,
+        )
         act_index = _sample(act_logp, rng, greedy)
         lp[:, 2] = _pick(act_logp, act_index)[0].cpu().numpy()
         for i, s in enumerate(steps):
@@ -183,8 +205,15 @@ class ScorerPolicy(Policy):
         command = step.actions[step.action_index]
         written = step.new_subgoal if subgoal_unit else None
         action = OptionAction(action=command, switch=step.switch, subgoal=written) if hier else command
-        return Decision(action, logprobs, masks, written_subgoal=written, action_text=command,
-                        values=(float(values[0]), float(values[1]), float(values[2])), extra={"step": step})  # fmt: skip
+        return Decision(
+            action,
+            logprobs,
+            masks,
+            written_subgoal=written,
+            action_text=command,
+            values=(float(values[0]), float(values[1]), float(values[2])),
+            extra={"step": step},
+        )
 
     @torch.no_grad()
     def last_values(
@@ -202,7 +231,7 @@ class ScorerPolicy(Policy):
     def evaluate_actions(self, turns: Sequence[Turn], *, with_values: bool = True) -> ActionEvaluation:
         """Re-scores the recorded candidates and choices (``Decision.extra["step"]``) under the current parameters."""
         steps = [t.decision.extra["step"] for t in turns]
-        batch, (sg_owner, sg_ids, sg_width), (act_owner, act_ids, act_width), sg_slots, act_slots = self._index(steps)
+        batch, sg_offer, act_offer = self._index(steps)
         new_subgoal = batch.ids(s.new_subgoal or "" for s in steps)
         table = batch.embed(self.net.encoder)
         state = batch.state(table, self.net.state)
@@ -217,16 +246,27 @@ class ScorerPolicy(Policy):
             mask[:, 1] = switch == 1
             sw_lp, sw_ent = _pick(self._switch_logp(batch, table, state, self.temperature), switch)
             sg_context = torch.cat([state, table[batch.prev_subgoal]], dim=-1)
-            sg_logp = self._candidate_logp(self.net.subgoal_scorer, batch, table, sg_context, sg_owner, sg_ids,
-                                           sg_width, [s.subgoal_features for s in steps], self.temperature,
-                                           sg_slots)  # fmt: skip
+            sg_logp = self._candidate_logp(
+                self.net.subgoal_scorer,
+                batch,
+                table,
+                sg_context,
+                sg_offer,
+                [s.subgoal_features for s in steps],
+                self.temperature,
+            )
             sg_lp, sg_ent = _pick(sg_logp, torch.tensor([s.subgoal_index for s in steps], device=dev))
             logprobs = torch.stack([sw_lp, sg_lp, logprobs[:, 2]], dim=-1)
             entropy = torch.stack([sw_ent, sg_ent, entropy[:, 2]], dim=-1)
-        act_logp = self._candidate_logp(self.net.action_scorer, batch, table,
-                                        self._action_context(state, table, new_subgoal), act_owner, act_ids,
-                                        act_width, [s.action_features for s in steps], self.temperature,
-                                        act_slots)  # fmt: skip
+        act_logp = self._candidate_logp(
+            self.net.action_scorer,
+            batch,
+            table,
+            self._action_context(state, table, new_subgoal),
+            act_offer,
+            [s.action_features for s in steps],
+            self.temperature,
+        )
         a_lp, a_ent = _pick(act_logp, torch.tensor([s.action_index for s in steps], device=dev))
         logprobs = torch.cat([logprobs[:, :2], a_lp.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
         entropy = torch.cat([entropy[:, :2], a_ent.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
@@ -247,9 +287,15 @@ class ScorerPolicy(Policy):
         from hiper_agent.policies.scorer.imitation import behaviour_cloning
         from hiper_agent.seeding import iteration_seed
 
-        return behaviour_cloning(self, demos, epochs=config.sft.sft_epochs, lr=config.sft.sft_lr,
-                                 batch_size=config.sft.sft_batch_size, seed=iteration_seed(config.run.seed, 0, "sft-train"),
-                                 on_step=on_step)  # fmt: skip
+        return behaviour_cloning(
+            self,
+            demos,
+            epochs=config.sft.sft_epochs,
+            lr=config.sft.sft_lr,
+            batch_size=config.sft.sft_batch_size,
+            seed=iteration_seed(config.run.seed, 0, "sft-train"),
+            on_step=on_step,
+        )
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -289,8 +335,11 @@ def _scorer_config(config: Any, overrides: dict[str, Any]) -> ScorerConfig:
     """
     if config is None or isinstance(config, ScorerConfig):
         return dataclasses.replace(config or ScorerConfig(), **overrides)
-    run = {"seed": int(config.run.seed), "memory": str(config.agent.scorer_memory),
-           "feature_priors": bool(config.agent.scorer_priors)}  # fmt: skip
+    run = {
+        "seed": int(config.run.seed),
+        "memory": str(config.agent.scorer_memory),
+        "feature_priors": bool(config.agent.scorer_priors),
+    }
     return ScorerConfig(**{**run, **overrides})
 
 

@@ -79,8 +79,15 @@ def observe(
         raise ValueError("the scorer needs info['admissible_commands'] (the env gave none)")
     task = str(info.get("task") or "")
     done = [history_action(h.action) for h in history]
-    context = Context.build(cache, task, observation, [h.observation for h in history], done,
-                            memory=memory != "off")  # fmt: skip
+    context = Context.build(
+        cache,
+        task,
+        observation,
+        [h.observation for h in history],
+        done,
+        memory=memory != "off",
+        subtask=str(info.get("subtask") or ""),
+    )
     status = info.get("subgoal_status")
     prev_subgoal = info.get("subgoal") if hierarchical else None
     scalars = np.zeros(NUM_SCALARS, dtype=np.float32)
@@ -166,8 +173,7 @@ class StepBatch:
         recent = torch.zeros(self.n, table.shape[1], dtype=table.dtype, device=table.device)
         recent = recent.index_add(0, self.recent_owner, table[self.recent]) / self.recent_counts
         pairs, mask = self.history(table) if getattr(state_encoder, "history", None) is not None else (None, None)
-        return state_encoder(table[self.task], table[self.obs], table[self.prev_obs], recent, self.scalars,
-                             pairs, mask)  # fmt: skip
+        return state_encoder(table[self.task], table[self.obs], table[self.prev_obs], recent, self.scalars, pairs, mask)
 
     def history(self, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N, T, 2 * dim + 1)`` embedded (command, observation, age) pairs of each step, and their ``(N, T)`` mask.

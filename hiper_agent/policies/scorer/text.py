@@ -51,11 +51,13 @@ class ParsedText:
         ids: Hashed token ids (words, then word bigrams when enabled), int64.
         content: Content words (no stopwords, no numbers): what overlap features compare.
         entities: Numbered objects ("cabinet 1"), which tell instances of one type apart.
+        head: The first content word, synonyms mapped ("move mug 1 to shelf 1" -> "put"): a command's verb.
     """
 
     ids: np.ndarray
     content: frozenset[str]
     entities: frozenset[str]
+    head: str = ""
 
 
 class TextCache:
@@ -81,10 +83,12 @@ class TextCache:
             pairs = list(itertools.pairwise(words))
             tokens = words + ([f"{a} {b}" for a, b in pairs] if self.bigrams else [])
             entities = frozenset(f"{a} {b}" for a, b in pairs if b.isdigit() and not a.isdigit())
+            content = [SYNONYMS.get(w, w) for w in words if w not in STOPWORDS and not w.isdigit()]
             parsed = ParsedText(
                 ids=np.fromiter((self._bucket(t) for t in tokens), dtype=np.int64, count=len(tokens)),
-                content=frozenset(SYNONYMS.get(w, w) for w in words if w not in STOPWORDS and not w.isdigit()),
+                content=frozenset(content),
                 entities=entities,
+                head=content[0] if content else "",
             )
             self._cache[text] = parsed
         return parsed

@@ -207,6 +207,35 @@ def test_completes_subgoal_reads_task_level_subgoals():
     assert candidate_features(cache, context, ["take mug 1 from shelf 1"], None)[0, col["completes_subgoal"]] == 0
 
 
+def test_rivals_subgoal_is_the_subgoals_verb_done_elsewhere():
+    """The subgoal's verb on the wrong object or receptacle rivals it; completing it or another verb does not."""
+    cache = TextCache(64)
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    context = Context.build(cache, "put a hot mug in fridge", "You arrive at shelf 1.", [], [])
+    cases = {
+        "put mug 1 in/on fridge": {"move mug 1 to shelf 1": 1, "move mug 1 to fridge 1": 0, "go to fridge 1": 0},
+        "take mug": {"take apple 1 from shelf 1": 1, "take mug 2 from shelf 1": 0, "examine mug 2": 0},
+        "find mug": {"go to shelf 1": 0, "take mug 1 from shelf 1": 0},  # no command is a "find"
+    }
+    for subgoal, expected in cases.items():
+        feats = candidate_features(cache, context, list(expected), subgoal)
+        assert feats[:, col["rivals_subgoal"]].tolist() == list(expected.values()), subgoal
+
+
+def test_composite_tasks_compare_with_the_subtask_in_progress():
+    """On "A, then B" the overlap features read A (the subtask in progress); restating A or the task is is_task."""
+    cache = TextCache(64)
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    task = "put some mug on shelf, then clean some apple and put it in fridge"
+    candidates = ["take mug", "take apple", "put some mug on shelf", task]
+    whole = candidate_features(cache, Context.build(cache, task, "ok", [], []), candidates, None)
+    assert whole[0, col["task_any"]] == whole[1, col["task_any"]] == 1  # without the subtask both objects match
+    context = Context.build(cache, task, "ok", [], [], subtask="put some mug on shelf")
+    feats = candidate_features(cache, context, candidates, None)
+    assert feats[:, col["task_any"]].tolist() == [1, 0, 1, 1]
+    assert feats[:, col["is_task"]].tolist() == [0, 0, 1, 1]
+
+
 def test_bad_input():
     policy = ScorerPolicy(seed=0)
     with pytest.raises(ValueError, match="admissible_commands"):
