@@ -112,10 +112,11 @@ _CPU_V2: dict[str, Any] = {
     # training would play ~145k more (the untrained policy runs most games to the limit), so the reference point
     # is its own command: `--num-iterations 0`
     "eval_at_start": False,
-    # measured on the loaded 2-core box: ~25 s of CPU per iteration (1,860 env steps, 58 per episode, and the
-    # update), 4x cpu-v1's; 24 iterations (~10 min) leave ~10 min of the 20 for the final evaluation
-    "num_iterations": 24,
-    "eval_every": 24,  # after the last iteration
+    # ~10 s per iteration with the env workers (1,700 env steps and the update); measured on the first 200
+    # `valid_unseen` games, K = 1 (docs/training.md): 42.5 / 43.0 / 77.5 / 83.5 % after 12 / 24 / 36 / 48
+    # iterations; 48 leave ~7 minutes of the 20 for the final evaluation
+    "num_iterations": 48,
+    "eval_every": 48,  # after the last iteration
 }
 
 #: Named settings for `HiPERConfig.from_preset` and `hiper-train --preset`. `cpu` is the CLI default.
