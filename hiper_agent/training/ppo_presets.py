@@ -118,6 +118,23 @@ _CPU_V2: dict[str, Any] = {
     "eval_every": 24,  # after the last iteration
 }
 
+# The CPU learner of `cpu` on WebShop (issue 18): train goals 1500+, greedy on the 500 test goals, 15 steps.
+_CPU_WEBSHOP: dict[str, Any] = {
+    **_CPU_V1,
+    **_CPU_V2,
+    "env_id": "HiPER/WebShop-v0",
+    "env_kwargs": {"split": "train"},
+    "eval_split": "test",
+    "max_episode_steps": 15,
+    "train_num_subtasks": (),
+    "eval_num_subtasks": (),
+    "eval_episodes_composite": 0,
+    "eval_steps_per_subtask": None,
+    "eval_episodes": 500,
+    "num_iterations": 40,
+    "eval_every": 40,
+}
+
 #: Named settings for `HiPERConfig.from_preset` and `hiper-train --preset`. `cpu` is the CLI default.
 PRESETS: dict[str, dict[str, Any]] = {
     # CI-sized end-to-end run, ~1-2 min on 2 CPU cores: checks plumbing, learns nothing.
@@ -149,6 +166,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {**_CPU_V1, **_CPU_V2},
     # The default until issue 21 (kept so its numbers stay reproducible): no episode memory, K = 1 only, 30 steps.
     "cpu-v1": _CPU_V1,
+    # The same learner on WebShop (docs/webshop.md#training-on-webshop).
+    "cpu-webshop": _CPU_WEBSHOP,
     # The tiny LLM on a CPU: SFT warm start then PPO with HAE, meant to fit in <= 30 min on 2 cores (the default
     # until the fast scorer policy; measured: see docs/training.md).
     "cpu-lm": {

@@ -14,7 +14,7 @@ from hiper_envs.options import SubgoalStatus, normalize_command
 from hiper_envs.webshop.backends import Backend, HttpBackend, InProcessBackend
 from hiper_envs.webshop.expert import ShopExpert
 from hiper_envs.webshop.pageparse import ParsedPage, parse_page
-from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates, subgoal_candidates
+from hiper_envs.webshop.subgoals import parse_subgoal, product_subgoal, search_candidates, subgoal_candidates
 
 if TYPE_CHECKING:  # webshop_server is imported lazily: importing hiper_envs must stay light
     from webshop_server.state import State
@@ -330,8 +330,22 @@ class WebShopEnv(OptionEnv):
             state.page,
             searched=self._searched,
             has_options=bool(product and product["options"]),
+            products=list(self.product_subgoals().values()) if state.page == "results" else (),
         )
         return list(dict.fromkeys(_ascii(c) for c in out))
+
+    def product_subgoals(self) -> dict[str, str]:
+        """Lower-case ASIN -> its offered subgoal, for each product of the page (its title and price as shown)."""
+        parts = self._page.parts
+        out: dict[str, str] = {}
+        for i, (kind, text) in enumerate(parts):
+            if kind != "product" or text.lower() not in self._page.clickables:
+                continue
+            after = [t for k, t in parts[i + 1 : i + 3] if k == "text"]
+            title = after[0] if after else ""
+            price = after[1] if len(after) > 1 and after[1].startswith("$") else ""
+            out.setdefault(text.lower(), _ascii(product_subgoal(text, title, price)))
+        return out
 
     # ------------------------------------------------------------------ oracle helpers (also the expert's)
     def best_options(self, asin: str) -> dict[str, str]:

@@ -5,7 +5,8 @@ next ``(action, subgoal)`` of a shortest plan: on the search page, ``search[q]``
 (or, failing all, the target's title) whose results hold a product that wins the task; on a results page, the
 winning product if shown, else ``next >`` towards it, else ``back to search``; on a product page, each goal
 option then ``buy now`` when the product wins, else ``< prev``. Its subgoals are the task-level candidates the
-env offers: ``search for q``, ``open a matching product``, ``choose the required options``, ``buy the product``.
+env offers: ``search for q``, ``open a matching product`` (paging), ``open product <asin>: ...`` (the winning
+product shown), ``choose the required options``, ``buy the product``.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ class ShopExpert:
         if state.page == "index":
             return f"search[{self.query}]", f"search for {self.query}"
         if state.page == "results":
+            shown = env.product_subgoals()
             for asin in self._asins():
                 if env.winnable(asin):
-                    return f"click[{asin.lower()}]", "open a matching product"
+                    return f"click[{asin.lower()}]", shown.get(asin.lower(), "open a matching product")
             if state.keywords == self.query and state.page_num < self.page_num:
                 return "click[next >]", "open a matching product"
             if state.keywords == self.query and state.page_num > self.page_num:

@@ -3,7 +3,7 @@
 import pytest
 
 from hiper_envs.webshop import WebShopEnv
-from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates, subgoal_candidates
+from hiper_envs.webshop.subgoals import parse_subgoal, product_subgoal, search_candidates, subgoal_candidates
 
 TASK = "i need a pack of blue running shoes with color: navy, and price lower than 40.00 dollars"
 
@@ -14,6 +14,15 @@ def test_candidates_per_page():
     assert subgoal_candidates(TASK, "index") == [TASK, *searches, "open a matching product"]
     results = subgoal_candidates(TASK, "results", searched=[queries[0]])
     assert results == [TASK, *searches[1:], "open a matching product"]
+    shown = [product_subgoal("B0ABC", "Navy  Running Shoes", "$12.5"), product_subgoal("b0def")]
+    assert shown == ["open product b0abc: navy running shoes ($12.5)", "open product b0def"]
+    assert subgoal_candidates(TASK, "results", searched=queries, products=shown) == [
+        TASK,
+        "open a matching product",
+        *shown,
+    ]
+    assert "open product b0abc: navy running shoes ($12.5)" not in subgoal_candidates(TASK, "item", products=shown)
+    assert parse_subgoal(shown[0]) == ("open", "b0abc")
     item = subgoal_candidates(TASK, "item", searched=queries, has_options=True)
     assert item == [TASK, "open a matching product", "choose the required options", "buy the product"]
     assert subgoal_candidates(TASK, "sub", searched=queries) == [TASK, "open a matching product", "buy the product"]
@@ -30,9 +39,16 @@ def _play(env: WebShopEnv, index: int) -> tuple[float, list[tuple[str, int]]]:
     options: list[tuple[str, int]] = []
     while True:
         candidates = info["subgoal_candidates"]
-        assert not any(
-            c.startswith(("open product ", "choose ")) and c != "choose the required options" for c in candidates
-        ), candidates
+        assert not any(c.startswith("choose ") and c != "choose the required options" for c in candidates), candidates
+        # on a results page, each product shown is offered by its ASIN, title and price, as the page shows them
+        products = [c for c in candidates if c.startswith("open product ")]
+        if env.state.page == "results":
+            asins = [c[6:-1] for c in info["admissible_commands"] if c[6:-1].upper() in env.catalog.products]
+            assert [parse_subgoal(c)[1] for c in products] == asins
+            for candidate, asin in zip(products, asins):
+                assert env.catalog.products[asin.upper()]["Title"].lower().split()[0] in candidate
+        else:
+            assert products == []
         for candidate in candidates:
             assert env._subgoal_status(candidate) in ("achieved", "pending"), candidate
         subgoal = info["expert_subgoal"]
@@ -74,4 +90,5 @@ def test_single_click_subgoals_are_still_verified():
     assert env._subgoal_status(f"open product {asin}") == "pending"
     env.step(f"click[{asin}]")
     assert env._subgoal_status(f"Open product {asin.upper()}.") == "achieved"
+    assert env._subgoal_status(f"open product {asin}: any title ($1.00)") == "achieved"
     env.close()
