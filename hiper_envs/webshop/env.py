@@ -335,16 +335,21 @@ class WebShopEnv(OptionEnv):
         return list(dict.fromkeys(_ascii(c) for c in out))
 
     def product_subgoals(self) -> dict[str, str]:
-        """Lower-case ASIN -> its offered subgoal, for each product of the page (its title and price as shown)."""
+        """Lower-case ASIN -> its offered subgoal, for each product of a results page: its rank in the results, its
+        title and price, as the page shows them."""  # noqa: D205, D209
+        from webshop_server.engine import PRODUCT_WINDOW
+
         parts = self._page.parts
+        state = self.state
+        first = (state.page_num - 1) * PRODUCT_WINDOW + 1 if state.page == "results" else 1
         out: dict[str, str] = {}
         for i, (kind, text) in enumerate(parts):
-            if kind != "product" or text.lower() not in self._page.clickables:
+            if kind != "product" or text.lower() not in self._page.clickables or text.lower() in out:
                 continue
             after = [t for k, t in parts[i + 1 : i + 3] if k == "text"]
             title = after[0] if after else ""
             price = after[1] if len(after) > 1 and after[1].startswith("$") else ""
-            out.setdefault(text.lower(), _ascii(product_subgoal(text, title, price)))
+            out[text.lower()] = _ascii(product_subgoal(text, title, price, rank=first + len(out)))
         return out
 
     # ------------------------------------------------------------------ oracle helpers (also the expert's)

@@ -3,8 +3,8 @@
 Canonical subgoals (case and spaces are ignored), verified from the session by the env:
 
 - ``search for <query>``: achieved once ``search[<query>]`` was done this episode;
-- ``open product <asin>`` (optionally followed by ``: <title> (<price>)``, as offered): achieved once that
-  product's page was opened;
+- ``open product <asin>`` (optionally followed by ``, result <rank>: <title> (<price>)``, as offered): achieved
+  once that product's page was opened;
 - ``open a matching product``: achieved while on the page of a product that can win the task (right type and
   attributes, within the price limit, the goal's options on offer);
 - ``choose <option>: <value>``: achieved while that value is chosen on the product page;
@@ -14,9 +14,9 @@ Canonical subgoals (case and spaces are ignored), verified from the session by t
 
 Offered (:func:`subgoal_candidates`) are the steps of the task, each possibly several clicks: the searches not
 done yet, open a matching product (paging through results, going back), on a results page each product shown as
-``open product <asin>: <title> (<price>)`` (:func:`product_subgoal`: the choice of a product, named by what the
-page shows of it, so that a policy scoring candidate texts can compare the products with the instruction; the
-bare ASIN says nothing), choose the required options (every option of the product), buy. ``choose <option>:
+``open product <asin>, result <rank>: <title> (<price>)`` (:func:`product_subgoal`: the choice of a product, named
+by what the page shows of it, its rank in the search results included, so that a policy scoring candidate texts
+can compare the products with the instruction and with each other; the bare ASIN says nothing), choose the required options (every option of the product), buy. ``choose <option>:
 <value>`` is a single click: still read and verified, not offered. What is offered depends only on what the
 agent sees (the page, its own searches), never on the hidden verdicts (whether this product matches).
 
@@ -83,14 +83,20 @@ def parse_subgoal(text: str) -> tuple[str, str] | None:
         return None
     if kind == "search":
         arg = arg.strip("\"'[]").strip()
-    elif kind == "open":  # "open product b0abc: its title ($9.99)": the ASIN names it
-        arg = arg.split(":", 1)[0].split()[0]
+    elif kind == "open":  # "open product b0abc, result 2: its title ($9.99)": the ASIN names it
+        arg = re.split(r"[\s,:]", arg, maxsplit=1)[0]
     return kind, arg
 
 
-def product_subgoal(asin: str, title: str = "", price: str = "") -> str:
-    """The offered subgoal that opens product ``asin``: ``open product <asin>: <title> (<price>)``, lower case."""
+def product_subgoal(asin: str, title: str = "", price: str = "", rank: int | None = None) -> str:
+    """The offered subgoal that opens product ``asin``: ``open product <asin>, result <rank>: <title> (<price>)``.
+
+    Lower case; ``rank`` is the product's place in the search results (1 = first), omitted when ``None``, and so
+    are the title and price when empty.
+    """
     text = f"open product {asin.lower()}"
+    if rank is not None:
+        text += f", result {rank}"
     if title:
         text += f": {' '.join(title.lower().split())}"
         if price:

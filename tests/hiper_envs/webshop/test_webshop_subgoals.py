@@ -14,14 +14,14 @@ def test_candidates_per_page():
     assert subgoal_candidates(TASK, "index") == [TASK, *searches, "open a matching product"]
     results = subgoal_candidates(TASK, "results", searched=[queries[0]])
     assert results == [TASK, *searches[1:], "open a matching product"]
-    shown = [product_subgoal("B0ABC", "Navy  Running Shoes", "$12.5"), product_subgoal("b0def")]
-    assert shown == ["open product b0abc: navy running shoes ($12.5)", "open product b0def"]
+    shown = [product_subgoal("B0ABC", "Navy  Running Shoes", "$12.5", rank=11), product_subgoal("b0def")]
+    assert shown == ["open product b0abc, result 11: navy running shoes ($12.5)", "open product b0def"]
     assert subgoal_candidates(TASK, "results", searched=queries, products=shown) == [
         TASK,
         "open a matching product",
         *shown,
     ]
-    assert "open product b0abc: navy running shoes ($12.5)" not in subgoal_candidates(TASK, "item", products=shown)
+    assert shown[0] not in subgoal_candidates(TASK, "item", products=shown)
     assert parse_subgoal(shown[0]) == ("open", "b0abc")
     item = subgoal_candidates(TASK, "item", searched=queries, has_options=True)
     assert item == [TASK, "open a matching product", "choose the required options", "buy the product"]
@@ -45,7 +45,9 @@ def _play(env: WebShopEnv, index: int) -> tuple[float, list[tuple[str, int]]]:
         if env.state.page == "results":
             asins = [c[6:-1] for c in info["admissible_commands"] if c[6:-1].upper() in env.catalog.products]
             assert [parse_subgoal(c)[1] for c in products] == asins
-            for candidate, asin in zip(products, asins):
+            first = (env.state.page_num - 1) * 10 + 1  # the rank counts from the first page
+            for rank, (candidate, asin) in enumerate(zip(products, asins), start=first):
+                assert candidate.startswith(f"open product {asin}, result {rank}: ")
                 assert env.catalog.products[asin.upper()]["Title"].lower().split()[0] in candidate
         else:
             assert products == []
