@@ -46,7 +46,7 @@ def _play(env: WebShopEnv, index: int) -> tuple[float, list[tuple[str, int]]]:
             asins = [c[6:-1] for c in info["admissible_commands"] if c[6:-1].upper() in env.catalog.products]
             assert [parse_subgoal(c)[1] for c in products] == asins
             first = (env.state.page_num - 1) * 10 + 1  # the rank counts from the first page
-            for rank, (candidate, asin) in enumerate(zip(products, asins), start=first):
+            for rank, (candidate, asin) in enumerate(zip(products, asins, strict=True), start=first):
                 assert candidate.startswith(f"open product {asin}, result {rank}: ")
                 assert env.catalog.products[asin.upper()]["Title"].lower().split()[0] in candidate
         else:
