@@ -51,7 +51,7 @@ def test_preset_trains_and_evaluates_on_webshop(tmp_path):
     last = out["history"][-1]
     assert last["step"] == 2 and last["eval/test/episodes"] == 4
     assert 0.0 <= last["eval/test/success_rate"] <= 1.0 and 0.0 <= last["eval/test/score"] <= 1.0
-    assert any("sft_loss" in record for record in out["history"])
+    assert any(record.get("sft/steps", 0) > 0 for record in out["history"])  # the warm start ran
     assert "test success" in out["summary"]
     policy = load_policy(tmp_path / "tiny" / "policy")
     assert policy.config.memory == "slots"

@@ -94,3 +94,32 @@ def test_single_click_subgoals_are_still_verified():
     assert env._subgoal_status(f"Open product {asin.upper()}.") == "achieved"
     assert env._subgoal_status(f"open product {asin}: any title ($1.00)") == "achieved"
     env.close()
+
+
+def test_expert_detour_opens_a_near_miss_then_recovers():
+    env = WebShopEnv(split="train", expert=True, expert_detour=1.0)
+    detours = 0
+    for index in range(30):
+        _, info = env.reset(options={"game_index": index})
+        opened, left_by = [], []
+        while True:
+            action, subgoal = info["expert_action"], info["expert_subgoal"]
+            if env.state.page == "item" and action == "click[< prev]":
+                left_by.append(subgoal)
+            _, reward, terminated, truncated, info = env.step(action)
+            if env.state.page == "item" and env.state.asin not in opened:
+                opened.append(env.state.asin)
+            if terminated or truncated:
+                break
+        assert reward == 1.0  # the detour costs steps, never the win
+        if len(opened) > 1:
+            detours += 1
+            assert not env.winnable(opened[0]) and env.winnable(opened[-1])
+            assert left_by == ["open a matching product"]
+    assert detours >= 5  # only where a loser is ranked above the winner on its page
+    env.close()
+    plain = WebShopEnv(split="train", expert=True)
+    _, info = plain.reset(options={"game_index": 0})
+    assert plain._expert_policy.near_miss is None
+    with pytest.raises(ValueError, match="expert_detour"):
+        WebShopEnv(expert=True, expert_detour=1.5)
