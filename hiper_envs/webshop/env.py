@@ -14,7 +14,7 @@ from hiper_envs.options import SubgoalStatus, normalize_command
 from hiper_envs.webshop.backends import Backend, HttpBackend, InProcessBackend
 from hiper_envs.webshop.expert import ShopExpert
 from hiper_envs.webshop.pageparse import ParsedPage, parse_page
-from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates, subgoal_candidates
+from hiper_envs.webshop.subgoals import parse_subgoal, product_subgoal, search_candidates, subgoal_candidates
 
 if TYPE_CHECKING:  # webshop_server is imported lazily: importing hiper_envs must stay light
     from webshop_server.state import State
@@ -95,7 +95,7 @@ class WebShopEnv(OptionEnv):
     ## Arguments
     ``gym.make("HiPER/WebShop-v0", split="test", observation_mode="text", num_products=1000, catalog_seed=0,
     catalog_dir=None, server_url=None, search_backend="bm25s", num_search_candidates=3, page_cache=4096,
-    page_cache_bytes=64 MiB, upstream_compat=False, expert=False, render_mode=None)``. ``page_cache`` and
+    page_cache_bytes=64 MiB, upstream_compat=False, expert=False, expert_detour=0.0, render_mode=None)``. ``page_cache`` and
     ``page_cache_bytes``: rendered pages kept in process (0: none) and their most bytes. ``server_url`` drives a
     running ``python -m webshop_server`` over HTTP; its catalog must be the one these arguments describe (checked
     at reset); both backends give the same transcript for every action. ``upstream_compat=True``: an invalid
@@ -103,6 +103,8 @@ class WebShopEnv(OptionEnv):
     ``search[...]`` works from any page but the done page (as upstream's text env), and
     ``info["available_actions"]`` is upstream's ``{"has_search_bar", "clickables"}``
     (:meth:`get_available_actions`); ``docs/webshop.md`` lists what else differs from upstream.
+    ``expert_detour``: the share of episodes in which the expert first opens a near miss and leaves it
+    (:class:`~hiper_envs.webshop.expert.ShopExpert`; demonstrations of recovering, for behaviour cloning).
 
     ## Info keys
     The protocol's keys plus ``goal_index``, ``split``, ``session``, ``url`` (the page's path), ``reward_info``
@@ -130,6 +132,7 @@ class WebShopEnv(OptionEnv):
         page_cache_bytes: int = 64 * 2**20,
         upstream_compat: bool = False,
         expert: bool = False,
+        expert_detour: float = 0.0,
         max_episode_steps: int = DEFAULT_MAX_STEPS,
         render_mode: str | None = None,
     ) -> None:
@@ -164,7 +167,7 @@ class WebShopEnv(OptionEnv):
         self._visited: set[str] = set()
         self._reward = 0.0
         self._reward_info: dict[str, Any] | None = None
-        self._expert_policy = ShopExpert(self) if self.expert else None
+        self._expert_policy = ShopExpert(self, detour=expert_detour) if self.expert else None
 
     # ------------------------------------------------------------------ pages
     def _show(self, page_html: str) -> str:
@@ -330,8 +333,27 @@ class WebShopEnv(OptionEnv):
             state.page,
             searched=self._searched,
             has_options=bool(product and product["options"]),
+            products=list(self.product_subgoals().values()) if state.page == "results" else (),
         )
         return list(dict.fromkeys(_ascii(c) for c in out))
+
+    def product_subgoals(self) -> dict[str, str]:
+        """Lower-case ASIN -> its offered subgoal, for each product of a results page: its rank in the results, its
+        title and price, as the page shows them."""  # noqa: D205, D209
+        from webshop_server.engine import PRODUCT_WINDOW
+
+        parts = self._page.parts
+        state = self.state
+        first = (state.page_num - 1) * PRODUCT_WINDOW + 1 if state.page == "results" else 1
+        out: dict[str, str] = {}
+        for i, (kind, text) in enumerate(parts):
+            if kind != "product" or text.lower() not in self._page.clickables or text.lower() in out:
+                continue
+            after = [t for k, t in parts[i + 1 : i + 3] if k == "text"]
+            title = after[0] if after else ""
+            price = after[1] if len(after) > 1 and after[1].startswith("$") else ""
+            out[text.lower()] = _ascii(product_subgoal(text, title, price, rank=first + len(out)))
+        return out
 
     # ------------------------------------------------------------------ oracle helpers (also the expert's)
     def best_options(self, asin: str) -> dict[str, str]:

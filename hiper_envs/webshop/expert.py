@@ -5,7 +5,8 @@ next ``(action, subgoal)`` of a shortest plan: on the search page, ``search[q]``
 (or, failing all, the target's title) whose results hold a product that wins the task; on a results page, the
 winning product if shown, else ``next >`` towards it, else ``back to search``; on a product page, each goal
 option then ``buy now`` when the product wins, else ``< prev``. Its subgoals are the task-level candidates the
-env offers: ``search for q``, ``open a matching product``, ``choose the required options``, ``buy the product``.
+env offers: ``search for q``, ``open a matching product`` (paging), ``open product <asin>: ...`` (the winning
+product shown), ``choose the required options``, ``buy the product``.
 """
 
 from __future__ import annotations
@@ -24,12 +25,22 @@ WINDOW = 10
 
 
 class ShopExpert:
-    """Oracle advice for a :class:`~hiper_envs.webshop.env.WebShopEnv` (which owns the session)."""
+    """Oracle advice for a :class:`~hiper_envs.webshop.env.WebShopEnv` (which owns the session).
 
-    def __init__(self, env: WebShopEnv) -> None:
+    With ``detour`` > 0, in that share of episodes (drawn from the env's ``np_random`` at reset) it first opens a
+    near miss, the best-ranked product above the winning one that cannot win, chooses what options of it it can,
+    then goes back (``< prev`` under ``open a matching product``) and shops as usual: demonstrations of leaving a
+    product whose options or attributes do not fit, which the direct plan never shows.
+    """
+
+    def __init__(self, env: WebShopEnv, detour: float = 0.0) -> None:
+        if not 0.0 <= detour <= 1.0:
+            raise ValueError(f"expert_detour={detour!r} must be a probability in [0, 1]")
         self.env = env
+        self.detour = float(detour)
         self.query = ""
         self.page_num = 1
+        self.near_miss: str | None = None  # the product of this episode's detour, until it was left
 
     def reset(self) -> None:
         """Plan the search for the new goal."""
@@ -39,11 +50,16 @@ class ShopExpert:
         target = env.catalog.products[env.goal["asin"]]
         title = normalize_keywords(re.sub(r"[^\w\s'&.-]", " ", target["Title"]))
         queries = [*search_candidates(env.goal["instruction_text"]), title]
-        self.query, self.page_num = queries[-1], 1
+        self.query, self.page_num, self.near_miss = queries[-1], 1, None
+        detour = self.detour > 0 and env.np_random.random() < self.detour
         for query in queries:
-            for rank, asin in enumerate(env._shop.search(query)):
+            results = env._shop.search(query)
+            for rank, asin in enumerate(results):
                 if env.winnable(asin):
                     self.query, self.page_num = query, rank // WINDOW + 1
+                    if detour:  # a loser shown on the same page, above the winner
+                        page = results[(self.page_num - 1) * WINDOW : rank]
+                        self.near_miss = next((a for a in page if not env.winnable(a)), None)
                     return
 
     def _asins(self) -> list[str]:
@@ -57,9 +73,12 @@ class ShopExpert:
         if state.page == "index":
             return f"search[{self.query}]", f"search for {self.query}"
         if state.page == "results":
+            shown = env.product_subgoals()
+            if self.near_miss is not None and self.near_miss in self._asins():
+                return f"click[{self.near_miss.lower()}]", shown.get(self.near_miss.lower(), "open a matching product")
             for asin in self._asins():
                 if env.winnable(asin):
-                    return f"click[{asin.lower()}]", "open a matching product"
+                    return f"click[{asin.lower()}]", shown.get(asin.lower(), "open a matching product")
             if state.keywords == self.query and state.page_num < self.page_num:
                 return "click[next >]", "open a matching product"
             if state.keywords == self.query and state.page_num > self.page_num:
@@ -68,6 +87,11 @@ class ShopExpert:
         if state.page == "sub":
             return "click[< prev]", "open a matching product"
         if not env.winnable(state.asin):
+            if state.asin == self.near_miss:  # the detour: what options fit, then leave
+                for name, value in env.best_options(state.asin).items():
+                    if state.options.get(name) != value:
+                        return f"click[{value}]", "choose the required options"
+                self.near_miss = None
             return "click[< prev]", "open a matching product"
         for name, value in env.best_options(state.asin).items():
             if state.options.get(name) != value:

@@ -3,7 +3,8 @@
 Canonical subgoals (case and spaces are ignored), verified from the session by the env:
 
 - ``search for <query>``: achieved once ``search[<query>]`` was done this episode;
-- ``open product <asin>``: achieved once that product's page was opened;
+- ``open product <asin>`` (optionally followed by ``, result <rank>: <title> (<price>)``, as offered): achieved
+  once that product's page was opened;
 - ``open a matching product``: achieved while on the page of a product that can win the task (right type and
   attributes, within the price limit, the goal's options on offer);
 - ``choose <option>: <value>``: achieved while that value is chosen on the product page;
@@ -12,10 +13,12 @@ Canonical subgoals (case and spaces are ignored), verified from the session by t
 - the task instruction itself: achieved when the purchase won (reward 1.0).
 
 Offered (:func:`subgoal_candidates`) are the steps of the task, each possibly several clicks: the searches not
-done yet, open a matching product (paging through results, going back), choose the required options (every
-option of the product), buy. ``open product <asin>`` and ``choose <option>: <value>`` are single clicks: still
-read and verified, no longer offered. What is offered depends only on what the agent sees (the page, its own
-searches), never on the hidden verdicts (whether this product matches).
+done yet, open a matching product (paging through results, going back), on a results page each product shown as
+``open product <asin>, result <rank>: <title> (<price>)`` (:func:`product_subgoal`: the choice of a product, named
+by what the page shows of it, its rank in the search results included, so that a policy scoring candidate texts
+can compare the products with the instruction and with each other; the bare ASIN says nothing), choose the required options (every option of the product), buy. ``choose <option>:
+<value>`` is a single click: still read and verified, not offered. What is offered depends only on what the
+agent sees (the page, its own searches), never on the hidden verdicts (whether this product matches).
 
 Search candidates (``admissible_commands`` when the search box is shown), derived from the instruction only:
 1. the instruction without its option and price clauses and without a leading "find me" / "i need" / ...;
@@ -26,9 +29,9 @@ Search candidates (``admissible_commands`` when the search box is shown), derive
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
-__all__ = ["parse_subgoal", "search_candidates", "subgoal_candidates"]
+__all__ = ["parse_subgoal", "product_subgoal", "search_candidates", "subgoal_candidates"]
 
 _PRICE = re.compile(r",? and price lower than [\d.]+ dollars\s*$", re.IGNORECASE)
 _OPTIONS = re.compile(r" with [a-z][a-z ]*: .*$", re.IGNORECASE)
@@ -80,11 +83,35 @@ def parse_subgoal(text: str) -> tuple[str, str] | None:
         return None
     if kind == "search":
         arg = arg.strip("\"'[]").strip()
+    elif kind == "open":  # "open product b0abc, result 2: its title ($9.99)": the ASIN names it
+        arg = re.split(r"[\s,:]", arg, maxsplit=1)[0]
     return kind, arg
 
 
+def product_subgoal(asin: str, title: str = "", price: str = "", rank: int | None = None) -> str:
+    """The offered subgoal that opens product ``asin``: ``open product <asin>, result <rank>: <title> (<price>)``.
+
+    Lower case; ``rank`` is the product's place in the search results (1 = first), omitted when ``None``, and so
+    are the title and price when empty.
+    """
+    text = f"open product {asin.lower()}"
+    if rank is not None:
+        text += f", result {rank}"
+    if title:
+        text += f": {' '.join(title.lower().split())}"
+        if price:
+            text += f" ({price})"
+    return text
+
+
 def subgoal_candidates(
-    instruction: str, page: str, *, searched: Collection[str] = (), has_options: bool = False, num_queries: int = 3
+    instruction: str,
+    page: str,
+    *,
+    searched: Collection[str] = (),
+    has_options: bool = False,
+    products: Sequence[str] = (),
+    num_queries: int = 3,
 ) -> list[str]:
     """The task-level subgoals offered on a page (see the module docstring), the instruction first.
 
@@ -95,6 +122,8 @@ def subgoal_candidates(
         searched: the queries already searched this episode (as :func:`search_candidates` writes them, or
             normalized alike); those are not offered again.
         has_options: whether the product shown (``item``/``sub``) has options to choose.
+        products: on a results page, the products shown as :func:`product_subgoal` writes them (offered after
+            "open a matching product").
         num_queries: how many search candidates to consider.
     """
     if page == "done":
@@ -103,6 +132,8 @@ def subgoal_candidates(
     done = {_clean(q) for q in searched}
     out += [f"search for {q}" for q in search_candidates(instruction, num_queries) if q not in done]
     out.append("open a matching product")
+    if page == "results":
+        out += products
     if page in ("item", "sub"):
         if has_options:
             out.append("choose the required options")

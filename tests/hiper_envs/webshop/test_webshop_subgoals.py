@@ -3,7 +3,7 @@
 import pytest
 
 from hiper_envs.webshop import WebShopEnv
-from hiper_envs.webshop.subgoals import parse_subgoal, search_candidates, subgoal_candidates
+from hiper_envs.webshop.subgoals import parse_subgoal, product_subgoal, search_candidates, subgoal_candidates
 
 TASK = "i need a pack of blue running shoes with color: navy, and price lower than 40.00 dollars"
 
@@ -14,6 +14,15 @@ def test_candidates_per_page():
     assert subgoal_candidates(TASK, "index") == [TASK, *searches, "open a matching product"]
     results = subgoal_candidates(TASK, "results", searched=[queries[0]])
     assert results == [TASK, *searches[1:], "open a matching product"]
+    shown = [product_subgoal("B0ABC", "Navy  Running Shoes", "$12.5", rank=11), product_subgoal("b0def")]
+    assert shown == ["open product b0abc, result 11: navy running shoes ($12.5)", "open product b0def"]
+    assert subgoal_candidates(TASK, "results", searched=queries, products=shown) == [
+        TASK,
+        "open a matching product",
+        *shown,
+    ]
+    assert shown[0] not in subgoal_candidates(TASK, "item", products=shown)
+    assert parse_subgoal(shown[0]) == ("open", "b0abc")
     item = subgoal_candidates(TASK, "item", searched=queries, has_options=True)
     assert item == [TASK, "open a matching product", "choose the required options", "buy the product"]
     assert subgoal_candidates(TASK, "sub", searched=queries) == [TASK, "open a matching product", "buy the product"]
@@ -30,9 +39,18 @@ def _play(env: WebShopEnv, index: int) -> tuple[float, list[tuple[str, int]]]:
     options: list[tuple[str, int]] = []
     while True:
         candidates = info["subgoal_candidates"]
-        assert not any(
-            c.startswith(("open product ", "choose ")) and c != "choose the required options" for c in candidates
-        ), candidates
+        assert not any(c.startswith("choose ") and c != "choose the required options" for c in candidates), candidates
+        # on a results page, each product shown is offered by its ASIN, title and price, as the page shows them
+        products = [c for c in candidates if c.startswith("open product ")]
+        if env.state.page == "results":
+            asins = [c[6:-1] for c in info["admissible_commands"] if c[6:-1].upper() in env.catalog.products]
+            assert [parse_subgoal(c)[1] for c in products] == asins
+            first = (env.state.page_num - 1) * 10 + 1  # the rank counts from the first page
+            for rank, (candidate, asin) in enumerate(zip(products, asins, strict=True), start=first):
+                assert candidate.startswith(f"open product {asin}, result {rank}: ")
+                assert env.catalog.products[asin.upper()]["Title"].lower().split()[0] in candidate
+        else:
+            assert products == []
         for candidate in candidates:
             assert env._subgoal_status(candidate) in ("achieved", "pending"), candidate
         subgoal = info["expert_subgoal"]
@@ -74,4 +92,34 @@ def test_single_click_subgoals_are_still_verified():
     assert env._subgoal_status(f"open product {asin}") == "pending"
     env.step(f"click[{asin}]")
     assert env._subgoal_status(f"Open product {asin.upper()}.") == "achieved"
+    assert env._subgoal_status(f"open product {asin}: any title ($1.00)") == "achieved"
     env.close()
+
+
+def test_expert_detour_opens_a_near_miss_then_recovers():
+    env = WebShopEnv(split="train", expert=True, expert_detour=1.0)
+    detours = 0
+    for index in range(30):
+        _, info = env.reset(options={"game_index": index})
+        opened, left_by = [], []
+        while True:
+            action, subgoal = info["expert_action"], info["expert_subgoal"]
+            if env.state.page == "item" and action == "click[< prev]":
+                left_by.append(subgoal)
+            _, reward, terminated, truncated, info = env.step(action)
+            if env.state.page == "item" and env.state.asin not in opened:
+                opened.append(env.state.asin)
+            if terminated or truncated:
+                break
+        assert reward == 1.0  # the detour costs steps, never the win
+        if len(opened) > 1:
+            detours += 1
+            assert not env.winnable(opened[0]) and env.winnable(opened[-1])
+            assert left_by == ["open a matching product"]
+    assert detours >= 5  # only where a loser is ranked above the winner on its page
+    env.close()
+    plain = WebShopEnv(split="train", expert=True)
+    _, info = plain.reset(options={"game_index": 0})
+    assert plain._expert_policy.near_miss is None
+    with pytest.raises(ValueError, match="expert_detour"):
+        WebShopEnv(expert=True, expert_detour=1.5)
