@@ -48,8 +48,8 @@ def _panel(args: argparse.Namespace) -> list[tuple[str, dict]]:
 
 def main() -> int:
     args = _PARSER.parse_args()
+    from hiper_envs.alfworld.demonstrations import expert_demonstrations
     from hiper_envs.alfworld.env import ALFWorldEnv
-    from hiper_envs.alfworld.expert import expert_demonstrations
 
     totals: dict[str, float] = defaultdict(float)
     rows = []
