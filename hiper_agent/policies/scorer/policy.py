@@ -127,6 +127,12 @@ class ScorerPolicy(Policy):
     def _action_context(self, state: torch.Tensor, table: torch.Tensor, new_subgoal: torch.Tensor) -> torch.Tensor:
         return torch.cat([state, table[new_subgoal]], dim=-1) if self.hierarchical else state
 
+    def _action_logp(self, batch, table, state, new_subgoal, offer: _Offer, steps, temp) -> torch.Tensor:
+        """The executor's log-probs over each step's commands, given the subgoal each action serves."""
+        context = self._action_context(state, table, new_subgoal)
+        feats = [s.action_features for s in steps]
+        return self._candidate_logp(self.net.action_scorer, batch, table, context, offer, feats, temp)
+
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
     def act(
@@ -171,15 +177,7 @@ class ScorerPolicy(Policy):
         new_subgoal = batch.ids(s.new_subgoal or "" for s in steps)  # already in the table: no new text
         for s, context in zip(steps, contexts, strict=True):
             s.action_features = candidate_features(self.cache, context, s.actions, s.new_subgoal)
-        act_logp = self._candidate_logp(
-            self.net.action_scorer,
-            batch,
-            table,
-            self._action_context(state, table, new_subgoal),
-            act_offer,
-            [s.action_features for s in steps],
-            temp,
-        )
+        act_logp = self._action_logp(batch, table, state, new_subgoal, act_offer, steps, temp)
         act_index = _sample(act_logp, rng, greedy)
         lp[:, 2] = _pick(act_logp, act_index)[0].cpu().numpy()
         for i, s in enumerate(steps):
@@ -258,15 +256,7 @@ class ScorerPolicy(Policy):
             sg_lp, sg_ent = _pick(sg_logp, torch.tensor([s.subgoal_index for s in steps], device=dev))
             logprobs = torch.stack([sw_lp, sg_lp, logprobs[:, 2]], dim=-1)
             entropy = torch.stack([sw_ent, sg_ent, entropy[:, 2]], dim=-1)
-        act_logp = self._candidate_logp(
-            self.net.action_scorer,
-            batch,
-            table,
-            self._action_context(state, table, new_subgoal),
-            act_offer,
-            [s.action_features for s in steps],
-            self.temperature,
-        )
+        act_logp = self._action_logp(batch, table, state, new_subgoal, act_offer, steps, self.temperature)
         a_lp, a_ent = _pick(act_logp, torch.tensor([s.action_index for s in steps], device=dev))
         logprobs = torch.cat([logprobs[:, :2], a_lp.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
         entropy = torch.cat([entropy[:, :2], a_ent.unsqueeze(-1)], dim=-1).masked_fill(~mask, 0.0)
