@@ -16,9 +16,10 @@ Offered (:func:`subgoal_candidates`) are the steps of the task, each possibly se
 done yet, open a matching product (paging through results, going back), on a results page each product shown as
 ``open product <asin>, result <rank>: <title> (<price>)`` (:func:`product_subgoal`: the choice of a product, named
 by what the page shows of it, its rank in the search results included, so that a policy scoring candidate texts
-can compare the products with the instruction and with each other; the bare ASIN says nothing), choose the required options (every option of the product), buy. ``choose <option>:
-<value>`` is a single click: still read and verified, not offered. What is offered depends only on what the
-agent sees (the page, its own searches), never on the hidden verdicts (whether this product matches).
+can compare the products with the instruction and with each other; the bare ASIN says nothing), choose the
+required options (every option of the product), buy. ``choose <option>: <value>`` is a single click: still
+read and verified, not offered. What is offered depends only on what the agent sees (the page, its own
+searches), never on the hidden verdicts (whether this product matches).
 
 Search candidates (``admissible_commands`` when the search box is shown), derived from the instruction only:
 1. the instruction without its option and price clauses and without a leading "find me" / "i need" / ...;

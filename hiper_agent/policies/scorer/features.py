@@ -4,8 +4,9 @@ These carry what a hashed embedding cannot for names it never saw: "take plate 1
 with the task "put a clean plate in cabinet" whether or not *plate* occurred in training, so the heads learn
 "a candidate naming the task's object" once and it holds for every object type (``valid_unseen`` holds object
 types out). "The task" is the goal in force: on a composite task ("A, then B") the subtask in progress
-(``info["subtask"]``), so the features of step 1 do not pull toward B's objects. All features are in ``[0, 1]`` or small ``log1p`` counts. With the episode memory on
-(`ScorerConfig.memory`), the `memory.MEMORY_FEATURE_NAMES` follow these (`feature_names`).
+(``info["subtask"]``), so the features of step 1 do not pull toward B's objects. All features are in ``[0, 1]``
+or small ``log1p`` counts. With the episode memory on (`ScorerConfig.memory`), the `memory.MEMORY_FEATURE_NAMES`
+follow these (`feature_names`).
 """
 
 from __future__ import annotations
