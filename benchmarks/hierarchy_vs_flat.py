@@ -9,18 +9,19 @@ Every arm is the preset's learner (``cpu``: the candidate scorer), changed only 
 - ``flat-gigpo``  flat policy + GiGPO (same groups);
 - ``hiper-bonus`` HiPER + the executor subgoal bonus (the project's shaped recipe; only with ``--arms``).
 
-Reward shaping is the same for every arm (see ``benchmarks/study/arms.py``). Runs train on composite ALFWorld
-tasks (K subtasks), env-step budget per subtask × K, then play a fixed panel greedily. Protocol
+Reward shaping is the same for every arm (see ``benchmarks/study/arms.py``). Each run trains on a mix of composite
+ALFWorld tasks of K = 1, 2, 3 subtasks (the learner's own recipe), for the same env-step budget in every arm, then
+plays a fixed panel per K greedily. Protocol
 (``benchmarks/study/grid.py``): with ``--full``/``--tune`` each arm first gets the same sweep (lr × sampling
 temperature, one seed, K = 1 and the largest K) scored on a ``valid_seen`` panel, its best point is frozen, and
 the reported numbers come from fresh seeds on a ``valid_unseen`` panel that no tuning run saw.
 
-    python benchmarks/hierarchy_vs_flat.py --out runs/hvf                # 4 arms, K = 1..3, 3 seeds, <= 60 min
-    python benchmarks/hierarchy_vs_flat.py --out runs/hvf-full --full    # tune, then 5 arms, K = 1..3, 5 seeds
+    python benchmarks/hierarchy_vs_flat.py --out runs/hvf                # 4 arms × 3 seeds, K = 1..3, <= 60 min
+    python benchmarks/hierarchy_vs_flat.py --out runs/hvf-full --full    # tune, then 5 arms × 5 seeds
     python benchmarks/hierarchy_vs_flat.py --out runs/hvf --resume       # complete an interrupted grid
 
 It writes ``OUT/results.json`` (the protocol, every command, the tuning cells and frozen points, every (arm, K,
-seed) run with its per-game outcomes and curve, the statistics), ``OUT/hierarchy_vs_flat.png`` and
+seed) cell with its per-game outcomes and curve, the statistics), ``OUT/hierarchy_vs_flat.png`` and
 ``OUT/table.md``, and prints the table. ``benchmarks/hierarchy_vs_flat_report.py`` redraws them from the file.
 """
 
@@ -35,7 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.study` from a script run
 
 from benchmarks.study.arms import ARMS  # noqa: E402
-from benchmarks.study.grid import DEFAULT_GRID, FULL_GRID, FULL_PROTOCOL, Grid, Protocol, Study  # noqa: E402
+from benchmarks.study.grid import Study  # noqa: E402
+from benchmarks.study.protocol import DEFAULT_GRID, FULL_GRID, FULL_PROTOCOL, Grid, Protocol  # noqa: E402
 from benchmarks.study.report import markdown, plot, summarize  # noqa: E402
 
 DEFAULTS = Protocol()
@@ -44,8 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The committed study whose frozen points the default grid reuses.
 TUNED = ROOT / "benchmarks" / "results" / "hierarchy_vs_flat.json"
 #: Flag -> Protocol field, for the flags whose default is the grid's (default or --full).
-PROTOCOL_FLAGS = {"budget": "budget_per_subtask", "eval_episodes": "report_episodes",
-                  "curve_episodes": "curve_episodes", "eval_every": "eval_every"}  # fmt: skip
+PROTOCOL_FLAGS = {
+    "budget": "budget",
+    "num_envs": "num_envs",
+    "eval_episodes": "report_episodes",
+    "curve_episodes": "curve_episodes",
+    "eval_every": "eval_every",
+}
 
 
 def _both(field: str) -> str:
@@ -56,36 +63,76 @@ def _both(field: str) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--out", required=True, help="Output folder (results.json, the plot, the table, the runs).")
-    p.add_argument("--full", action="store_true", help="Tune, then all five arms, K = 1..3, 5 seeds.")
+    p.add_argument("--full", action="store_true", help="Tune, then all five arms × 5 seeds, K = 1..3.")
     p.add_argument("--tune", action="store_true", help="Run the tuning sweep before the report (--full does).")
-    p.add_argument("--tuned", metavar="RESULTS_JSON", help="Use the frozen points of an earlier study instead of "
-                   f"tuning (default: {TUNED.relative_to(ROOT)} when it has them, else the preset's).")  # fmt: skip
+    p.add_argument(
+        "--tuned",
+        metavar="RESULTS_JSON",
+        help="Use the frozen points of an earlier study instead of "
+        f"tuning (default: {TUNED.relative_to(ROOT)} when it has them, else the preset's).",
+    )
     p.add_argument("--untuned", action="store_true", help="Use the preset's lr and temperature for every arm.")
     p.add_argument("--resume", action="store_true", help="Complete OUT/results.json; finished runs are kept.")
     p.add_argument("--dry-run", action="store_true", help="Print the runs and a time estimate; train nothing.")
     p.add_argument("--arms", nargs="+", choices=list(ARMS), help="Override the grid's arms.")
-    p.add_argument("--ks", nargs="+", type=int, help="Override the grid's K values (subtasks per task).")
+    p.add_argument("--ks", nargs="+", type=int, help="Override the grid's K mix (subtasks per task), each scored.")
     p.add_argument("--seeds", nargs="+", type=int, help="Override the grid's training seeds.")
     p.add_argument("--preset", default=DEFAULTS.preset, help="The learner every arm starts from.")
-    p.add_argument("--budget", type=int, help="Training env steps per subtask; a run at K subtasks trains K times "
-                   f"as many ({_both('budget_per_subtask')}).")  # fmt: skip
+    p.add_argument("--budget", type=int, help=f"Training env steps per run, over the K mix ({_both('budget')}).")
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        help="Envs per iteration, spread evenly over the K mix "
+        f"({_both('num_envs')}; with groups of 8, a multiple of 8 × the number of K's).",
+    )
     p.add_argument("--steps-per-subtask", type=int, help="Episode step limit per subtask (default: the preset's).")
     p.add_argument("--eval-episodes", type=int, help=f"Games of the report panel ({_both('report_episodes')}).")
-    p.add_argument("--curve-episodes", type=int, help="Games (the panel's first) played at each point of the "
-                   f"learning curve ({_both('curve_episodes')}).")  # fmt: skip
+    p.add_argument(
+        "--curve-episodes",
+        type=int,
+        help=f"Games (the panel's first) played at each point of the learning curve ({_both('curve_episodes')}).",
+    )
     p.add_argument("--eval-every", type=int, help=f"Iterations between curve points ({_both('eval_every')}).")
-    p.add_argument("--tune-episodes", type=int, default=DEFAULTS.tune_episodes,
-                   help=f"Games of the valid_seen validation panel (default {DEFAULTS.tune_episodes}).")  # fmt: skip
-    p.add_argument("--lr-factors", nargs="+", type=float, default=list(DEFAULTS.lr_factors),
-                   help="Tuning: learning rates as multiples of the preset's.")  # fmt: skip
-    p.add_argument("--temperatures", nargs="+", type=float, default=list(DEFAULTS.temperatures),
-                   help="Tuning: sampling temperatures of the training rollouts.")  # fmt: skip
-    p.add_argument("--pool-size", type=int, default=DEFAULTS.pool_size,
-                   help="Games per split compiled ahead (training draws from the first N train games).")  # fmt: skip
-    p.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", dest="overrides",
-                   help="Config fields set alike for every arm, VALUE as JSON (e.g. num_envs=16).")  # fmt: skip
-    p.add_argument("--workers", type=int, default=2,
-                   help="Runs trained in parallel, one core each (0: in this process, one after another).")  # fmt: skip
+    p.add_argument(
+        "--tune-episodes",
+        type=int,
+        default=DEFAULTS.tune_episodes,
+        help=f"Games of the valid_seen validation panel (default {DEFAULTS.tune_episodes}).",
+    )
+    p.add_argument(
+        "--lr-factors",
+        nargs="+",
+        type=float,
+        default=list(DEFAULTS.lr_factors),
+        help="Tuning: learning rates as multiples of the preset's.",
+    )
+    p.add_argument(
+        "--temperatures",
+        nargs="+",
+        type=float,
+        default=list(DEFAULTS.temperatures),
+        help="Tuning: sampling temperatures of the training rollouts.",
+    )
+    p.add_argument(
+        "--pool-size",
+        type=int,
+        default=DEFAULTS.pool_size,
+        help="Games per split compiled ahead (training draws from the first N train games).",
+    )
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="FIELD=VALUE",
+        dest="overrides",
+        help="Config fields set alike for every arm, VALUE as JSON (e.g. num_envs=16).",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="Runs trained in parallel, one core each (0: in this process, one after another).",
+    )
     args = p.parse_args(argv)
     overrides = {}
     for item in args.overrides:
@@ -115,13 +162,26 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "benchmarks/hierarchy_vs_flat.py", *(sys.argv[1:] if argv is None else argv)])
     chosen = {field: getattr(args, flag) for flag, field in PROTOCOL_FLAGS.items() if getattr(args, flag) is not None}
     try:
-        protocol = Protocol(**{**{f: getattr(base, f) for f in PROTOCOL_FLAGS.values()}, **chosen},
-                            preset=args.preset, steps_per_subtask=args.steps_per_subtask,
-                            tune_episodes=args.tune_episodes, pool_size=args.pool_size,
-                            lr_factors=tuple(args.lr_factors), temperatures=tuple(args.temperatures),
-                            overrides=args.overrides)  # fmt: skip
-        study = Study(Path(args.out), protocol, grid, tune=args.tune or args.full, tuned_file=tuned,
-                      workers=args.workers, command=command, resume=args.resume or args.dry_run)  # fmt: skip
+        protocol = Protocol(
+            **{**{f: getattr(base, f) for f in PROTOCOL_FLAGS.values()}, **chosen},
+            preset=args.preset,
+            steps_per_subtask=args.steps_per_subtask,
+            tune_episodes=args.tune_episodes,
+            pool_size=args.pool_size,
+            lr_factors=tuple(args.lr_factors),
+            temperatures=tuple(args.temperatures),
+            overrides=args.overrides,
+        )
+        study = Study(
+            Path(args.out),
+            protocol,
+            grid,
+            tune=args.tune or args.full,
+            tuned_file=tuned,
+            workers=args.workers,
+            command=command,
+            resume=args.resume or args.dry_run,
+        )
         if args.dry_run:
             print(study.estimate())
             return 0

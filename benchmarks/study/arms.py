@@ -1,4 +1,9 @@
-"""The arms of the hierarchy-vs-flat study and the trainer config of one cell (arm, K, seed, lr, temperature).
+"""The arms of the hierarchy-vs-flat study and the trainer config of one run (arm, seed, lr, temperature).
+
+Every run trains the way the learner trains (the ``cpu`` preset): on a mix of composite tasks of K = 1, 2, 3
+subtasks at once, the envs spread evenly over the K's, and is evaluated on a panel per K. So one run gives the
+(arm, K, seed) cells of every K of the grid. (Trained on one K alone from scratch, no arm learned K = 3 within 30k
+env steps: 0-3 %, measured; the mix is what lets the K = 1 games teach the skills the longer tasks chain.)
 
 Every arm starts from the same preset (``cpu`` by default) and changes only what makes it that arm: the policy's
 hierarchy (the preset's family, or its flat variant ``flat-<family>``), the advantage estimator and, for the
@@ -63,9 +68,14 @@ ARMS: dict[str, Arm] = {
     "flat-gae": Arm("flat-gae", False, "gae", label="flat policy + GAE (PPO)"),
     "flat-grpo": Arm("flat-grpo", False, "grpo", group_size=8, label="flat policy + GRPO (groups of 8)"),
     "flat-gigpo": Arm("flat-gigpo", False, "gigpo", group_size=8, label="flat policy + GiGPO (groups of 8)"),
-    "hiper-bonus": Arm("hiper-bonus", True, "hae", subgoal_bonus=1.0,
-                       label="HiPER + executor subgoal bonus 1.0 (the shaped recipe; not in the comparison)"),
-}  # fmt: skip
+    "hiper-bonus": Arm(
+        "hiper-bonus",
+        True,
+        "hae",
+        subgoal_bonus=1.0,
+        label="HiPER + executor subgoal bonus 1.0 (the shaped recipe; not in the comparison)",
+    ),
+}
 ARM_ORDER: tuple[str, ...] = tuple(ARMS)
 
 #: Set in every cell, whatever the preset says: one process per cell (the grid runs cells in parallel, one per
@@ -98,28 +108,35 @@ def flat_family(preset_policy: str) -> str:
 
     name = f"flat-{hierarchical_family(preset_policy)}"
     if name not in policy_names():
-        raise ValueError(f"policy family {preset_policy!r} has no flat variant {name!r} registered; the study "
-                         f"needs one for its flat arms (registered: {', '.join(policy_names())})")  # fmt: skip
+        raise ValueError(
+            f"policy family {preset_policy!r} has no flat variant {name!r} registered; the study "
+            f"needs one for its flat arms (registered: {', '.join(policy_names())})"
+        )
     return name
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One training run of the grid: a stage, an arm, K, a seed and the two tuned settings."""
+    """One training run of the grid: a stage, an arm, a seed and the two tuned settings (every K of the mix)."""
 
     stage: str
     arm: str
-    k: int
     seed: int
     lr: float
     temperature: float
 
     @property
     def key(self) -> str:
-        """Its id in results.json: ``hiper/K1/s0`` (report) or ``tune/hiper/K1/lr0.003/T0.5``."""
+        """The run's id: ``hiper/s0`` (report) or ``tune/hiper/lr0.003/T0.5``."""
         if self.stage == "report":
-            return f"{self.arm}/K{self.k}/s{self.seed}"
-        return f"{self.stage}/{self.arm}/K{self.k}/lr{self.lr:g}/T{self.temperature:g}"
+            return f"{self.arm}/s{self.seed}"
+        return f"{self.stage}/{self.arm}/lr{self.lr:g}/T{self.temperature:g}"
+
+    def record_key(self, k: int) -> str:
+        """Its id in results.json at K subtasks: ``hiper/K1/s0`` (report) or ``tune/hiper/K1/lr0.003/T0.5``."""
+        if self.stage == "report":
+            return f"{self.arm}/K{k}/s{self.seed}"
+        return f"{self.stage}/{self.arm}/K{k}/lr{self.lr:g}/T{self.temperature:g}"
 
     @property
     def slug(self) -> str:
@@ -129,10 +146,13 @@ class Cell:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """What every cell of a grid shares: the preset, budgets, the panel of its stage and where runs go."""
+    """What every run of a stage shares: the preset, the K mix, the budget, the stage's panels and where runs go."""
 
     preset: str
-    budget_per_subtask: int
+    ks: tuple[int, ...]
+    budget: int
+    """Training env steps of a run, over the whole K mix."""
+    num_envs: int
     steps_per_subtask: int
     split: str
     episodes: int
@@ -142,28 +162,44 @@ class RunPlan:
     pool_size: int
     out: str
     overrides: dict[str, Any] = field(default_factory=dict)
-    """Config fields set for every arm alike (``--set``), e.g. a smaller ``num_envs`` for a quick check."""
-
-    def budget(self, k: int) -> int:
-        """Training env steps of a run at K subtasks."""
-        return self.budget_per_subtask * k
+    """Config fields set for every arm alike (``--set``), e.g. fewer PPO epochs for a quick check."""
 
 
 def shaping_of(config: Any) -> dict[str, Any]:
     """The shaping fields of a config (to show that every arm trains on the same reward)."""
-    names = ("invalid_action_penalty", "progress_shaping", "subgoal_bonus", "keep_penalty", "keep_penalty_mode",
-             "keep_consistency_penalty", "switch_cost", "reward_scale")  # fmt: skip
+    names = (
+        "invalid_action_penalty",
+        "progress_shaping",
+        "subgoal_bonus",
+        "keep_penalty",
+        "keep_penalty_mode",
+        "keep_consistency_penalty",
+        "switch_cost",
+        "reward_scale",
+    )
     flat = config.to_flat_dict()
     return {name: flat[name] for name in names}
 
 
 def cell_config(cell: Cell, plan: RunPlan) -> Any:
-    """The `HiPERConfig` of one cell: the preset, the arm's hierarchy and estimator, the stage's panel, K, budget."""
+    """The `HiPERConfig` of one run: the preset, the arm's hierarchy and estimator, the K mix, the stage's panels.
+
+    Raises:
+        ValueError: The plan sets a field the study sets itself, or the envs do not split evenly over the K mix
+            (each K must get as many env groups as the others, in every arm).
+    """
     from hiper_agent.training.ppo_config import HiPERConfig
 
     base = HiPERConfig.from_preset(plan.preset, **plan.overrides)
     arm = ARMS[cell.arm]
+    groups = plan.num_envs // arm.group_size
+    if plan.num_envs % arm.group_size or groups % len(plan.ks):
+        raise ValueError(
+            f"num_envs ({plan.num_envs}) must split into groups of {arm.group_size} ({cell.arm}) that "
+            f"spread evenly over K = {list(plan.ks)}: use a multiple of {arm.group_size * len(plan.ks)}"
+        )
     family = hierarchical_family(base.agent.policy) if arm.hierarchical else flat_family(base.agent.policy)
+    env_kwargs = {k: v for k, v in base.env.env_kwargs.items() if k != "num_subtasks"}
     overrides: dict[str, Any] = {
         **STUDY_OVERRIDES,
         "policy": family,
@@ -176,16 +212,18 @@ def cell_config(cell: Cell, plan: RunPlan) -> Any:
         "subgoal_bonus": arm.subgoal_bonus,
         "keep_penalty": 0.0,
         "keep_consistency_penalty": 0.0,
-        # one K per cell: the preset's K mix and composite panels give way to the cell's K
-        "train_num_subtasks": (),
-        "eval_num_subtasks": (),
-        "eval_steps_per_subtask": None,
+        # the K mix: env group g plays K = ks[g % len(ks)]; a panel per K, on the panel's first games for the curve
+        "num_envs": plan.num_envs,
+        "train_num_subtasks": plan.ks,
+        "eval_num_subtasks": plan.ks,
+        "env_kwargs": {**env_kwargs, "pool_size": plan.pool_size},
+        "max_episode_steps": plan.steps_per_subtask,  # per subtask: a K-subtask game gets K times as many
+        "eval_steps_per_subtask": plan.steps_per_subtask,
         "eval_at_start": True,
-        "env_kwargs": {**base.env.env_kwargs, "num_subtasks": cell.k, "pool_size": plan.pool_size},
-        "max_episode_steps": plan.steps_per_subtask * cell.k,
-        "total_env_steps": plan.budget(cell.k),
+        "total_env_steps": plan.budget,
         "eval_split": plan.split,
-        "eval_episodes": min(plan.curve_episodes, plan.episodes),  # the curve: the panel's first games
+        "eval_episodes": min(plan.curve_episodes, plan.episodes),
+        "eval_episodes_composite": min(plan.curve_episodes, plan.episodes),
         "eval_every": plan.eval_every,
         "eval_seed": plan.panel_seed,
         "output_dir": str(Path(plan.out) / "runs"),
@@ -193,5 +231,5 @@ def cell_config(cell: Cell, plan: RunPlan) -> Any:
     }
     clash = sorted((set(plan.overrides) - {"env_kwargs"}) & set(overrides))  # env_kwargs: merged above
     if clash:
-        raise ValueError(f"the study sets {clash} itself (per arm, stage or K); they cannot be overridden")
+        raise ValueError(f"the study sets {clash} itself (per arm, stage or K mix); they cannot be overridden")
     return HiPERConfig.from_preset(plan.preset, **{**plan.overrides, **overrides})

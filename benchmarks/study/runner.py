@@ -1,10 +1,11 @@
-"""One cell of the study, in a worker process: train with the trainer, then play the stage's panel.
+"""One run of the study, in a worker process: train on the K mix with the trainer, then play the stage's panels.
 
 The trainer's own evaluations (every ``eval_every`` iterations, on the first ``curve_episodes`` games of the
-stage's panel) give the learning curve. The final evaluation plays the whole panel from the saved policy,
-greedily: it gives the per-game outcomes that the bootstrap resamples and the option statistics (the trainer's
-metrics keep neither). Panels are nested (game ``i`` with reset seed ``seed + i``), so on the curve's games the
-final evaluation must reproduce the trainer's last point; the record keeps both and the report flags a mismatch.
+stage's panel at each K) give the learning curves. The final evaluation plays the whole panel of each K from the
+saved policy, greedily: it gives the per-game outcomes that the bootstrap resamples and the option statistics
+(the trainer's metrics keep neither). Panels are nested (game ``i`` with reset seed ``seed + i``), so on the
+curve's games the final evaluation must reproduce the trainer's last point; the record keeps both and the report
+flags a mismatch. A run returns one record per K: the (arm, K, seed) cells of results.json.
 
 The panel's split is checked against the stage before anything is built (``check_split``): a tuning cell never
 constructs a ``valid_unseen`` panel (the test suite also watches every panel, pool and env made).
@@ -47,12 +48,11 @@ def config_fingerprint(config: Any) -> str:
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_cell(cell: Cell, plan: RunPlan) -> dict[str, Any]:
-    """Train one cell and evaluate it on its stage's panel; returns its record for results.json."""
+def run_cell(cell: Cell, plan: RunPlan) -> list[dict[str, Any]]:
+    """Train one run and evaluate it on its stage's panel at every K; returns its records for results.json."""
     check_split(cell.stage, plan.split)
     config = cell_config(cell, plan)
-    panels = config.eval_panels()
-    for panel in panels:
+    for panel in config.eval_panels():
         check_split(cell.stage, panel.split)
     from hiper_agent import EvalPanel, load_policy, train
 
@@ -61,41 +61,71 @@ def run_cell(cell: Cell, plan: RunPlan) -> dict[str, Any]:
         summary = train(config)
     history = summary["history"]
     train_seconds = time.perf_counter() - wall0
-    prefix = f"eval/{plan.split}"
-    evals = [r for r in history if r.get(f"{prefix}/success_rate") is not None]
-    curve = [[int(r.get("rollout/total_env_steps", 0)), float(r[f"{prefix}/success_rate"])] for r in evals]
     rollouts = [r for r in history if r.get("rollout/success_rate") is not None]
-
-    policy = load_policy(Path(summary["run_dir"]) / "policy")
-    final_panel = EvalPanel(config.env.env_id, plan.split, plan.episodes, plan.panel_seed, cell.k)
-    check_split(cell.stage, final_panel.split)
-    outcomes, episodes = _final_evaluation(config, final_panel, policy)
-    curve_games = panels[0].episodes
     last = rollouts[-1] if rollouts else {}
-    return {
-        "key": cell.key, "stage": cell.stage, "arm": cell.arm, "K": cell.k, "seed": cell.seed, "lr": cell.lr,
-        "temperature": cell.temperature, "panel": final_panel.name, "curve_panel": panels[0].name,
+    policy = load_policy(Path(summary["run_dir"]) / "policy")
+    shared = {
+        "stage": cell.stage,
+        "arm": cell.arm,
+        "seed": cell.seed,
+        "lr": cell.lr,
+        "temperature": cell.temperature,
+        "run": cell.key,
         "fingerprint": config_fingerprint(config),
-        "final_success": sum(outcomes) / len(outcomes),
-        "outcomes": "".join(str(o) for o in outcomes),  # game i of the panel: 1 won, 0 lost
-        "trainer_final_success": curve[-1][1] if curve else None,  # on the curve's games:
-        "replay_curve_games_success": sum(outcomes[:curve_games]) / curve_games,  # the same number, replayed
-        "curve": curve,
-        "options": option_counts(episodes).to_dict(),
-        "train": {"env_steps": int(max((r.get("rollout/total_env_steps", 0) for r in history), default=0)),
-                  "episodes": int(max((r.get("rollout/total_episodes", 0) for r in history), default=0)),
-                  "iterations": len(rollouts),
-                  "last_rollout": {k.removeprefix("rollout/"): last[k] for k in
-                                   ("rollout/success_rate", "rollout/episode_length", "rollout/segments_per_episode",
-                                    "rollout/subgoal_achieved_rate") if k in last}},
-        "policy": config.agent.policy, "advantage_estimator": config.credit.advantage_estimator,
+        "train": {
+            "env_steps": int(max((r.get("rollout/total_env_steps", 0) for r in history), default=0)),
+            "episodes": int(max((r.get("rollout/total_episodes", 0) for r in history), default=0)),
+            "iterations": len(rollouts),
+            "last_rollout": {
+                k.removeprefix("rollout/"): last[k]
+                for k in (
+                    "rollout/success_rate",
+                    "rollout/episode_length",
+                    "rollout/segments_per_episode",
+                    "rollout/subgoal_achieved_rate",
+                )
+                if k in last
+            },
+        },
+        "policy": config.agent.policy,
+        "advantage_estimator": config.credit.advantage_estimator,
         "group_size": config.env.group_size,
-        "shaping": shaping_of(config), "budget": config.ppo.total_env_steps,
-        "seconds": {"wall": time.perf_counter() - wall0, "train_wall": train_seconds,
-                    "cpu": time.process_time() - cpu0,
-                    **{f"{part}_wall": sum(r.get(f"time/{part}_s", 0.0) for r in history)
-                       for part in ("rollout", "update", "eval")}},
-    }  # fmt: skip
+        "shaping": shaping_of(config),
+        "budget": config.ppo.total_env_steps,
+    }
+    records = []
+    for k in plan.ks:
+        key = f"eval/{plan.split}/k{k}/success_rate"
+        curve = [[int(r.get("rollout/total_env_steps", 0)), float(r[key])] for r in history if r.get(key) is not None]
+        panel = EvalPanel(config.env.env_id, plan.split, plan.episodes, plan.panel_seed, k)
+        check_split(cell.stage, panel.split)
+        outcomes, episodes = _final_evaluation(config, panel, policy)
+        curve_games = config.evaluation.eval_episodes
+        records.append(
+            {
+                "key": cell.record_key(k),
+                "K": k,
+                **shared,
+                "panel": panel.name,
+                "final_success": sum(outcomes) / len(outcomes),
+                "outcomes": "".join(str(o) for o in outcomes),  # game i of the panel: 1 won, 0 lost
+                "trainer_final_success": curve[-1][1] if curve else None,  # on the curve's games:
+                "replay_curve_games_success": sum(outcomes[:curve_games]) / curve_games,  # the same number, replayed
+                "curve": curve,
+                "options": option_counts(episodes).to_dict(),
+            }
+        )
+    seconds = {
+        "wall": time.perf_counter() - wall0,
+        "train_wall": train_seconds,
+        "cpu": time.process_time() - cpu0,
+        **{
+            f"{part}_wall": sum(r.get(f"time/{part}_s", 0.0) for r in history) for part in ("rollout", "update", "eval")
+        },
+    }
+    for record in records:
+        record["seconds"] = seconds  # the run's, shared by its K's
+    return records
 
 
 def _final_evaluation(config: Any, panel: Any, policy: Any) -> tuple[list[int], list[list[tuple[bool, bool, bool]]]]:
@@ -103,18 +133,19 @@ def _final_evaluation(config: Any, panel: Any, policy: Any) -> tuple[list[int], 
     from hiper_agent import evaluate
     from hiper_agent.envs.pool import SyncEnvPool, make_env_fns
 
-    kwargs = dict(config.env.env_kwargs)
-    if config.env.max_episode_steps is not None:
-        kwargs["max_episode_steps"] = config.env.max_episode_steps
-    kwargs.update(panel.env_kwargs())  # the training env's settings, the panel's split (as the trainer evaluates)
     size = min(config.env.num_envs, panel.episodes)  # the trainer's evaluation batch: the same greedy choices
-    pool = SyncEnvPool(make_env_fns(config.env.env_id, size, **kwargs))
+    pool = SyncEnvPool(make_env_fns(config.env.env_id, size, **config.eval_env_kwargs(panel)))
     policy.eval()
     try:
         result = evaluate(pool, policy, panel, greedy=True)
     finally:
         pool.close()
     outcomes = [int(t.won) for t in result.trajectories]
-    episodes = [[(bool(i == 0 or turn.switch), turn.subgoal is not None, bool(turn.subgoal_achieved))
-                 for i, turn in enumerate(t.turns)] for t in result.trajectories]  # fmt: skip
+    episodes = [
+        [
+            (bool(i == 0 or turn.switch), turn.subgoal is not None, bool(turn.subgoal_achieved))
+            for i, turn in enumerate(t.turns)
+        ]
+        for t in result.trajectories
+    ]
     return outcomes, episodes

@@ -250,8 +250,12 @@ class OptionStats:
 
     def to_dict(self) -> dict[str, float | int | None]:
         """Counts and the three ratios."""
-        return {**asdict(self), "mean_length": self.mean_length, "one_step_share": self.one_step_share,
-                "achieved_rate": self.achieved_rate}  # fmt: skip
+        return {
+            **asdict(self),
+            "mean_length": self.mean_length,
+            "one_step_share": self.one_step_share,
+            "achieved_rate": self.achieved_rate,
+        }
 
 
 def option_counts(episodes: Sequence[Sequence[tuple[bool, bool, bool]]]) -> OptionStats:

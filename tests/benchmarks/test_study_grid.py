@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 
 from benchmarks.study.arms import ARMS, Cell, RunPlan, cell_config, shaping_of
-from benchmarks.study.grid import TUNE_SEED, Grid, Protocol, Study, estimate_env_steps, select_best
+from benchmarks.study.grid import Study
+from benchmarks.study.protocol import TUNE_SEED, Grid, Protocol, estimate_env_steps, select_best
 from benchmarks.study.report import MARKERS, markdown, plot, summarize, update_markers
 from benchmarks.study.runner import check_split, config_fingerprint, run_cell
 
-# The tiny protocol (each shrink is only for speed): 8 envs, one PPO epoch, 8-step episodes, 200 env steps, panels
-# of 6 games (curves on the first 3) from pools of 8 compiled games (cached in ~/.cache/hiper after the first run),
-# 2 tuning points.
+# The tiny protocol (each shrink is only for speed): 8 envs, one PPO epoch, 8 steps per subtask, 200 env steps,
+# panels of 6 games (curves on the first 3) from pools of 8 compiled games (cached in ~/.cache/hiper after the
+# first run), 2 tuning points.
 TINY = Protocol(
-    budget_per_subtask=200,
+    budget=200,
+    num_envs=8,
     steps_per_subtask=8,
     tune_episodes=6,
     report_episodes=6,
@@ -31,17 +33,17 @@ TINY = Protocol(
     pool_size=8,
     lr_factors=(1.0,),
     temperatures=(0.5, 1.0),
-    overrides={"num_envs": 8, "ppo_epochs": 1, "minibatch_size": 64},
+    overrides={"ppo_epochs": 1, "minibatch_size": 64},
 )
 
 
-def _plan(stage: str = "report", **changes) -> RunPlan:
-    return dataclasses.replace(TINY.plan(stage, "/tmp/unused"), **changes)
+def _plan(stage: str = "report", ks=(1,), **changes) -> RunPlan:
+    return dataclasses.replace(TINY.plan(stage, "/tmp/unused", ks), **changes)
 
 
 def test_arms_differ_only_in_hierarchy_estimator_and_groups():
-    plan = _plan()
-    configs = {arm: cell_config(Cell("report", arm, 2, 0, 3e-3, 0.5), plan) for arm in ARMS}
+    plan = _plan(ks=(1, 2), num_envs=16)
+    configs = {arm: cell_config(Cell("report", arm, 0, 3e-3, 0.5), plan) for arm in ARMS}
     assert {a: c.agent.policy for a, c in configs.items()} == {
         "hiper": "scorer",
         "hier-gae": "scorer",
@@ -57,27 +59,39 @@ def test_arms_differ_only_in_hierarchy_estimator_and_groups():
     ignore = {"policy", "advantage_estimator", "group_size", "subgoal_bonus", "exp_name"}
     flat = [{k: v for k, v in configs[a].to_flat_dict().items() if k not in ignore} for a in ARMS]
     assert all(f == flat[0] for f in flat)  # everything else is the preset's, the same for all
-    c = configs["hiper"]
-    assert (c.env.env_kwargs["num_subtasks"], c.env.max_episode_steps, c.ppo.total_env_steps) == (2, 16, 400)
-    assert (c.evaluation.eval_split, c.env.num_envs, c.run.num_threads, c.evaluation.eval_temperature) == (
-        "valid_unseen",
-        8,
-        1,
-        0.0,
-    )
+    c, grpo = configs["hiper"], configs["flat-grpo"]
+    # the K mix, spread evenly in every arm: 8 envs at K = 1 and 8 at K = 2 (GRPO: one group of 8 each)
+    for config in (c, grpo):
+        ks = [kw["num_subtasks"] for kw in config.train_env_kwargs()]
+        assert ks.count(1) == ks.count(2) == 8
+    assert [kw["max_episode_steps"] for kw in c.train_env_kwargs()][:2] == [8, 16]  # 8 steps per subtask
+    assert [(p.split, p.num_subtasks, p.episodes) for p in c.eval_panels()] == [
+        ("valid_unseen", 1, 3),
+        ("valid_unseen", 2, 3),
+    ]
+    assert (c.ppo.total_env_steps, c.run.num_threads, c.evaluation.eval_temperature) == (200, 1, 0.0)
     with pytest.raises(ValueError, match="cannot be overridden"):
-        cell_config(Cell("report", "hiper", 1, 0, 1e-3, 0.5), _plan(overrides={"advantage_estimator": "gae"}))
+        cell_config(Cell("report", "hiper", 0, 1e-3, 0.5), _plan(overrides={"advantage_estimator": "gae"}))
+    with pytest.raises(ValueError, match="spread evenly over K = \\[1, 2, 3\\]: use a multiple of 24"):
+        cell_config(Cell("report", "flat-grpo", 0, 1e-3, 0.5), _plan(ks=(1, 2, 3), num_envs=16))
+
+
+def test_cell_keys():
+    report, tune = Cell("report", "hiper", 2, 3e-3, 0.5), Cell("tune", "flat-gae", TUNE_SEED, 1e-3, 1.0)
+    assert (report.key, report.record_key(3), report.slug) == ("hiper/s2", "hiper/K3/s2", "hiper-s2")
+    assert (tune.key, tune.record_key(1)) == ("tune/flat-gae/lr0.001/T1", "tune/flat-gae/K1/lr0.001/T1")
 
 
 def test_estimate_env_steps_hand_worked():
     # K = 1, limit 10 -> episodes of 9 steps, 8 envs: 72 steps an iteration, 1000 / 72 -> 14 iterations;
     # curve points: the start, iterations 2, 4, ..., 14 -> 8 points of 4 games, then the 6-game panel:
-    # 1000 + 8 * 9 / 2 + (8 * 4 + 6) * 9 = 1378; at K = 2 every length and the budget double: 2756
-    plan = dataclasses.replace(
-        _plan(), budget_per_subtask=1000, steps_per_subtask=10, curve_episodes=4, episodes=6, eval_every=2
-    )
-    assert estimate_env_steps([Cell("report", "hiper", 1, 0, 1e-3, 0.5)], plan) == 1378
-    assert estimate_env_steps([Cell("report", "hiper", 2, 0, 1e-3, 0.5)], plan) == 2756
+    # 1000 + 72 / 2 + (8 * 4 + 6) * 9 = 1378 a run
+    plan = _plan(budget=1000, steps_per_subtask=10, curve_episodes=4, episodes=6, eval_every=2, num_envs=8)
+    assert estimate_env_steps(1, plan) == 1378 and estimate_env_steps(3, plan) == 3 * 1378
+    # the mix K = 1, 2: episodes of 9 and 18 steps, 8 envs -> 108 steps an iteration, 1000 / 108 -> 9 iterations;
+    # points: the start, 2, 4, 6, 8, 9 -> 6 points of 4 games, and the final 6 games, at each K (9 + 18 steps):
+    # 1000 + 108 / 2 + (6 * 4 + 6) * 27 = 1864
+    assert estimate_env_steps(1, dataclasses.replace(plan, ks=(1, 2))) == 1864
 
 
 def test_stage_split_discipline():
@@ -88,7 +102,7 @@ def test_stage_split_discipline():
             check_split(stage, split)
     # a tuning cell handed a held-out plan refuses before it builds anything
     with pytest.raises(ValueError, match="'tune' stage evaluates on 'valid_seen' only"):
-        run_cell(Cell("tune", "hiper", 1, TUNE_SEED, 3e-3, 0.5), _plan("tune", split="valid_unseen"))
+        run_cell(Cell("tune", "hiper", TUNE_SEED, 3e-3, 0.5), _plan("tune", split="valid_unseen"))
 
 
 def test_select_best_ties_and_missing():
@@ -121,25 +135,26 @@ def test_select_best_ties_and_missing():
 def test_resume_skips_finished_cells(tmp_path):
     calls: list[str] = []
 
-    def fake(cell: Cell, plan: RunPlan) -> dict:
+    def fake(cell: Cell, plan: RunPlan) -> list[dict]:
         if len(calls) == 3 and not resumed:
             raise KeyboardInterrupt  # the grid is killed during its fourth run
         calls.append(cell.key)
-        return {"key": cell.key, "final_success": 0.0, "fingerprint": config_fingerprint(cell_config(cell, plan))}
+        fingerprint = config_fingerprint(cell_config(cell, plan))
+        return [{"key": cell.record_key(k), "K": k, "final_success": 0.0, "fingerprint": fingerprint} for k in plan.ks]
 
-    grid = Grid(("hiper", "flat-gae"), (1, 2), (0, 1))
+    grid = Grid(("hiper", "flat-gae"), (1, 2), (0, 1, 2))
     resumed = False
     with pytest.raises(KeyboardInterrupt):
         Study(tmp_path, TINY, grid, workers=0, run=fake).run_all()
     done = json.loads((tmp_path / "results.json").read_text())["runs"]
-    assert sorted(done) == sorted(calls) and len(done) == 3
+    assert len(calls) == 3 and sorted(done) == sorted(f"{c.replace('/s', f'/K{k}/s')}" for c in calls for k in (1, 2))
     with pytest.raises(FileExistsError, match="--resume"):
         Study(tmp_path, TINY, grid, workers=0, run=fake)
     with pytest.raises(ValueError, match="other settings"):
-        Study(tmp_path, dataclasses.replace(TINY, budget_per_subtask=300), grid, workers=0, resume=True)
+        Study(tmp_path, dataclasses.replace(TINY, budget=300), grid, workers=0, resume=True)
     resumed, first = True, list(calls)
     results = Study(tmp_path, TINY, grid, workers=0, run=fake, command="again", resume=True).run_all()
-    assert len(results["runs"]) == 8 and len(calls) == 8 and not set(calls[3:]) & set(first)
+    assert len(results["runs"]) == 12 and len(calls) == 6 and not set(calls[3:]) & set(first)
     assert results["meta"]["commands"] == ["", "again"]
 
 
@@ -149,9 +164,9 @@ def test_frozen_points_from_an_earlier_study(tmp_path):
     earlier.write_text(json.dumps({"meta": {"protocol": {"preset": "cpu"}}, "tuning": {"best": best}}))
     seen: list[tuple[str, float, float]] = []
 
-    def fake(cell: Cell, plan: RunPlan) -> dict:
+    def fake(cell: Cell, plan: RunPlan) -> list[dict]:
         seen.append((cell.arm, cell.lr, cell.temperature))
-        return {"key": cell.key, "final_success": 0.0, "fingerprint": ""}
+        return [{"key": cell.record_key(1), "K": 1, "final_success": 0.0, "fingerprint": ""}]
 
     results = Study(
         tmp_path / "a", TINY, Grid(("hiper", "flat-gae"), (1,), (0,)), tuned_file=str(earlier), workers=0, run=fake
@@ -210,7 +225,7 @@ def test_tuning_never_builds_a_valid_unseen_panel(tmp_path, watched_splits):
     )
     assert all(split != "valid_unseen" for _, split in watched_splits)
     # the watch does see a held-out panel when one is built (the report stage's)
-    cell_config(Cell("report", "hiper", 1, 0, 3e-3, 0.5), TINY.plan("report", tmp_path)).eval_panels()
+    cell_config(Cell("report", "hiper", 0, 3e-3, 0.5), TINY.plan("report", tmp_path, (1,))).eval_panels()
     assert watched_splits[-1] == ("panel", "valid_unseen")
 
 
@@ -254,10 +269,12 @@ def test_cli_refuses_bad_input_and_loses_nothing(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "new"), "--full", "--pool-size", "60", "--eval-episodes", "60"]) == 2
     assert "tune_episodes (100) must be in [1, pool_size (60)]" in capsys.readouterr().err
     assert main(["--out", str(tmp_path / "new"), "--dry-run"]) == 0
-    assert "report: 36 runs" in capsys.readouterr().out and not (tmp_path / "new").exists()
+    assert "report: 12 runs" in capsys.readouterr().out and not (tmp_path / "new").exists()
     assert main(["--out", str(tmp_path / "new"), "--full", "--dry-run", "--budget", "100"]) == 0
     printed = capsys.readouterr().out
-    assert "tune: 60 runs" in printed and "report: 75 runs" in printed
+    assert "tune: 30 runs" in printed and "report: 25 runs" in printed
+    assert main(["--out", str(tmp_path / "new"), "--num-envs", "18"]) == 2  # 18 envs: no groups of 8 for GRPO
+    assert "use a multiple of 24" in capsys.readouterr().err and not (tmp_path / "new").exists()
     assert main(["--out", str(tmp_path), "--resume"]) == 2
     assert "not a hierarchy-vs-flat results file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
@@ -274,7 +291,7 @@ def test_cli_killed_grid_resumes_without_redoing_runs(tmp_path):
     out = tmp_path / "hvf"
     flags = (
         "--arms hiper flat-gae --ks 1 --seeds 0 1 --budget 200 --steps-per-subtask 8 --eval-episodes 4 "
-        "--curve-episodes 2 --eval-every 1 --pool-size 8 --set num_envs=8 ppo_epochs=1 minibatch_size=64 --workers 2"
+        "--curve-episodes 2 --eval-every 1 --pool-size 8 --num-envs 8 --set ppo_epochs=1 minibatch_size=64 --workers 2"
     ).split()
     cmd = [sys.executable, str(root / "benchmarks" / "hierarchy_vs_flat.py"), "--out", str(out), *flags]
     proc = subprocess.Popen(cmd, cwd=root, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
