@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.stud
 from benchmarks.study.arms import ARMS  # noqa: E402
 from benchmarks.study.grid import Study  # noqa: E402
 from benchmarks.study.protocol import DEFAULT_GRID, FULL_GRID, FULL_PROTOCOL, Grid, Protocol  # noqa: E402
-from benchmarks.study.report import markdown, plot, summarize  # noqa: E402
+from benchmarks.study.report import markdown, plot, summarize, tuning_markdown  # noqa: E402
 
 DEFAULTS = Protocol()
 FULL = Protocol(**FULL_PROTOCOL)
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     results = study.run_all()
     results["stats"] = summarize(results)
     study.save()
-    table = markdown(results)
+    table = "\n\n".join(t for t in (markdown(results), tuning_markdown(results)) if t)
     (study.out / "table.md").write_text(table + "\n")
     print(table)
     print(f"plot: {plot(results, study.out / 'hierarchy_vs_flat.png')}")

@@ -5,7 +5,9 @@
 
 Prints the markdown tables; ``--update FILE`` replaces the text between the markers
 ``<!-- hierarchy-vs-flat:start ... -->`` and ``<!-- hierarchy-vs-flat:end -->`` in FILE (a file without them is
-left as it is and named); ``--plot`` draws success vs env steps, one panel per K. The statistics are recomputed
+left as it is and named), and the tuning sweep's table between ``<!-- hierarchy-vs-flat-tuning:start ... -->`` and
+``<!-- hierarchy-vs-flat-tuning:end -->`` where FILE has those; ``--plot`` draws success vs env steps, one panel
+per K. The statistics are recomputed
 from the per-game outcomes (``--replicates``), so an older results.json gets the current ones.
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.study` from a script run
 
-from benchmarks.study.report import markdown, plot, summarize, update_markers  # noqa: E402
+from benchmarks.study.report import TUNING_MARKERS, markdown, plot, summarize, tuning_markdown, update_markers  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,11 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.results} holds no report runs", file=sys.stderr)
         return 2
     stats = summarize(results, replicates=args.replicates)
-    table = markdown(results, stats)
-    print(table)
+    table, tuning = markdown(results, stats), tuning_markdown(results)
+    print(table + (f"\n\n{tuning}" if tuning else ""))
     if args.plot:
         print(f"plot: {plot(results, args.plot, stats)}")
     missing = [str(path) for path in args.update if not update_markers(path, table)]
+    for path in args.update if tuning else ():
+        update_markers(path, tuning, TUNING_MARKERS)  # optional: only files that show the sweep have these
     if missing:
         print(f"error: no table markers in {', '.join(missing)}", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ import pytest
 from benchmarks.study.arms import ARMS, Cell, RunPlan, cell_config, shaping_of
 from benchmarks.study.grid import Study
 from benchmarks.study.protocol import TUNE_SEED, Grid, Protocol, estimate_env_steps, select_best
-from benchmarks.study.report import MARKERS, markdown, plot, summarize, update_markers
+from benchmarks.study.report import MARKERS, TUNING_MARKERS, markdown, plot, summarize, tuning_markdown, update_markers
 from benchmarks.study.runner import check_split, config_fingerprint, run_cell
 
 # The tiny protocol (each shrink is only for speed): 8 envs, one PPO epoch, 8 steps per subtask, 200 env steps,
@@ -130,6 +130,28 @@ def test_select_best_ties_and_missing():
     assert select_best(records, "a", [(1, 0.5), (3, 0.5)], [1, 3])["lr"] == 1
     with pytest.raises(ValueError, match="missing"):
         select_best(records, "a", [(4, 0.5)], [1, 3])
+
+
+def test_tuning_table_marks_the_frozen_point(tmp_path):
+    def cell(arm, lr, k, final):
+        return {"arm": arm, "lr": lr, "temperature": 0.5, "K": k, "final_success": final}
+
+    cells = [
+        cell("hiper", 1e-3, 1, 0.2),
+        cell("hiper", 1e-3, 3, 0.0),
+        cell("hiper", 3e-3, 1, 0.3),
+        cell("hiper", 3e-3, 3, 0.1),
+    ]
+    tuning = {"source": "sweep", "seed": TUNE_SEED, "ks": [1, 3], "split": "valid_seen",
+              "points": [[1e-3, 0.5], [3e-3, 0.5]], "best": {"hiper": {"lr": 3e-3, "temperature": 0.5}}}  # fmt: skip
+    results = {"meta": {"protocol": {"tune_episodes": 100}}, "tuning": tuning, "cells": dict(enumerate(cells))}
+    table = tuning_markdown(results).splitlines()
+    assert table[2] == "| hiper | 0.001 | 0.5 | 20.0% | 0.0% | 10.0% |"
+    assert table[3] == "| **hiper** | 0.003 | 0.5 | 30.0% | 10.0% | **20.0%** |"
+    assert tuning_markdown({**results, "tuning": {"source": "preset cpu (untuned)"}}) == ""
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"{TUNING_MARKERS[0]}\nold\n{TUNING_MARKERS[1]}\n")
+    assert update_markers(doc, "new", TUNING_MARKERS) and "\nnew\n" in doc.read_text()
 
 
 def test_resume_skips_finished_cells(tmp_path):
