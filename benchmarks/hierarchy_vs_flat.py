@@ -2,14 +2,14 @@
 
 Every arm is the preset's learner (``cpu``: the candidate scorer), changed only in its hierarchy and estimator:
 
-- ``hiper``       hierarchical policy + HAE;
-- ``hier-gae``    hierarchical policy + flat GAE (the paper's "planning alone" ablation);
-- ``flat-gae``    flat policy + GAE (PPO);
-- ``flat-grpo``   flat policy + GRPO (groups of 8 envs share a task);
-- ``flat-gigpo``  flat policy + GiGPO (same groups);
-- ``hiper-bonus`` HiPER + the executor subgoal bonus (the project's shaped recipe; only with ``--arms``).
+- ``hiper``        hierarchical policy + HAE, with the executor's subgoal bonus (the learner's recipe);
+- ``hier-gae``     hierarchical policy + flat GAE (the paper's "planning alone" ablation), the same reward;
+- ``flat-gae``     flat policy + GAE (PPO);
+- ``flat-grpo``    flat policy + GRPO (groups of 8 envs share a task);
+- ``flat-gigpo``   flat policy + GiGPO (same groups);
+- ``hiper-sparse`` HiPER without the subgoal bonus (the paper's reward).
 
-Reward shaping is the same for every arm (see ``benchmarks/study/arms.py``). Each run trains on a mix of composite
+Shaping is identical wherever a term exists for both arms of a comparison (``benchmarks/study/arms.py``). Each run trains on a mix of composite
 ALFWorld tasks of K = 1, 2, 3 subtasks (the learner's own recipe), for the same env-step budget in every arm, then
 plays a fixed panel per K greedily. Protocol
 (``benchmarks/study/grid.py``): with ``--full``/``--tune`` each arm first gets the same sweep (lr × sampling

@@ -45,7 +45,9 @@ class Grid:
 
 
 DEFAULT_GRID = Grid(("hiper", "hier-gae", "flat-gae", "flat-grpo"), (1, 2, 3), (0, 1, 2))
-FULL_GRID = Grid(("hiper", "hier-gae", "flat-gae", "flat-grpo", "flat-gigpo"), (1, 2, 3), (0, 1, 2, 3, 4))
+FULL_GRID = Grid(
+    ("hiper", "hier-gae", "flat-gae", "flat-grpo", "flat-gigpo", "hiper-sparse"), (1, 2, 3), (0, 1, 2, 3, 4)
+)
 #: How ``--full`` changes the default protocol: none (the same budget and panels, so its report runs at seeds 0-2
 #: of the default arms are the default grid's runs); it adds the tuning sweep, an arm and seeds.
 FULL_PROTOCOL: dict[str, Any] = {}
