@@ -37,15 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.stud
 
 from benchmarks.study.arms import ARMS  # noqa: E402
 from benchmarks.study.grid import Study  # noqa: E402
-from benchmarks.study.protocol import DEFAULT_GRID, FULL_GRID, FULL_PROTOCOL, Grid, Protocol  # noqa: E402
+from benchmarks.study.protocol import DEFAULT_GRID, FULL_GRID, Grid, Protocol  # noqa: E402
 from benchmarks.study.report import markdown, plot, summarize, tuning_markdown  # noqa: E402
 
-DEFAULTS = Protocol()
-FULL = Protocol(**FULL_PROTOCOL)
+DEFAULTS = Protocol()  # --full runs the same protocol; it adds the sweep, an arm and seeds
 ROOT = Path(__file__).resolve().parents[1]
 #: The committed study whose frozen points the default grid reuses.
 TUNED = ROOT / "benchmarks" / "results" / "hierarchy_vs_flat.json"
-#: Flag -> Protocol field, for the flags whose default is the grid's (default or --full).
+#: Flag -> Protocol field, for the flags whose default is the Protocol's.
 PROTOCOL_FLAGS = {
     "budget": "budget",
     "num_envs": "num_envs",
@@ -55,9 +54,8 @@ PROTOCOL_FLAGS = {
 }
 
 
-def _both(field: str) -> str:
-    default, full = getattr(DEFAULTS, field), getattr(FULL, field)
-    return f"default {default:,}" + ("" if full == default else f", {full:,} with --full")
+def _default(field: str) -> str:
+    return f"default {getattr(DEFAULTS, field):,}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,21 +76,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ks", nargs="+", type=int, help="Override the grid's K mix (subtasks per task), each scored.")
     p.add_argument("--seeds", nargs="+", type=int, help="Override the grid's training seeds.")
     p.add_argument("--preset", default=DEFAULTS.preset, help="The learner every arm starts from.")
-    p.add_argument("--budget", type=int, help=f"Training env steps per run, over the K mix ({_both('budget')}).")
+    p.add_argument("--budget", type=int, help=f"Training env steps per run, over the K mix ({_default('budget')}).")
     p.add_argument(
         "--num-envs",
         type=int,
         help="Envs per iteration, spread evenly over the K mix "
-        f"({_both('num_envs')}; with groups of 8, a multiple of 8 × the number of K's).",
+        f"({_default('num_envs')}; with groups of 8, a multiple of 8 × the number of K's).",
     )
     p.add_argument("--steps-per-subtask", type=int, help="Episode step limit per subtask (default: the preset's).")
-    p.add_argument("--eval-episodes", type=int, help=f"Games of the report panel ({_both('report_episodes')}).")
+    p.add_argument("--eval-episodes", type=int, help=f"Games of the report panel ({_default('report_episodes')}).")
     p.add_argument(
         "--curve-episodes",
         type=int,
-        help=f"Games (the panel's first) played at each point of the learning curve ({_both('curve_episodes')}).",
+        help=f"Games (the panel's first) played at each point of the learning curve ({_default('curve_episodes')}).",
     )
-    p.add_argument("--eval-every", type=int, help=f"Iterations between curve points ({_both('eval_every')}).")
+    p.add_argument("--eval-every", type=int, help=f"Iterations between curve points ({_default('eval_every')}).")
     p.add_argument(
         "--tune-episodes",
         type=int,
@@ -151,7 +149,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    base, grid_defaults = (FULL, FULL_GRID) if args.full else (DEFAULTS, DEFAULT_GRID)
+    grid_defaults = FULL_GRID if args.full else DEFAULT_GRID
     grid = Grid(*(tuple(getattr(args, name) or getattr(grid_defaults, name)) for name in ("arms", "ks", "seeds")))
     tuned = args.tuned
     if tuned is None and not (args.tune or args.full or args.untuned) and TUNED.is_file():
@@ -163,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {field: getattr(args, flag) for flag, field in PROTOCOL_FLAGS.items() if getattr(args, flag) is not None}
     try:
         protocol = Protocol(
-            **{**{f: getattr(base, f) for f in PROTOCOL_FLAGS.values()}, **chosen},
+            **chosen,
             preset=args.preset,
             steps_per_subtask=args.steps_per_subtask,
             tune_episodes=args.tune_episodes,

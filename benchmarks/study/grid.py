@@ -278,7 +278,9 @@ def _compile_games(cell: Cell, plan: RunPlan) -> None:
     kwargs = list({json.dumps(kw, sort_keys=True): kw for kw in config.train_env_kwargs()}.values())
     for episodes in sorted({config.evaluation.eval_episodes, plan.episodes}):  # the curve's panels, the final's
         for k in plan.ks:
-            kwargs.append(config.eval_env_kwargs(EvalPanel(config.env.env_id, plan.split, episodes, 0, k)))
+            kwargs.append(
+                config.eval_env_kwargs(EvalPanel(config.env.env_id, plan.split, episodes, plan.panel_seed, k))
+            )
     for kw in kwargs:
         gym.make(config.env.env_id, **kw).close()
 

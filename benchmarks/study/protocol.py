@@ -22,7 +22,6 @@ from benchmarks.study.runner import STAGE_SPLITS
 __all__ = [
     "DEFAULT_GRID",
     "FULL_GRID",
-    "FULL_PROTOCOL",
     "SECONDS_PER_STEP",
     "TUNE_SEED",
     "Grid",
@@ -45,12 +44,11 @@ class Grid:
 
 
 DEFAULT_GRID = Grid(("hiper", "hier-gae", "flat-gae", "flat-grpo"), (1, 2, 3), (0, 1, 2))
+#: ``--full`` keeps the default protocol (so its report runs at seeds 0-2 of the default arms are the default
+#: grid's runs) and adds the tuning sweep, an arm and seeds.
 FULL_GRID = Grid(
     ("hiper", "hier-gae", "flat-gae", "flat-grpo", "flat-gigpo", "hiper-sparse"), (1, 2, 3), (0, 1, 2, 3, 4)
 )
-#: How ``--full`` changes the default protocol: none (the same budget and panels, so its report runs at seeds 0-2
-#: of the default arms are the default grid's runs); it adds the tuning sweep, an arm and seeds.
-FULL_PROTOCOL: dict[str, Any] = {}
 #: CPU seconds per env step (training with its PPO update, or greedy evaluation) of one cell on one core, measured
 #: with the ``cpu`` preset's scorer on the 2-core development machine (6.0-7.8 ms over K = 1, 3 and both policy
 #: kinds, under load; docs/training.md#hierarchy-vs-flat). Only for the printed estimate.
