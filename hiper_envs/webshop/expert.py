@@ -88,15 +88,20 @@ class ShopExpert:
             return "click[< prev]", "open a matching product"
         if not env.winnable(state.asin):
             if state.asin == self.near_miss:  # the detour: what options fit, then leave
-                for name, value in env.best_options(state.asin).items():
-                    if state.options.get(name) != value:
-                        return f"click[{value}]", "choose the required options"
+                choose = self._next_option()
+                if choose is not None:
+                    return choose
                 self.near_miss = None
             return "click[< prev]", "open a matching product"
-        for name, value in env.best_options(state.asin).items():
+        return self._next_option() or ("click[buy now]", "buy the product")
+
+    def _next_option(self) -> tuple[str, str] | None:
+        """The click that sets the open product's next option to the goal's best value (None: all are set)."""
+        state = self.env.state
+        for name, value in self.env.best_options(state.asin).items():
             if state.options.get(name) != value:
                 return f"click[{value}]", "choose the required options"
-        return "click[buy now]", "buy the product"
+        return None
 
     def plan_length(self) -> int:
         """How many steps the expert's plan still needs from the current page (for reward shaping)."""
