@@ -69,6 +69,7 @@ def summarize(results: dict[str, Any], *, replicates: int = 10_000) -> dict[str,
                 "mean_curve": curve,
                 "budget": rs[0]["budget"],
                 "options": option_stats([r["options"] for r in rs]).to_dict(),
+                "options_by_outcome": _options_by_outcome(rs),
                 "train_env_steps": float(np.mean([r["train"]["env_steps"] for r in rs])),
                 "minutes": float(np.mean([r["seconds"]["wall"] for r in rs])) / 60,
                 "trainer_mismatch": [
@@ -101,6 +102,17 @@ def summarize(results: dict[str, Any], *, replicates: int = 10_000) -> dict[str,
     return out
 
 
+def _options_by_outcome(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Option statistics of the won and the lost games apart, pooled over seeds (None for older records)."""
+    if not all("options_by_outcome" in r for r in records):
+        return None
+    return {name: option_stats([r["options_by_outcome"][name] for r in records]).to_dict() for name in ("won", "lost")}
+
+
+def _length(options: dict[str, Any] | None) -> str:
+    return "–" if options is None or options["mean_length"] is None else f"{options['mean_length']:.2f}"
+
+
 def _pct(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{100 * x:.{digits}f}%"
 
@@ -116,14 +128,17 @@ def markdown(results: dict[str, Any], stats: dict[str, Any] | None = None) -> st
     protocol = meta["protocol"]
     lines = [
         "| K | arm | success, 95 % CI | per seed | start | steps to 50 % / 80 % of best | mean option length "
-        "| 1-step options | subgoals achieved |",
+        "(won / lost games) | 1-step options | subgoals achieved |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for k, entry in stats["per_k"].items():
         for arm, s in entry["arms"].items():
             f, o = s["final"], s["options"]
             name = f"**{arm}**" if arm == entry["best_arm"] else arm
-            length = "–" if o["mean_length"] is None else f"{o['mean_length']:.2f}"
+            length = _length(o)
+            if s.get("options_by_outcome"):
+                won, lost = s["options_by_outcome"]["won"], s["options_by_outcome"]["lost"]
+                length += f" ({_length(won)} / {_length(lost)})"
             lines.append(
                 f"| {k} | {name} | {_pct(f['estimate'])} [{_pct(f['low'])}, {_pct(f['high'])}] | "
                 f"{' '.join(f'{100 * v:.0f}' for v in s['per_seed'])} | {_pct(s['start'], 0)} | "

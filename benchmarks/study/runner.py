@@ -113,6 +113,11 @@ def run_cell(cell: Cell, plan: RunPlan) -> list[dict[str, Any]]:
                 "replay_curve_games_success": sum(outcomes[:curve_games]) / curve_games,  # the same number, replayed
                 "curve": curve,
                 "options": option_counts(episodes).to_dict(),
+                # won and lost games apart: a mean over both hides long options that win beside 1-step ones that lose
+                "options_by_outcome": {
+                    name: option_counts([e for e, o in zip(episodes, outcomes, strict=True) if o == won]).to_dict()
+                    for name, won in (("won", 1), ("lost", 0))
+                },
             }
         )
     seconds = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -268,12 +269,23 @@ def test_tiny_grid_end_to_end(tmp_path):
         assert r["train"]["env_steps"] >= 200 and len(r["curve"]) >= 2
         assert r["trainer_final_success"] == r["replay_curve_games_success"]  # the replay reproduces the trainer
     assert runs["hiper/K1/s0"]["options"]["proposed"] > 0 and runs["flat-grpo/K1/s0"]["options"]["proposed"] == 0
+    for r in runs.values():  # the won and the lost games' options partition the panel's
+        split = r["options_by_outcome"]
+        for count in ("options", "steps", "one_step", "proposed", "achieved"):
+            assert split["won"][count] + split["lost"][count] == r["options"][count]
 
     results["stats"] = stats = summarize(results, replicates=500)
     k1 = stats["per_k"]["1"]
     assert set(k1["arms"]) == {"hiper", "flat-grpo"} and k1["hiper_minus_best_flat"]["flat_arm"] == "flat-grpo"
     assert k1["arms"]["flat-grpo"]["options"]["achieved_rate"] is None
+    pooled = k1["arms"]["hiper"]["options_by_outcome"]
+    assert pooled["won"]["options"] + pooled["lost"]["options"] == k1["arms"]["hiper"]["options"]["options"]
     table = markdown(results, stats)
+    hiper_row = next(line for line in table.splitlines() if line.startswith("| 1 | hiper") or "**hiper**" in line)
+    assert re.search(r"\| [\d.]+ \((?:[\d.]+|–) / (?:[\d.]+|–)\) \|", hiper_row)  # all (won / lost)
+    older = {**results, "runs": {k: {**r} for k, r in runs.items()}}
+    del older["runs"]["hiper/K1/s0"]["options_by_outcome"]  # a record from before the split: no split shown
+    assert summarize(older, replicates=50)["per_k"]["1"]["arms"]["hiper"]["options_by_outcome"] is None
     assert "| 1 | " in table and "hiper" in table and "flat-grpo" in table and "`tiny`" in table
     assert plot(results, tmp_path / "plot.png", stats).stat().st_size > 5_000
     readme = tmp_path / "README.md"
