@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, SupportsFloat
 
 from hiper_envs.core import OptionEnv, TaskInfo
 from hiper_envs.options import SubgoalStatus, normalize_command
+from hiper_envs.webshop import oracle
 from hiper_envs.webshop.backends import Backend, HttpBackend, InProcessBackend
 from hiper_envs.webshop.expert import ShopExpert
 from hiper_envs.webshop.pageparse import ParsedPage, parse_page
@@ -355,45 +356,20 @@ class WebShopEnv(OptionEnv):
             out[text.lower()] = _ascii(product_subgoal(text, title, price, rank=first + len(out)))
         return out
 
-    # ------------------------------------------------------------------ oracle helpers (also the expert's)
+    # ------------------------------------------------------------------ the hidden verdicts (also the expert's)
     def best_options(self, asin: str) -> dict[str, str]:
-        """The options of product ``asin`` that best meet the goal's (its first value where none fits)."""
-        from webshop_server.normalize import normalize_color
-        from webshop_server.reward import FUZZY_THRESHOLD, fuzzy_score
-
-        product = self.catalog.products[asin]
-        goal_options = self._goal.get("goal_options") or []
-        wanted = list(goal_options.items()) if isinstance(goal_options, dict) else list(goal_options)
-        chosen: dict[str, str] = {}
-        for name, values in product["options"].items():
-            exact = goal_options.get(name) if isinstance(goal_options, dict) else None
-            pick = exact if exact in values else None
-            if pick is None:
-                scored = [
-                    (sum(fuzzy_score(normalize_color(v), normalize_color(w)) > FUZZY_THRESHOLD for w in wanted), -i, v)
-                    for i, v in enumerate(values)
-                ]
-                best = max(scored)
-                pick = best[2] if best[0] > 0 else None
-            if pick is not None:
-                chosen[name] = pick
-        return chosen
+        """The options of product ``asin`` that best meet the goal's (:func:`oracle.best_options`)."""
+        return oracle.best_options(self.catalog.products[asin], self._goal)
 
     def options_satisfied(self, asin: str, options: dict[str, str]) -> bool:
         """Whether ``options`` meet every goal option for product ``asin``."""
-        from webshop_server.reward import get_reward
-
-        r = get_reward(self.catalog.products[asin], self._goal, self.catalog.prices[asin], options)
-        return r.r_option is None or r.r_option >= 1.0
+        return oracle.options_satisfied(self.catalog.products[asin], self._goal, self.catalog.prices[asin], options)
 
     def winnable(self, asin: str) -> bool:
         """Whether buying product ``asin`` with its best options wins the task (reward 1.0)."""
-        from webshop_server.reward import get_reward
-
         if asin not in self.catalog.products:
             return False
-        options = self.best_options(asin)
-        return get_reward(self.catalog.products[asin], self._goal, self.catalog.prices[asin], options).success
+        return oracle.winnable(self.catalog.products[asin], self._goal, self.catalog.prices[asin])
 
     def _expert(self) -> tuple[str, str]:
         assert self._expert_policy is not None
