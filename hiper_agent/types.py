@@ -121,19 +121,24 @@ class Trajectory:
     last_values: tuple[float, float, float] | None = None
 
     @property
+    def segments(self) -> list[list[Turn]]:
+        """The turns cut into options: one opens at step 0 and at every switch (the last may be cut by the end)."""
+        out: list[list[Turn]] = []
+        for i, turn in enumerate(self.turns):
+            if i == 0 or turn.switch:
+                out.append([])
+            out[-1].append(turn)
+        return out
+
+    @property
     def num_segments(self) -> int:
         """Number of options the episode used."""
-        return sum(1 for i, t in enumerate(self.turns) if i == 0 or t.switch)
+        return len(self.segments)
 
     @property
     def option_lengths(self) -> list[int]:
-        """Steps of each option, in order (an option opens at step 0 and at every switch; the last may be cut)."""
-        lengths: list[int] = []
-        for i, turn in enumerate(self.turns):
-            if i == 0 or turn.switch:
-                lengths.append(0)
-            lengths[-1] += 1
-        return lengths
+        """Steps of each option, in order."""
+        return [len(segment) for segment in self.segments]
 
     @property
     def num_steps(self) -> int:

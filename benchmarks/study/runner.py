@@ -133,8 +133,8 @@ def run_cell(cell: Cell, plan: RunPlan) -> list[dict[str, Any]]:
     return records
 
 
-def _final_evaluation(config: Any, panel: Any, policy: Any) -> tuple[list[int], list[list[tuple[bool, bool, bool]]]]:
-    """Play ``panel`` greedily as the trainer does; per game won (0/1) and per episode its turns' option flags."""
+def _final_evaluation(config: Any, panel: Any, policy: Any) -> tuple[list[int], list[list[list[tuple[bool, bool]]]]]:
+    """Play ``panel`` greedily as the trainer does; per game won (0/1) and its options' per-turn subgoal flags."""
     from hiper_agent import evaluate
     from hiper_agent.envs.pool import SyncEnvPool, make_env_fns
 
@@ -147,10 +147,7 @@ def _final_evaluation(config: Any, panel: Any, policy: Any) -> tuple[list[int], 
         pool.close()
     outcomes = [int(t.won) for t in result.trajectories]
     episodes = [
-        [
-            (bool(i == 0 or turn.switch), turn.subgoal is not None, bool(turn.subgoal_achieved))
-            for i, turn in enumerate(t.turns)
-        ]
+        [[(turn.subgoal is not None, bool(turn.subgoal_achieved)) for turn in seg] for seg in t.segments]
         for t in result.trajectories
     ]
     return outcomes, episodes

@@ -258,30 +258,26 @@ class OptionStats:
         }
 
 
-def option_counts(episodes: Sequence[Sequence[tuple[bool, bool, bool]]]) -> OptionStats:
-    """Count the options of some episodes from per-turn flags ``(opens_option, has_subgoal, subgoal_achieved)``.
+def option_counts(episodes: Sequence[Sequence[Sequence[tuple[bool, bool]]]]) -> OptionStats:
+    """Count the options of some episodes, each given as its options (``Trajectory.segments``), each option as
+    per-turn flags ``(has_subgoal, subgoal_achieved)``.
 
-    An option starts at a turn that opens one (the first turn always does) and lasts until the next; it counts
-    as proposed when it has a subgoal and as achieved when the env verified that subgoal on any of its turns.
+    An option counts as proposed when it has a subgoal and as achieved when the env verified that subgoal on any
+    of its turns.
 
     Example:
-        >>> option_counts([[(True, True, False), (False, True, True), (True, True, False)]])
+        >>> option_counts([[[(True, False), (True, True)], [(True, False)]]])
         OptionStats(options=2, steps=3, one_step=1, proposed=2, achieved=1)
-    """
+    """  # noqa: D205
     options = steps = one_step = proposed = achieved = 0
-    for turns in episodes:
-        segments: list[list[tuple[bool, bool, bool]]] = []
-        for t, turn in enumerate(turns):
-            if t == 0 or turn[0]:
-                segments.append([])
-            segments[-1].append(turn)
+    for segments in episodes:
         for seg in segments:
             options += 1
             steps += len(seg)
             one_step += len(seg) == 1
-            has_subgoal = any(t[1] for t in seg)
+            has_subgoal = any(t[0] for t in seg)
             proposed += has_subgoal
-            achieved += has_subgoal and any(t[2] for t in seg)
+            achieved += has_subgoal and any(t[1] for t in seg)
     return OptionStats(options, steps, one_step, proposed, achieved)
 
 

@@ -98,14 +98,14 @@ def test_budget_check():
 
 
 def test_option_counts_hand_worked():
-    # episode 1: options [0,1] (achieved), [2] (not); episode 2 (flat): one 3-step option without a subgoal
-    hier = [(True, True, False), (False, True, True), (True, True, False)]
-    flat = [(True, False, False), (False, False, False), (False, False, False)]
+    # episode 1: a 2-step option whose subgoal was achieved, then a 1-step one that was not;
+    # episode 2 (flat): one 3-step option without a subgoal
+    hier = [[(True, False), (True, True)], [(True, False)]]
+    flat = [[(False, False), (False, False), (False, False)]]
     stats = option_counts([hier, flat])
     assert stats == OptionStats(options=3, steps=6, one_step=1, proposed=2, achieved=1)
     assert (stats.mean_length, stats.one_step_share, stats.achieved_rate) == (2.0, 1 / 3, 0.5)
     assert option_counts([flat]).achieved_rate is None  # a flat policy proposes nothing
-    # the first turn opens an option even when its flag says otherwise
-    assert option_counts([[(False, True, True), (False, True, False)]]).options == 1
+    assert option_counts([]) == OptionStats(0, 0, 0, 0, 0) and option_counts([]).mean_length is None
     pooled = option_stats([stats.to_dict(), option_counts([flat]).to_dict()])
     assert pooled == OptionStats(options=4, steps=9, one_step=1, proposed=2, achieved=1)

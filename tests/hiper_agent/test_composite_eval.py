@@ -24,7 +24,8 @@ def test_option_lengths_from_hand_made_trajectories():
     a = _traj([True, False, False, True, True, False])
     b = _traj([False, True, True, True])
     assert a.option_lengths == [3, 1, 2] and a.num_segments == 3
-    assert b.option_lengths == [1, 1, 1, 1]
+    assert b.option_lengths == [1, 1, 1, 1]  # the first step opens an option even without a switch flag
+    assert [[t.switch for t in seg] for seg in a.segments] == [[True, False, False], [True], [True, False]]
     assert _traj([]).option_lengths == []
     metrics = rollout_metrics([a, b], RolloutStats())
     assert metrics["rollout/mean_option_length"] == pytest.approx(10 / 7)  # 10 steps over 7 options
