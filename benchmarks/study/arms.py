@@ -27,7 +27,9 @@ preset's, so when the preset's learner changes the arms follow it.
   first, so a KEEP penalty would tax each of its steps; the switch cost does their job).
 
 HiPER's paper has no subgoal-completion reward: the arm ``hiper-sparse`` is HiPER without the bonus (in the
-``--full`` grid), so the gap it leaves to ``hiper`` says how much of HiPER's result is the bonus.
+``--full`` grid), so the gap it leaves to ``hiper`` says how much of HiPER's result is the bonus; and
+``hier-gae-sparse`` is "planning alone" without it, so that HAE and flat GAE also meet on the same policy with
+a reward the planner cannot farm (:data:`CREDIT_PAIRS`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 __all__ = [
     "ARMS",
     "ARM_ORDER",
+    "CREDIT_PAIRS",
     "STUDY_OVERRIDES",
     "Arm",
     "Cell",
@@ -70,8 +73,13 @@ ARMS: dict[str, Arm] = {
     "flat-grpo": Arm("flat-grpo", False, "grpo", group_size=8, label="flat policy + GRPO (groups of 8)"),
     "flat-gigpo": Arm("flat-gigpo", False, "gigpo", group_size=8, label="flat policy + GiGPO (groups of 8)"),
     "hiper-sparse": Arm("hiper-sparse", True, "hae", subgoal_bonus=0.0, label="HiPER without the subgoal bonus"),
+    "hier-gae-sparse": Arm(
+        "hier-gae-sparse", True, "gae", subgoal_bonus=0.0, label="hierarchical policy + flat GAE, no subgoal bonus"
+    ),
 }
 ARM_ORDER: tuple[str, ...] = tuple(ARMS)
+#: HAE against flat GAE on the same hierarchical policy and reward: the credit assignment alone.
+CREDIT_PAIRS: tuple[tuple[str, str], ...] = (("hiper", "hier-gae"), ("hiper-sparse", "hier-gae-sparse"))
 
 #: Set in every cell, whatever the preset says: one process per cell (the grid runs cells in parallel, one per
 #: core), greedy evaluation (the policy's best guess, no sampling noise in the comparison), no checkpoints.

@@ -45,9 +45,11 @@ class Grid:
 
 DEFAULT_GRID = Grid(("hiper", "hier-gae", "flat-gae", "flat-grpo"), (1, 2, 3), (0, 1, 2))
 #: ``--full`` keeps the default protocol (so its report runs at seeds 0-2 of the default arms are the default
-#: grid's runs) and adds the tuning sweep, an arm and seeds.
+#: grid's runs) and adds the tuning sweep, three arms and seeds.
 FULL_GRID = Grid(
-    ("hiper", "hier-gae", "flat-gae", "flat-grpo", "flat-gigpo", "hiper-sparse"), (1, 2, 3), (0, 1, 2, 3, 4)
+    ("hiper", "hier-gae", "flat-gae", "flat-grpo", "flat-gigpo", "hiper-sparse", "hier-gae-sparse"),
+    (1, 2, 3),
+    (0, 1, 2, 3, 4),
 )
 #: CPU seconds per env step (training with its PPO update, or greedy evaluation) of one cell on one core, measured
 #: with the ``cpu`` preset's scorer on the 2-core development machine (6.0-7.8 ms over K = 1, 3 and both policy

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.study.arms import ARM_ORDER, ARMS
+from benchmarks.study.arms import ARM_ORDER, ARMS, CREDIT_PAIRS
 from benchmarks.study.stats import (
     bootstrap_difference,
     bootstrap_success,
@@ -98,6 +98,17 @@ def summarize(results: dict[str, Any], *, replicates: int = 10_000) -> dict[str,
                 _outcome_matrix(by_arm[HIPER]), _outcome_matrix(by_arm[best_flat]), replicates=replicates
             )
             entry["hiper_minus_best_flat"] = {"flat_arm": best_flat, **diff.to_dict()}
+        entry["hae_minus_flat_gae"] = [  # the same policy and reward: the credit assignment alone
+            {
+                "hae_arm": hae,
+                "gae_arm": gae,
+                **bootstrap_difference(
+                    _outcome_matrix(by_arm[hae]), _outcome_matrix(by_arm[gae]), replicates=replicates
+                ).to_dict(),
+            }
+            for hae, gae in CREDIT_PAIRS
+            if hae in by_arm and gae in by_arm
+        ]
         out["per_k"][str(k)] = entry
     return out
 
@@ -164,6 +175,14 @@ def markdown(results: dict[str, Any], stats: dict[str, Any] | None = None) -> st
             f"| {k} | {gap} | {b['arm']} | {b['budget']:,} | {_steps(b['steps_to_half'])} | "
             f"{'yes' if b['ok'] else 'no'}: {b['note']} |"
         )
+    pairs = [(k, d) for k, entry in stats["per_k"].items() for d in entry.get("hae_minus_flat_gae", [])]
+    if pairs:
+        lines += ["", "| K | HAE − flat GAE, same policy and reward, 95 % CI |", "|---|---|"]
+        lines += [
+            f"| {k} | {d['hae_arm']} − {d['gae_arm']}: {100 * d['estimate']:+.1f} points "
+            f"[{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] |"
+            for k, d in pairs
+        ]
     best = tuning.get("best", {})
     points = ", ".join(f"{a} lr {p['lr']:g} T {p['temperature']:g}" for a, p in best.items())
     if "budget" in protocol:  # a run trains on the K mix and is scored at every K
@@ -250,7 +269,11 @@ def plot(results: dict[str, Any], out: str | Path, stats: dict[str, Any] | None 
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(per_k), squeeze=False)[0]
     colors = dict(
-        zip(ARM_ORDER, ("tab:red", "tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown"), strict=True)
+        zip(
+            ARM_ORDER,
+            ("tab:red", "tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink"),
+            strict=True,
+        )
     )
     for ax, (k, entry) in zip(axes, per_k.items(), strict=True):
         for arm, s in entry["arms"].items():

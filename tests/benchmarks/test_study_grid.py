@@ -52,13 +52,15 @@ def test_arms_differ_only_in_hierarchy_estimator_and_groups():
         "flat-grpo": "flat-scorer",
         "flat-gigpo": "flat-scorer",
         "hiper-sparse": "scorer",
+        "hier-gae-sparse": "scorer",
     }
     assert [configs[a].credit.advantage_estimator for a in ("hiper", "hier-gae", "flat-grpo")] == ["hae", "gae", "grpo"]
     hierarchical, flats = ("hiper", "hier-gae"), ("flat-gae", "flat-grpo", "flat-gigpo")
     shaping = {a: shaping_of(configs[a]) for a in ARMS}
     assert all(shaping[a] == shaping["hiper"] for a in hierarchical) and shaping["hiper"]["subgoal_bonus"] == 1.0
     assert all(shaping[a] == shaping["flat-gae"] for a in flats) and shaping["flat-gae"]["subgoal_bonus"] == 0.0
-    assert shaping["hiper-sparse"] == {**shaping["hiper"], "subgoal_bonus": 0.0}
+    assert shaping["hiper-sparse"] == shaping["hier-gae-sparse"] == {**shaping["hiper"], "subgoal_bonus": 0.0}
+    assert configs["hier-gae-sparse"].credit.advantage_estimator == "gae"
     # the flat arms differ from the hierarchical ones only in the terms a flat policy cannot earn or pay
     differ = {k for k in shaping["hiper"] if shaping["hiper"][k] != shaping["flat-gae"][k]}
     assert differ <= {"subgoal_bonus", "switch_cost"} and shaping["hiper"]["keep_penalty"] == 0.0
@@ -283,6 +285,16 @@ def test_tiny_grid_end_to_end(tmp_path):
     table = markdown(results, stats)
     hiper_row = next(line for line in table.splitlines() if line.startswith("| 1 | hiper") or "**hiper**" in line)
     assert re.search(r"\| [\d.]+ \((?:[\d.]+|–) / (?:[\d.]+|–)\) \|", hiper_row)  # all (won / lost)
+    assert k1["hae_minus_flat_gae"] == []  # no hier-gae arm in this grid
+    # HAE against flat GAE on the same policy: a hier-gae arm that played exactly hiper's games differs by 0
+    twin = {f"hier-gae/K1/s{r['seed']}": {**r, "arm": "hier-gae"} for r in runs.values() if r["arm"] == "hiper"}
+    paired = summarize({**results, "runs": {**runs, **twin}}, replicates=200)["per_k"]["1"]["hae_minus_flat_gae"]
+    assert [(d["hae_arm"], d["gae_arm"], d["estimate"], d["low"], d["high"]) for d in paired] == [
+        ("hiper", "hier-gae", 0.0, 0.0, 0.0)
+    ]
+    assert "| 1 | hiper − hier-gae: +0.0 points [+0.0, +0.0] |" in markdown(
+        {**results, "runs": {**runs, **twin}}, summarize({**results, "runs": {**runs, **twin}}, replicates=50)
+    )
     older = {**results, "runs": {k: {**r} for k, r in runs.items()}}
     del older["runs"]["hiper/K1/s0"]["options_by_outcome"]  # a record from before the split: no split shown
     assert summarize(older, replicates=50)["per_k"]["1"]["arms"]["hiper"]["options_by_outcome"] is None
@@ -311,7 +323,7 @@ def test_cli_refuses_bad_input_and_loses_nothing(tmp_path, capsys):
     assert "report: 12 runs" in capsys.readouterr().out and not (tmp_path / "new").exists()
     assert main(["--out", str(tmp_path / "new"), "--full", "--dry-run", "--budget", "100"]) == 0
     printed = capsys.readouterr().out
-    assert "tune: 36 runs" in printed and "report: 30 runs" in printed
+    assert "tune: 42 runs" in printed and "report: 35 runs" in printed
     assert main(["--out", str(tmp_path / "new"), "--num-envs", "18"]) == 2  # 18 envs: no groups of 8 for GRPO
     assert "use a multiple of 24" in capsys.readouterr().err and not (tmp_path / "new").exists()
     assert main(["--out", str(tmp_path), "--resume"]) == 2
