@@ -2,7 +2,9 @@
 
 `summarize` computes, per K and arm: final success on the report panel with its 95 % bootstrap interval over
 seeds and games, the per-seed values, the untrained start, env steps to 50 % and 80 % of the best arm's final
-success, the option statistics; per K: HiPER minus the best flat arm with its interval, and the budget check.
+success, the option statistics (all games, and the won and the lost apart); per K: HiPER minus the best flat arm
+and HAE minus flat GAE on the same policy and reward (``CREDIT_PAIRS``), with their intervals, and the budget
+check.
 `markdown` renders them (the README table is this output, pasted by `update_markers`, never typed by hand);
 `plot` draws success vs env steps, one panel per K.
 """
