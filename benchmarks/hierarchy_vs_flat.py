@@ -17,7 +17,7 @@ temperature, one seed, K = 1 and the largest K) scored on a ``valid_seen`` panel
 the reported numbers come from fresh seeds on a ``valid_unseen`` panel that no tuning run saw.
 
     python benchmarks/hierarchy_vs_flat.py --out runs/hvf                # 4 arms × 3 seeds, K = 1..3, <= 60 min
-    python benchmarks/hierarchy_vs_flat.py --out runs/hvf-full --full    # tune, then 5 arms × 5 seeds
+    python benchmarks/hierarchy_vs_flat.py --out runs/hvf-full --full    # tune, then 7 arms × 5 seeds
     python benchmarks/hierarchy_vs_flat.py --out runs/hvf --resume       # complete an interrupted grid
 
 It writes ``OUT/results.json`` (the protocol, every command, the tuning cells and frozen points, every (arm, K,
@@ -61,7 +61,11 @@ def _default(field: str) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--out", required=True, help="Output folder (results.json, the plot, the table, the runs).")
-    p.add_argument("--full", action="store_true", help="Tune, then all five arms × 5 seeds, K = 1..3.")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help=f"Tune, then all {len(FULL_GRID.arms)} arms × {len(FULL_GRID.seeds)} seeds, K = 1..3.",
+    )
     p.add_argument("--tune", action="store_true", help="Run the tuning sweep before the report (--full does).")
     p.add_argument(
         "--tuned",
