@@ -40,7 +40,7 @@ from benchmarks.study.grid import Study  # noqa: E402
 from benchmarks.study.protocol import DEFAULT_GRID, FULL_GRID, Grid, Protocol  # noqa: E402
 from benchmarks.study.report import markdown, plot, summarize, tuning_markdown  # noqa: E402
 
-DEFAULTS = Protocol()  # --full runs the same protocol; it adds the sweep, an arm and seeds
+DEFAULTS = Protocol()  # --full runs the same protocol; it adds the sweep, arms and seeds
 ROOT = Path(__file__).resolve().parents[1]
 #: The committed study whose frozen points the default grid reuses.
 TUNED = ROOT / "benchmarks" / "results" / "hierarchy_vs_flat.json"
