@@ -102,7 +102,8 @@ class WebShopEnv(OptionEnv):
     arguments describe (checked at reset); both backends give the same transcript for every action.
     ``upstream_compat=True``: an invalid action leaves the observation unchanged (upstream's text env) instead of
     ``Nothing happens. ...``, ``search[...]`` works from any page but the done page (as upstream's text env), and
-    ``info["available_actions"]`` is upstream's ``{"has_search_bar", "clickables"}`` (:meth:`get_available_actions`); ``docs/webshop.md`` lists what else differs from upstream.
+    ``info["available_actions"]`` is upstream's ``{"has_search_bar", "clickables"}`` (:meth:`get_available_actions`);
+    ``docs/webshop.md`` lists what else differs from upstream.
     ``expert_detour``: the share of episodes in which the expert first opens a near miss and leaves it
     (:class:`~hiper_envs.webshop.expert.ShopExpert`; demonstrations of recovering, for behaviour cloning).
 
