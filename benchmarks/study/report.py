@@ -148,15 +148,17 @@ def markdown(results: dict[str, Any], stats: dict[str, Any] | None = None) -> st
         for arm, s in entry["arms"].items():
             f, o = s["final"], s["options"]
             name = f"**{arm}**" if arm == entry["best_arm"] else arm
-            length = _length(o)
-            if s.get("options_by_outcome"):
+            length, one_step = _length(o), _pct(o["one_step_share"], 0)
+            if not o["proposed"]:  # a flat policy: its one "option" per episode is the episode, not an option
+                length = one_step = "–"
+            elif s.get("options_by_outcome"):
                 won, lost = s["options_by_outcome"]["won"], s["options_by_outcome"]["lost"]
                 length += f" ({_length(won)} / {_length(lost)})"
             lines.append(
                 f"| {k} | {name} | {_pct(f['estimate'])} [{_pct(f['low'])}, {_pct(f['high'])}] | "
                 f"{' '.join(f'{100 * v:.0f}' for v in s['per_seed'])} | {_pct(s['start'], 0)} | "
                 f"{_steps(s['steps_to_50pct_of_best'])} / {_steps(s['steps_to_80pct_of_best'])} | "
-                f"{length} | {_pct(o['one_step_share'], 0)} | {_pct(o['achieved_rate'], 0)} |"
+                f"{length} | {one_step} | {_pct(o['achieved_rate'], 0)} |"
             )
     lines += [
         "",
@@ -194,7 +196,8 @@ def markdown(results: dict[str, Any], stats: dict[str, Any] | None = None) -> st
     lines += [
         "",
         f"Settings ({tuning.get('source', '?')}): {points}. Panel: {protocol['report_episodes']} "
-        f"`valid_unseen` games per K, greedy; {budget}; intervals: {stats['method']}. Command: "
+        f"`valid_unseen` games per K, greedy; {budget}; intervals: {stats['method']}. Options: from the final "
+        f"play; a flat policy proposes no subgoals, so its option columns are –. Command: "
         f"`{(meta['commands'] or ['?'])[0]}`.",
     ]
     return "\n".join(lines)

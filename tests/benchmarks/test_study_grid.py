@@ -285,6 +285,8 @@ def test_tiny_grid_end_to_end(tmp_path):
     table = markdown(results, stats)
     hiper_row = next(line for line in table.splitlines() if line.startswith("| 1 | hiper") or "**hiper**" in line)
     assert re.search(r"\| [\d.]+ \((?:[\d.]+|–) / (?:[\d.]+|–)\) \|", hiper_row)  # all (won / lost)
+    flat_row = next(line for line in table.splitlines() if "flat-grpo" in line and line.startswith("| 1 |"))
+    assert flat_row.endswith("| – | – | – |")  # a flat policy has no options: its episode is not one
     assert k1["hae_minus_flat_gae"] == []  # no hier-gae arm in this grid
     # HAE against flat GAE on the same policy: a hier-gae arm that played exactly hiper's games differs by 0
     twin = {f"hier-gae/K1/s{r['seed']}": {**r, "arm": "hier-gae"} for r in runs.values() if r["arm"] == "hiper"}
