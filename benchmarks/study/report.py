@@ -251,10 +251,10 @@ def update_markers(path: str | Path, text: str, markers: tuple[str, str] = MARKE
     path = Path(path)
     source = path.read_text()
     start, end = (re.escape(m) for m in markers)
-    pattern = re.compile(f"({start}\n).*?(\n{end})", re.S)
+    pattern = re.compile(f"({start})\n(?:.*?\n)??({end})", re.S)  # the markers may enclose nothing yet
     if not pattern.search(source):
         return False
-    path.write_text(pattern.sub(lambda m: m.group(1) + text + m.group(2), source, count=1))
+    path.write_text(pattern.sub(lambda m: f"{m.group(1)}\n{text}\n{m.group(2)}", source, count=1))
     return True
 
 

@@ -306,6 +306,9 @@ def test_tiny_grid_end_to_end(tmp_path):
     readme.write_text(f"intro\n{MARKERS[0]}\nold table\n{MARKERS[1]}\noutro\n")
     assert update_markers(readme, table)
     assert readme.read_text() == f"intro\n{MARKERS[0]}\n{table}\n{MARKERS[1]}\noutro\n"
+    readme.write_text(f"intro\n{MARKERS[0]}\n{MARKERS[1]}\noutro\n")  # a fresh pair, nothing between them yet
+    assert update_markers(readme, table)
+    assert readme.read_text() == f"intro\n{MARKERS[0]}\n{table}\n{MARKERS[1]}\noutro\n"
     other = tmp_path / "other.md"
     other.write_text("no markers here\n")
     assert not update_markers(other, table) and other.read_text() == "no markers here\n"
