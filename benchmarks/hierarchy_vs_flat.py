@@ -16,8 +16,8 @@ plays a fixed panel per K greedily. Protocol
 temperature, one seed, K = 1 and the largest K) scored on a ``valid_seen`` panel, its best point is frozen, and
 the reported numbers come from fresh seeds on a ``valid_unseen`` panel that no tuning run saw.
 
-    python benchmarks/hierarchy_vs_flat.py --out runs/hvf                # 4 arms × 3 seeds, K = 1..3, <= 60 min
-    python benchmarks/hierarchy_vs_flat.py --out runs/hvf-full --full    # tune, then 7 arms × 5 seeds
+    python benchmarks/hierarchy_vs_flat.py --out runs/hvf                # 4 arms × 3 seeds, K = 1..3, 47 min on 2 cores
+    python benchmarks/hierarchy_vs_flat.py --out runs/hvf-full --full    # tune, then 7 arms × 5 seeds (~5 h)
     python benchmarks/hierarchy_vs_flat.py --out runs/hvf --resume       # complete an interrupted grid
 
 It writes ``OUT/results.json`` (the protocol, every command, the tuning cells and frozen points, every (arm, K,

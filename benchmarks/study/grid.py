@@ -121,7 +121,7 @@ class Study:
         minutes = total * SECONDS_PER_STEP / cores / 60
         lines.append(
             f"estimate: ~{minutes:.0f} min on {cores} core(s) at {1e3 * SECONDS_PER_STEP:.1f} ms per env "
-            "step (measured with the cpu preset; games compiled; the bar's ETA measures)"
+            "step (calibrated on the default grid's measured time; games compiled; the bar's ETA measures)"
         )
         return "\n".join(lines)
 

@@ -51,10 +51,11 @@ FULL_GRID = Grid(
     (1, 2, 3),
     (0, 1, 2, 3, 4),
 )
-#: CPU seconds per env step (training with its PPO update, or greedy evaluation) of one cell on one core, measured
-#: with the ``cpu`` preset's scorer on the 2-core development machine (6.0-7.8 ms over K = 1, 3 and both policy
-#: kinds, under load; docs/training.md#hierarchy-vs-flat). Only for the printed estimate.
-SECONDS_PER_STEP = 7.5e-3
+#: CPU seconds per estimated env step (training with its PPO update, or greedy evaluation) on one core, calibrated
+#: on the default grid's measured time on the 2-core development machine: 46m34s for `estimate_env_steps`'s 0.99 M
+#: steps (5.64 ms; the count assumes long episodes, so this is less than a real step costs). Only for the
+#: printed estimate (docs/training.md#hierarchy-vs-flat).
+SECONDS_PER_STEP = 5.7e-3
 
 
 @dataclass(frozen=True)
