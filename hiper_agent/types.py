@@ -1,4 +1,4 @@
-"""The record types every layer of ``hiper_agent`` shares: what a policy decided, one env step, one episode, a minibatch.
+"""The record types every layer of ``hiper_agent`` shares: a policy's decision, one env step, one episode, a minibatch.
 
 They sit below the policies, the rollout, the buffer and the trainer, so that those import them downward and never
 each other (SB3 keeps its ``RolloutBufferSamples`` in ``common/type_aliases.py`` for the same reason). Only numpy and
@@ -6,7 +6,8 @@ the credit package's ``TokenMasks`` are imported here; torch appears in annotati
 
 The flow: a `Policy` ``act`` s and returns one `Decision` per live env; the rollout records each env step as a
 `Turn` and each episode as a `Trajectory`; the buffer serves turns as `Minibatch` es; the policy's
-``evaluate_actions`` re-scores them as an `ActionEvaluation`. ``HEADS`` names the columns of every ``(N, 3)`` critic value array.
+``evaluate_actions`` re-scores them as an `ActionEvaluation`. ``HEADS`` names the columns of every ``(N, 3)`` critic
+value array.
 """
 
 from __future__ import annotations

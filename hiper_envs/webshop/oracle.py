@@ -29,7 +29,7 @@ def best_options(product: dict[str, Any], goal: dict[str, Any]) -> dict[str, str
                 (sum(fuzzy_score(normalize_color(v), normalize_color(w)) > FUZZY_THRESHOLD for w in wanted), -i, v)
                 for i, v in enumerate(values)
             ]
-            best = max(scored)
+            best = max(scored, default=(0, 0, None))  # an option with no values offers nothing to pick
             pick = best[2] if best[0] > 0 else None
         if pick is not None:
             chosen[name] = pick

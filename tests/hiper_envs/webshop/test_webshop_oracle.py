@@ -17,3 +17,5 @@ def test_best_options_exact_then_fuzzy_then_none():
     # generated goals name the option: the exact value wins where the product offers it
     assert best_options(PRODUCT, {"goal_options": {"color": "red"}}) == {"color": "red"}
     assert best_options({"options": {}}, {"goal_options": ["red"]}) == {}
+    # an option with no values (a malformed catalog row) offers nothing and is skipped, not an error
+    assert best_options({"options": {"color": [], "size": ["large"]}}, {"goal_options": ["large"]}) == {"size": "large"}
