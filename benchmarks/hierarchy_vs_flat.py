@@ -64,7 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--full",
         action="store_true",
-        help=f"Tune, then all {len(FULL_GRID.arms)} arms × {len(FULL_GRID.seeds)} seeds, K = 1..3.",
+        help=f"Tune, then all {len(FULL_GRID.arms)} arms × {len(FULL_GRID.seeds)} seeds, "
+        f"K = {FULL_GRID.ks[0]}..{FULL_GRID.ks[-1]}.",
     )
     p.add_argument("--tune", action="store_true", help="Run the tuning sweep before the report (--full does).")
     p.add_argument(
